@@ -1,0 +1,159 @@
+// Statistics kernels: per-slice partial results that the host reduces in slice order.
+// Sums are float64 per 2^20-element block (slices start on block boundaries), accumulated in
+// 4 lanes (element j goes to lane j % 4, in element order), block value (l0 + l1) + (l2 + l3).
+import { argF64, argI32, argPtr, begin } from './args';
+import { CH, ld } from './codec';
+import { applyMask } from './mask';
+
+export const BLOCK: i32 = 1 << 20;
+const MODEL_SLOTS: usize = 10 * 8;
+
+// Histogram of the high 16 bits of |x_i - b| (32768 bins) for every model; non-finite
+// differences land in bins 0x7f80..0x7fff.
+// slots: n (exact), nm, basePtr, then nm × (ptr, histPtr)
+@inline function histHi<T>(args: usize): void {
+  begin(args);
+  const n = argI32(), nm = argI32(), bp = argPtr();
+  for (let k = 0; k < nm; k++) {
+    const xp = <usize>load<f64>(args + 24 + <usize>k * 16);
+    const h = <usize>load<f64>(args + 32 + <usize>k * 16);
+    const full = n & ~3;
+    for (let j = 0; j < full; j += 4) {
+      const a = i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff)), 16);
+      let p = h + (<usize>i32x4.extract_lane(a, 0) << 2); store<u32>(p, load<u32>(p) + 1);
+      p = h + (<usize>i32x4.extract_lane(a, 1) << 2); store<u32>(p, load<u32>(p) + 1);
+      p = h + (<usize>i32x4.extract_lane(a, 2) << 2); store<u32>(p, load<u32>(p) + 1);
+      p = h + (<usize>i32x4.extract_lane(a, 3) << 2); store<u32>(p, load<u32>(p) + 1);
+    }
+    if (full < n) {
+      const a = i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, full), ld<T>(bp, full)), i32x4.splat(0x7fffffff)), 16);
+      for (let l = 0; l < n - full; l++) {
+        const bin = l == 0 ? i32x4.extract_lane(a, 0) : l == 1 ? i32x4.extract_lane(a, 1) : i32x4.extract_lane(a, 2);
+        const p = h + (<usize>bin << 2);
+        store<u32>(p, load<u32>(p) + 1);
+      }
+    }
+  }
+}
+
+// Histogram of the low 16 bits of |x_i - b| among elements whose high 16 bits equal bin_i.
+// slots: n (exact), nm, basePtr, then nm × (ptr, bin, histPtr)
+@inline function histLo<T>(args: usize): void {
+  begin(args);
+  const n = argI32(), nm = argI32(), bp = argPtr();
+  for (let k = 0; k < nm; k++) {
+    const xp = <usize>load<f64>(args + 24 + <usize>k * 24);
+    const bin = i32x4.splat(<i32>load<f64>(args + 32 + <usize>k * 24));
+    const h = <usize>load<f64>(args + 40 + <usize>k * 24);
+    for (let j = 0; j < n; j += 4) {
+      const a = v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff));
+      const hit = i32x4.eq(i32x4.shr_u(a, 16), bin);
+      if (!v128.any_true(hit)) continue;
+      const lo = v128.and(a, i32x4.splat(0xffff));
+      if (i32x4.extract_lane(hit, 0) != 0 && j < n) { const p = h + (<usize>i32x4.extract_lane(lo, 0) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 1) != 0 && j + 1 < n) { const p = h + (<usize>i32x4.extract_lane(lo, 1) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 2) != 0 && j + 2 < n) { const p = h + (<usize>i32x4.extract_lane(lo, 2) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 3) != 0 && j + 3 < n) { const p = h + (<usize>i32x4.extract_lane(lo, 3) << 2); store<u32>(p, load<u32>(p) + 1); }
+    }
+  }
+}
+
+@inline function laneAdd(acc: usize, v: v128): void {
+  v128.store(acc, f64x2.add(v128.load(acc), f64x2.promote_low_f32x4(v)));
+  v128.store(acc, f64x2.add(v128.load(acc, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+}
+
+@inline function laneAddProduct(acc: usize, x: v128, y: v128): void {
+  const xl = f64x2.promote_low_f32x4(x), yl = f64x2.promote_low_f32x4(y);
+  const xh = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+  const yh = f64x2.promote_low_f32x4(v128.shuffle<f32>(y, y, 2, 3, 0, 1));
+  v128.store(acc, f64x2.add(v128.load(acc), f64x2.mul(xl, yl)));
+  v128.store(acc, f64x2.add(v128.load(acc, 16), f64x2.mul(xh, yh)), 16);
+}
+
+@inline function laneFlush(acc: usize, out: usize): void {
+  const a = v128.load(acc), b = v128.load(acc, 16);
+  store<f64>(out, (f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1)) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1)));
+  v128.store(acc, f64x2.splat(0));
+  v128.store(acc, f64x2.splat(0), 16);
+}
+
+// Per block and model: ||d_i||_1 and ||mask(d_i)||_1 (mask as in tvmerge, before scaling).
+// slots: n (padded), nm, basePtr, elemStart, outPtr (nBlocks × nm × 2 f64), lanes (nm × 2 × 32 bytes),
+//        then nm × (ptr, unused, unused, maskKind, m0..m5)
+@inline function l1<T>(args: usize): void {
+  begin(args);
+  const n = argI32(), nm = argI32(), bp = argPtr(), elemStart = <u64>argF64(), out = argPtr(), lanes = argPtr();
+  const models = args + 6 * 8;
+  memory.fill(lanes, 0, <usize>nm * 64);
+  let block = 0;
+  for (let off = 0; off < n; off += CH) {
+    const m = min(CH, n - off);
+    for (let k = 0; k < nm; k++) {
+      const slot = models + <usize>k * MODEL_SLOTS;
+      const xp = <usize>load<f64>(slot) + <usize>off * sizeof<T>();
+      const kind = <i32>load<f64>(slot, 24);
+      const la = lanes + <usize>k * 64;
+      const bo = bp + <usize>off * sizeof<T>();
+      for (let j = 0; j < m; j += 4) {
+        const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+        laneAdd(la, f32x4.abs(d));
+        laneAdd(la + 32, f32x4.abs(applyMask(kind, slot + 32, d, elemStart + <u64>(off + j), off + j)));
+      }
+    }
+    if ((off + m) % BLOCK == 0 || off + m >= n) {
+      for (let k = 0; k < nm; k++) {
+        const o = out + ((<usize>block * nm + k) << 4);
+        laneFlush(lanes + <usize>k * 64, o);
+        laneFlush(lanes + <usize>k * 64 + 32, o + 8);
+      }
+      block++;
+    }
+  }
+}
+
+// Per block: dot products v_i . v_j for i <= j (row-major upper triangle), v_i = x_i (mode 0)
+// or x_i - b (mode 1).
+// slots: n (padded), nv, mode, basePtr, outPtr, scratch (nv × CH f32), lanes (nq × 32 bytes), then nv × ptr
+@inline function gram<T>(args: usize): void {
+  begin(args);
+  const n = argI32(), nv = argI32(), mode = argI32(), bp = argPtr(), out = argPtr(), scr = argPtr(), lanes = argPtr();
+  const vecs = args + 7 * 8;
+  const nq = (nv * (nv + 1)) >> 1;
+  memory.fill(lanes, 0, <usize>nq * 32);
+  let block = 0;
+  for (let off = 0; off < n; off += CH) {
+    const m = min(CH, n - off);
+    for (let k = 0; k < nv; k++) {
+      const xp = <usize>load<f64>(vecs + <usize>k * 8) + <usize>off * sizeof<T>();
+      const bo = bp + <usize>off * sizeof<T>();
+      const v = scr + <usize>k * (<usize>CH << 2);
+      for (let j = 0; j < m; j += 4) {
+        const x = ld<T>(xp, j);
+        v128.store(v + (<usize>j << 2), mode == 1 ? f32x4.sub(x, ld<T>(bo, j)) : x);
+      }
+    }
+    let q = 0;
+    for (let a = 0; a < nv; a++) {
+      for (let b = a; b < nv; b++) {
+        const va = scr + <usize>a * (<usize>CH << 2), vb = scr + <usize>b * (<usize>CH << 2);
+        const la = lanes + <usize>q * 32;
+        for (let j = 0; j < m; j += 4) laneAddProduct(la, v128.load(va + (<usize>j << 2)), v128.load(vb + (<usize>j << 2)));
+        q++;
+      }
+    }
+    if ((off + m) % BLOCK == 0 || off + m >= n) {
+      for (let k = 0; k < nq; k++) laneFlush(lanes + <usize>k * 32, out + ((<usize>block * nq + k) << 3));
+      block++;
+    }
+  }
+}
+
+export function hist_hi_bf16(args: usize): void { histHi<u16>(args); }
+export function hist_hi_f32(args: usize): void { histHi<f32>(args); }
+export function hist_lo_bf16(args: usize): void { histLo<u16>(args); }
+export function hist_lo_f32(args: usize): void { histLo<f32>(args); }
+export function l1_bf16(args: usize): void { l1<u16>(args); }
+export function l1_f32(args: usize): void { l1<f32>(args); }
+export function gram_bf16(args: usize): void { gram<u16>(args); }
+export function gram_f32(args: usize): void { gram<f32>(args); }

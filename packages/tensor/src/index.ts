@@ -1,0 +1,16 @@
+export * from './dtype.js';
+export * from './codec.js';
+export * from './rng.js';
+export * from './layout.js';
+export * from './kernel-spec.js';
+export * from './topk.js';
+export * from './gram.js';
+export { KernelRuntime, type SliceLayout, type MergeOutput } from './wasm-runtime.js';
+export { referenceMerge } from './reference/merge.js';
+export { referenceStats } from './reference/stats.js';
+export { F32 as ROUND_F32, F64 as ROUND_F64, type Round } from './reference/precision.js';
+export * from './ops/types.js';
+export { OPERATORS, findOperator } from './ops/registry.js';
+export { slerpCoefficients } from './ops/slerp.js';
+export { planSlices, sliceQuantum } from './slicing.js';
+export { mergeLocally, type TensorBytes, type LocalOptions } from './local.js';
