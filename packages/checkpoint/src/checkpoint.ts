@@ -1,0 +1,106 @@
+// A Hugging Face checkpoint folder: config.json, weights as one model.safetensors or shards
+// listed by model.safetensors.index.json, tokenizer files. Only headers are read here.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CheckpointError } from './errors.js';
+import type { TensorEntry } from './header.js';
+import { readHeader } from './safetensors.js';
+import { openSource } from './source.js';
+
+export const INDEX_FILE = 'model.safetensors.index.json';
+export const SINGLE_FILE = 'model.safetensors';
+
+export interface TensorLocation extends TensorEntry {
+  /** the file holding the tensor */
+  file: string;
+}
+
+export interface Checkpoint {
+  /** the folder (or, for a bare .safetensors file, its folder) */
+  dir: string;
+  /** parsed config.json, when present */
+  config: Record<string, unknown> | undefined;
+  /** tensors in file order */
+  tensors: Map<string, TensorLocation>;
+  /** weight files */
+  files: string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+export async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new CheckpointError(path, `cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, undefined, { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new CheckpointError(path, `not valid JSON (${(cause as Error).message})`, undefined, { cause });
+  }
+}
+
+/** Opens a checkpoint folder (or a single .safetensors file) and validates all its headers. */
+export async function openCheckpoint(path: string): Promise<Checkpoint> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new CheckpointError(path, 'no such file or directory');
+  if (info.isFile()) {
+    return { dir: dirname(path), config: undefined, ...(await loadFiles([path], undefined)) };
+  }
+  const configPath = join(path, 'config.json');
+  const config = (await exists(configPath)) ? await readJson(configPath) : undefined;
+  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
+    throw new CheckpointError(configPath, 'not a JSON object');
+  }
+  const indexPath = join(path, INDEX_FILE);
+  if (await exists(indexPath)) {
+    const map = parseIndex(indexPath, await readJson(indexPath));
+    const files = [...new Set(map.values())].map((f) => join(path, f));
+    return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles(files, map)) };
+  }
+  const single = join(path, SINGLE_FILE);
+  if (await exists(single)) return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles([single], undefined)) };
+  throw new CheckpointError(path, `no ${SINGLE_FILE} or ${INDEX_FILE}`);
+}
+
+function parseIndex(indexPath: string, json: unknown): Map<string, string> {
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new CheckpointError(indexPath, 'missing weight_map object');
+  }
+  const map = new Map<string, string>();
+  for (const [tensor, file] of Object.entries(weightMap)) {
+    if (typeof file !== 'string' || file !== basename(file) || file === '..' || file === '.' || file === '') {
+      throw new CheckpointError(indexPath, `weight_map entry ${JSON.stringify(file)} is not a file name in the checkpoint folder`, tensor);
+    }
+    map.set(tensor, file);
+  }
+  return map;
+}
+
+async function loadFiles(files: string[], index: Map<string, string> | undefined): Promise<Omit<Checkpoint, 'dir' | 'config'>> {
+  const tensors = new Map<string, TensorLocation>();
+  for (const file of files) {
+    const src = openSource(file);
+    try {
+      const header = await readHeader(src);
+      for (const t of header.tensors) {
+        if (index && index.get(t.name) !== basename(file)) continue;
+        if (tensors.has(t.name)) throw new CheckpointError(file, 'tensor appears in two files', t.name);
+        tensors.set(t.name, { ...t, file });
+      }
+    } finally {
+      await src.close();
+    }
+  }
+  if (index) {
+    for (const [name, file] of index) {
+      if (!tensors.has(name)) throw new CheckpointError(join(dirname(files[0] ?? '.'), file), `listed in ${INDEX_FILE} but not in the file`, name);
+    }
+  }
+  return { tensors, files };
+}

@@ -1,0 +1,52 @@
+// Byte-range access to checkpoint files. Local paths now; every reader goes through this
+// interface so that remote sources can serve the same byte ranges.
+import { open, type FileHandle } from 'node:fs/promises';
+import { CheckpointError } from './errors.js';
+
+export interface RangeSource {
+  readonly uri: string;
+  size(): Promise<number>;
+  /** Fills `into` with the bytes at `position`; a short file is an error naming the source. */
+  readInto(position: number, into: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+class LocalFile implements RangeSource {
+  private handle: Promise<FileHandle> | undefined;
+  constructor(readonly uri: string) {}
+
+  private fh(): Promise<FileHandle> {
+    this.handle ??= open(this.uri, 'r').catch((cause: NodeJS.ErrnoException) => {
+      this.handle = undefined;
+      throw new CheckpointError(this.uri, `cannot open (${cause.code ?? cause.message})`, undefined, { cause });
+    });
+    return this.handle;
+  }
+
+  async size(): Promise<number> {
+    return (await (await this.fh()).stat()).size;
+  }
+
+  async readInto(position: number, into: Uint8Array): Promise<void> {
+    const fh = await this.fh();
+    let done = 0;
+    while (done < into.byteLength) {
+      const { bytesRead } = await fh.read(into, done, into.byteLength - done, position + done);
+      if (bytesRead === 0) {
+        throw new CheckpointError(this.uri, `unexpected end of file at byte ${position + done} (wanted ${into.byteLength} bytes at ${position}): truncated file`);
+      }
+      done += bytesRead;
+    }
+  }
+
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (h) await (await h).close();
+  }
+}
+
+/** Opens a checkpoint file by path. */
+export function openSource(uri: string): RangeSource {
+  return new LocalFile(uri);
+}

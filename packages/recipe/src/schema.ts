@@ -1,0 +1,93 @@
+// The recipe schema: mergekit's YAML format plus Tessera's fields. This is the single source of
+// the recipe's structure: validation, unknown-key warnings and the docs all read it.
+import { TORCH_DTYPE_NAMES } from '@tessera/tensor';
+import { z } from 'zod';
+
+const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+/** A number; YAML 1.1 readers return forms such as `1e-10` as strings, which are coerced. */
+const Num = z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), z.number());
+const Int = z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), z.number().int());
+
+export const FilterEntry = z.looseObject({
+  filter: z.string().optional().describe('substring of the tensor name; absent or "*" matches every tensor'),
+  value: z.unknown().describe('a scalar or a gradient'),
+});
+/**
+ * Parameter maps accept any value here: mergekit ignores parameters a method does not declare,
+ * whatever their value; the declared ones are checked against the operator's declarations.
+ */
+export const Params = z.record(z.string(), z.unknown());
+
+const ModelRef = z.string().min(1).describe('a local model folder (relative to the recipe file)');
+const LayerRange = z.tuple([Int, Int]).describe('[start, end) of the source layers');
+
+export const ModelEntry = z.looseObject({
+  model: ModelRef,
+  parameters: Params.optional().describe('per-model parameters'),
+});
+
+export const SliceSource = z.looseObject({
+  model: ModelRef,
+  layer_range: LayerRange,
+  parameters: Params.optional(),
+});
+
+export const Slice = z.looseObject({
+  sources: z.array(SliceSource).min(1),
+  parameters: Params.optional(),
+  base_model: ModelRef.optional(),
+});
+
+export const Module = z.looseObject({
+  models: z.array(ModelEntry).min(1).optional(),
+  slices: z.array(Slice).min(1).optional(),
+  parameters: Params.optional(),
+  base_model: ModelRef.optional(),
+});
+
+const DtypeName = z.string().refine((s) => TORCH_DTYPE_NAMES.includes(s.toLowerCase()), {
+  message: `must be one of ${['bfloat16', 'float16', 'float32', 'float64'].join(', ')}`,
+});
+
+export const TokenizerSchema = z.looseObject({
+  source: z.string().describe('base, union, or a model'),
+  tokens: z.record(z.string(), z.unknown()).optional(),
+  pad_to_multiple_of: Int.optional(),
+});
+
+export const RecipeSchema = z.looseObject({
+  merge_method: z.string().describe('the operator (see `tessera methods`)'),
+  base_model: ModelRef.optional(),
+  models: z.array(ModelEntry).min(1).optional(),
+  slices: z.array(Slice).min(1).optional(),
+  modules: z.record(z.string(), Module).optional(),
+  parameters: Params.optional().describe('global parameters'),
+  dtype: DtypeName.optional().describe('dtype the inputs are read in (arithmetic is float32, or float64 for float64)'),
+  out_dtype: DtypeName.optional().describe('dtype of the output (default: dtype, else the base\'s)'),
+  tokenizer_source: z.string().optional().describe('base, union, or a model'),
+  tokenizer: TokenizerSchema.optional(),
+  chat_template: z.string().optional(),
+  name: z.string().optional().describe('names an intermediate merge in a multi-document recipe'),
+  seed: Int.refine((v) => v >= 0, { message: 'must be a non-negative integer' }).optional()
+    .describe('Tessera: seed of the random masks (DARE, DELLA); default 0'),
+});
+
+export type RecipeDocument = z.infer<typeof RecipeSchema>;
+/** A parameter value after validation: scalar, gradient, or filter list. */
+export type ParamValueInput = number | boolean | number[] | { filter?: string | undefined; value: number | boolean | number[] }[];
+
+/** Numbers written as strings (YAML 1.1 reads `1e-10` so) are numbers. */
+export function coerceNumber(v: unknown): unknown {
+  return typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v;
+}
+
+/** Known keys of every object of the recipe, by the schema that describes it. */
+export const KNOWN_KEYS = {
+  recipe: Object.keys(RecipeSchema.shape),
+  model: Object.keys(ModelEntry.shape),
+  slice: Object.keys(Slice.shape),
+  source: Object.keys(SliceSource.shape),
+  module: Object.keys(Module.shape),
+  tokenizer: Object.keys(TokenizerSchema.shape),
+  filter: Object.keys(FilterEntry.shape),
+} as const;

@@ -1,0 +1,45 @@
+import type { FloatDtype, Operator } from '@tessera/tensor';
+import type { ParamMap } from './values.js';
+
+export interface ModelSpec {
+  /** the reference as written in the recipe */
+  ref: string;
+  /** resolved location (absolute path) */
+  path: string;
+  /** where it appears in the recipe, e.g. `models[2].model` */
+  where: string;
+}
+
+export interface SourceSpec {
+  model: ModelSpec;
+  /** [start, end) of source layers; undefined: every layer (the `models:` form) */
+  layerRange: [number, number] | undefined;
+  parameters: ParamMap | undefined;
+  where: string;
+}
+
+export interface SliceSpec {
+  sources: SourceSpec[];
+  parameters: ParamMap | undefined;
+  base: ModelSpec | undefined;
+  where: string;
+}
+
+export type TokenizerSource = { kind: 'base' } | { kind: 'union' } | { kind: 'model'; model: ModelSpec };
+
+export interface Recipe {
+  file: string;
+  /** the YAML text of this document, for the model card */
+  text: string;
+  name: string | undefined;
+  operator: Operator;
+  base: ModelSpec | undefined;
+  form: 'models' | 'slices';
+  slices: SliceSpec[];
+  parameters: ParamMap | undefined;
+  dtype: FloatDtype | undefined;
+  outDtype: FloatDtype | undefined;
+  tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: Record<string, unknown> | undefined };
+  seed: number;
+  warnings: string[];
+}
