@@ -9,10 +9,15 @@ export class CheckpointError extends Error {
   }
 }
 
-/** An output that cannot be written (existing directory, full disk, ...). */
+/**
+ * An output that cannot be written. `reason` 'exists' (the directory is there and overwriting
+ * was not asked for) is the user's input; 'io' (full disk, permissions) is the machine's.
+ */
 export class OutputError extends Error {
   override readonly name = 'OutputError';
-  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+  constructor(readonly path: string, message: string, options?: { cause?: unknown; reason?: 'exists' | 'io' }) {
     super(`${path}: ${message}`, options);
+    this.reason = options?.reason ?? 'io';
   }
+  readonly reason: 'exists' | 'io';
 }

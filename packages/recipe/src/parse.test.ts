@@ -59,9 +59,10 @@ describe('recipe parsing', () => {
     ]);
     expect(fails(text, true)).toBe('recipe.yaml: density: unknown key here; density is a parameter of ties: put it under parameters');
   });
-  it('coerces YAML 1.1 numbers written as strings', () => {
-    const r = parse(ties.replace('density: 0.5', 'density: "5e-1"'));
+  it('coerces YAML 1.1 numbers and booleans written as strings', () => {
+    const r = parse(ties.replace('density: 0.5', 'density: "5e-1"').replace('normalize: true', 'normalize: yes'));
     expect(r.slices[0]!.sources[0]!.parameters!.density).toBe(0.5);
+    expect(r.parameters!.normalize).toBe(true);
   });
   it('checks model counts and required global parameters', () => {
     expect(fails('merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: add}]\n')).toBe('recipe.yaml: parameters: t is required by slerp');

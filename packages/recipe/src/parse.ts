@@ -7,7 +7,7 @@ import { type Document, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError, formatPath } from './errors.js';
 import { resolveModel } from './models.js';
-import { KNOWN_KEYS, type ParamValueInput, RecipeSchema, coerceNumber } from './schema.js';
+import { KNOWN_KEYS, type ParamValueInput, RecipeSchema, coerceBoolean, coerceNumber } from './schema.js';
 import { closest } from './suggest.js';
 import type { ModelSpec, Recipe, SliceSpec, SourceSpec, TokenizerSource } from './types.js';
 import type { ParamMap } from './values.js';
@@ -33,7 +33,7 @@ export function loadRecipe(file: string, opts: ParseOptions = {}): Recipe[] {
 }
 
 export function parseRecipes(text: string, file: string, opts: ParseOptions = {}): Recipe[] {
-  const docs = parseAllDocuments(text, { version: '1.1', uniqueKeys: true });
+  const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) throw new RecipeError(file, '', 'not a YAML document');
   const recipes = docs.filter((d) => d.contents !== null).map((d) => parseDocument(d, file, opts));
   if (recipes.length === 0) throw new RecipeError(file, '', 'empty recipe');
@@ -122,7 +122,7 @@ class Checker {
   }
 
   private scalar(raw: unknown, spec: ParamSpec, path: Path): number | boolean {
-    const v = coerceNumber(raw);
+    const v = spec.type === 'boolean' ? coerceBoolean(raw) : coerceNumber(raw);
     if (spec.type === 'boolean') {
       if (typeof v !== 'boolean') throw new RecipeError(this.file, formatPath(path), `must be true or false, got ${JSON.stringify(v)}`);
       return v;

@@ -76,6 +76,15 @@ export type RecipeDocument = z.infer<typeof RecipeSchema>;
 /** A parameter value after validation: scalar, gradient, or filter list. */
 export type ParamValueInput = number | boolean | number[] | { filter?: string | undefined; value: number | boolean | number[] }[];
 
+/** YAML 1.1 booleans (PyYAML, hence mergekit, reads `yes`, `on`, ... as booleans). */
+export function coerceBoolean(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['yes', 'on', 'true', 'y'].includes(s)) return true;
+  if (['no', 'off', 'false', 'n'].includes(s)) return false;
+  return v;
+}
+
 /** Numbers written as strings (YAML 1.1 reads `1e-10` so) are numbers. */
 export function coerceNumber(v: unknown): unknown {
   return typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v;

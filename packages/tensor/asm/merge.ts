@@ -40,7 +40,8 @@ const MODEL_SLOTS: usize = 10 * 8;
 }
 
 // Task-vector merge: d_i = x_i - b, masked, scaled (rescale), weighted; combined by sum or by
-// TIES sign election; then [/ divisor], * lambda, + b.
+// TIES sign election; then [/ divisor], * lambda, + b. Returns the non-finite outputs; writes
+// the number of non-finite task-vector entries (before masking) into slot 0.
 // slots: n, nm, outKind, outPtr, basePtr, elemStart, consensus, normalize, div, lambda,
 //        scratch, then nm × (ptr, weight, scale, maskKind, m0..m5)
 @inline function tvmerge<T>(args: usize): i32 {
@@ -52,7 +53,9 @@ const MODEL_SLOTS: usize = 10 * 8;
   const models = args + 11 * 8;
   const acc = scr + <usize>nm * (<usize>CH << 2);
   const zero = f32x4.splat(0);
+  const expMask = i32x4.splat(0x7f800000);
   let bad = 0;
+  let badIn = i32x4.splat(0);
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     const bo = bp + <usize>off * sizeof<T>();
@@ -65,6 +68,7 @@ const MODEL_SLOTS: usize = 10 * 8;
       const dk = scr + <usize>k * (<usize>CH << 2);
       for (let j = 0; j < m; j += 4) {
         let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+        badIn = i32x4.sub(badIn, i32x4.eq(v128.and(d, expMask), expMask)); // masks could hide a NaN input
         d = applyMask(kind, slot + 32, d, elemStart + <u64>(off + j), off + j);
         v128.store(dk + (<usize>j << 2), f32x4.mul(f32x4.mul(d, s), w));
       }
@@ -92,6 +96,8 @@ const MODEL_SLOTS: usize = 10 * 8;
     }
     bad += emit(acc, out, off, m, outKind);
   }
+  // the count of non-finite task-vector entries goes back in the first argument slot
+  store<f64>(args, <f64>(i32x4.extract_lane(badIn, 0) + i32x4.extract_lane(badIn, 1) + i32x4.extract_lane(badIn, 2) + i32x4.extract_lane(badIn, 3)));
   return bad;
 }
 

@@ -56,6 +56,10 @@ export interface MergeOutput {
   nonFinite: number;
   /** slice-relative index of the first NaN/Inf output, or -1 */
   firstNonFinite: number;
+  /** NaN/Inf entries of the task vectors (which a mask or sign election could hide) */
+  inputNonFinite: number;
+  /** slice-relative index of the first of them, or -1 */
+  firstInputNonFinite: number;
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
@@ -119,6 +123,7 @@ export class KernelRuntime {
     if (spec.kernel === 'stock' && spec.rowT) new Float32Array(this.ex.memory.buffer, rowT, spec.rowT.length).set(spec.rowT);
     const a: number[] = [];
     let bad: number;
+    let inputBad = 0;
     const suffix = this.storage === 'BF16' ? '_bf16' : '_f32';
     switch (spec.kernel) {
       case 'linear':
@@ -131,6 +136,7 @@ export class KernelRuntime {
           spec.normalize ? 1 : 0, Math.fround(spec.div), Math.fround(spec.lambda), scratch);
         spec.models.forEach((m, k) => this.pushModel(a, this.stored[k + 1]!, m.weight, m.scale, m.mask));
         bad = this.call('tvmerge' + suffix, a);
+        inputBad = new Float64Array(this.ex.memory.buffer, ARGS, 1)[0]!;
         break;
       }
       case 'stock':
@@ -140,7 +146,11 @@ export class KernelRuntime {
         break;
     }
     const bytes = new Uint8Array(this.ex.memory.buffer, out, n * itemSize(outDtype));
-    return { bytes, ...(bad > 0 ? scanNonFinite(bytes, outDtype) : { nonFinite: 0, firstNonFinite: -1 }) };
+    return {
+      bytes,
+      ...(bad > 0 ? scanNonFinite(bytes, outDtype) : { nonFinite: 0, firstNonFinite: -1 }),
+      ...(inputBad > 0 ? this.scanInputs() : { inputNonFinite: 0, firstInputNonFinite: -1 }),
+    };
   }
 
   /** Runs a stats kernel on the prepared slice and returns copies of its partial results. */
@@ -261,7 +271,23 @@ export class KernelRuntime {
     this.ensure(this.free);
     const bytes = new Uint8Array(this.ex.memory.buffer, out, enc.byteLength);
     bytes.set(enc);
-    return { bytes, ...scanNonFinite(bytes, outDtype) };
+    return { bytes, ...scanNonFinite(bytes, outDtype), ...(spec.kernel === 'tvmerge' ? this.scanInputs() : { inputNonFinite: 0, firstInputNonFinite: -1 }) };
+  }
+
+  /** Non-finite task-vector entries (x_i - b) of the prepared slice; inputs[0] is the base. */
+  private scanInputs(): { inputNonFinite: number; firstInputNonFinite: number } {
+    const values = this.storage === 'F64' ? this.decodedInputs() : this.storedValues();
+    const { n } = this.current();
+    let count = 0, first = -1;
+    for (let e = 0; e < n; e++) {
+      for (let k = 1; k < values.length; k++) {
+        if (!Number.isFinite(values[k]![e]! - values[0]![e]!)) {
+          if (first < 0) first = e;
+          count++;
+        }
+      }
+    }
+    return { inputNonFinite: count, firstInputNonFinite: first };
   }
 
   private call(name: string, a: number[]): number {

@@ -27,7 +27,10 @@ export function taskVectorOperator(cfg: TaskVectorConfig): Operator {
   const params: ParamSpec[] = [
     { name: 'weight', scope: 'model', type: 'number', doc: 'weight of the model\'s task vector' },
     ...(cfg.sparsification === 'none' ? [] : [DENSITY]),
-    { name: 'normalize', scope: 'global', type: 'boolean', default: cfg.normalize, doc: 'divide by the sum of the weights (TIES: of the weights of the kept entries)' },
+    {
+      name: 'normalize', scope: 'global', type: 'boolean', default: cfg.normalize,
+      doc: cfg.consensus === 'ties' ? 'divide each entry by the sum of the weights of the entries kept there' : 'divide by the sum of the weights',
+    },
     { name: 'rescale', scope: 'global', type: 'boolean', default: cfg.rescale, doc: 'rescale each sparsified task vector to its original L1 norm' },
     { name: 'lambda', scope: 'global', type: 'number', default: 1, doc: 'scale of the merged task vector, applied after normalisation' },
     { name: 'int8_mask', scope: 'global', type: 'boolean', default: false, doc: 'accepted for compatibility; no effect on the numbers' },

@@ -1,0 +1,28 @@
+import { TESSERA_VERSION } from '@tessera/engine';
+import { Command, CommanderError } from 'commander';
+import { inspectCommand } from './commands/inspect.js';
+import { mergeCommand } from './commands/merge.js';
+import { methodsCommand } from './commands/methods.js';
+import { verifyCommand } from './commands/verify.js';
+import { EXIT_BAD_INPUT, EXIT_OK } from './exit.js';
+import type { Io } from './run.js';
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, exitCode: EXIT_OK }): Promise<number> {
+  const program = new Command('tessera')
+    .description('Merge large language model checkpoints: mergekit recipes, deterministic, any scale')
+    .version(TESSERA_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  mergeCommand(program, io);
+  inspectCommand(program, io);
+  verifyCommand(program, io);
+  methodsCommand(program, io);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+    throw e;
+  }
+  return io.exitCode;
+}

@@ -1,0 +1,20 @@
+/** What a running merge reports, in order: plan, progress..., finalise, done (or error). */
+export type JobEvent =
+  | { type: 'plan'; tensors: number; slices: number; inputBytes: number; outputBytes: number; files: number; workers: number }
+  | { type: 'warning'; message: string }
+  | {
+      type: 'progress';
+      tensorsDone: number;
+      tensorsTotal: number;
+      /** input bytes of finished merge tasks */
+      bytesDone: number;
+      bytesTotal: number;
+      elapsedS: number;
+      /** input GB/s so far */
+      gbps: number;
+      etaS: number | null;
+    }
+  | { type: 'finalise'; step: 'metadata' | 'hash' | 'sync' | 'publish' }
+  | { type: 'done'; out: string; seconds: number; inputBytes: number; outputBytes: number; gbps: number; files: string[] };
+
+export type EventSink = (event: JobEvent) => void;

@@ -1,0 +1,13 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './task.js';
+export type { Executor } from './executor.js';
+export { EmbeddedExecutor } from './embedded.js';
+export { TaskRunner } from './task-runner.js';
+export { planRecipe, finishPlan, DEFAULT_MEMORY_BYTES, type JobPlan, type TensorPlan, type PlanOptions } from './plan.js';
+export { runTensors, runTensor, statsTask, mergeTask, type ScheduleHooks } from './schedule.js';
+export { mergeRecipe, mergeRecipeFile, runPlan, type MergeOptions, type MergeSummary } from './merge.js';
+export { TESSERA_VERSION } from './version.js';
+export { layerIndex, withLayer, layerCount } from './architecture.js';
+export { toWire, fromWire, type WireError } from './wire-error.js';
+export { stage, publish, discard, type Staging } from './publish.js';

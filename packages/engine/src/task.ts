@@ -1,0 +1,64 @@
+// Task descriptors: plain serialisable values that say everything a worker needs (sources,
+// byte ranges, dtypes, kernel spec, output position). The function that runs them has no idea
+// which executor delivered them.
+import type { FloatDtype, InputRounding, MergeSpec, StatsResult, StatsSpec } from '@tessera/tensor';
+import type { WireError } from './wire-error.js';
+
+export interface SliceInput {
+  /** the source file */
+  uri: string;
+  /** byte offset of the slice's first element in the file */
+  offset: number;
+  dtype: FloatDtype;
+}
+
+interface SliceCommon {
+  /** stable id: `<tensor index>/<pass>/<slice>` */
+  id: string;
+  tensor: string;
+  inputs: SliceInput[];
+  /** global index of the slice's first element in the tensor */
+  elemStart: number;
+  n: number;
+  rounding: InputRounding;
+}
+
+export interface StatsTask extends SliceCommon {
+  kind: 'stats';
+  spec: StatsSpec;
+}
+
+export interface MergeTask extends SliceCommon {
+  kind: 'merge';
+  spec: MergeSpec;
+  out: { uri: string; offset: number; dtype: FloatDtype };
+}
+
+export interface HashTask {
+  kind: 'hash';
+  id: string;
+  uri: string;
+}
+
+export type Task = StatsTask | MergeTask | HashTask;
+
+export interface MergeResult {
+  kind: 'merge';
+  nonFinite: number;
+  firstNonFinite: number;
+  inputNonFinite: number;
+  firstInputNonFinite: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export type TaskResult =
+  | { kind: 'stats'; stats: StatsResult; bytesRead: number }
+  | MergeResult
+  | { kind: 'hash'; sha256: string; size: number };
+
+/** What a worker returns when a task fails (the error, serialised). */
+export interface TaskFailure {
+  kind: 'error';
+  error: WireError;
+}

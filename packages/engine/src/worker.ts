@@ -1,0 +1,14 @@
+// The piscina worker module of the embedded executor: one TaskRunner per thread.
+import type { Task, TaskFailure, TaskResult } from './task.js';
+import { TaskRunner } from './task-runner.js';
+import { toWire } from './wire-error.js';
+
+const runner = new TaskRunner();
+
+export default async function run(task: Task): Promise<TaskResult | TaskFailure> {
+  try {
+    return await runner.run(task);
+  } catch (e) {
+    return { kind: 'error', error: toWire(e) };
+  }
+}

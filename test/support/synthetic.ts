@@ -1,0 +1,86 @@
+// Llama-shaped synthetic checkpoints (random bf16 weights) for tests and benchmarks: a base,
+// and experts that differ from it in a share of their elements, as fine-tunes do.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createOutputFiles, planOutput, writeAt } from '@tessera/checkpoint';
+
+export interface LlamaShape {
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  vocab: number;
+  heads: number;
+  kvHeads: number;
+}
+
+export const TINYLLAMA_1_1B: LlamaShape = { layers: 22, hidden: 2048, intermediate: 5632, vocab: 32000, heads: 32, kvHeads: 4 };
+
+export function llamaTensors(s: LlamaShape): { name: string; shape: number[] }[] {
+  const head = s.hidden / s.heads;
+  const t = [{ name: 'model.embed_tokens.weight', shape: [s.vocab, s.hidden] }];
+  for (let l = 0; l < s.layers; l++) {
+    const p = `model.layers.${l}.`;
+    t.push(
+      { name: `${p}self_attn.q_proj.weight`, shape: [s.hidden, s.hidden] },
+      { name: `${p}self_attn.k_proj.weight`, shape: [s.kvHeads * head, s.hidden] },
+      { name: `${p}self_attn.v_proj.weight`, shape: [s.kvHeads * head, s.hidden] },
+      { name: `${p}self_attn.o_proj.weight`, shape: [s.hidden, s.hidden] },
+      { name: `${p}mlp.gate_proj.weight`, shape: [s.intermediate, s.hidden] },
+      { name: `${p}mlp.up_proj.weight`, shape: [s.intermediate, s.hidden] },
+      { name: `${p}mlp.down_proj.weight`, shape: [s.hidden, s.intermediate] },
+      { name: `${p}input_layernorm.weight`, shape: [s.hidden] },
+      { name: `${p}post_attention_layernorm.weight`, shape: [s.hidden] },
+    );
+  }
+  t.push({ name: 'model.norm.weight', shape: [s.hidden] }, { name: 'lm_head.weight', shape: [s.vocab, s.hidden] });
+  return t;
+}
+
+export function llamaConfig(s: LlamaShape): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hidden, intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
+    max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, torch_dtype: 'bfloat16',
+  };
+}
+
+/**
+ * Fills a Uint32Array (two bf16 per word) deterministically. The base holds values of magnitude
+ * 2^-8..2^-5 with random signs; an expert (expert > 0) flips low mantissa bits of ~1/8 of the
+ * words of the base, so that its task vector is small and sparse-ish.
+ */
+function fill(words: Uint32Array, seed: number, offset: number, expert: number): void {
+  let x = (seed * 0x9e3779b1 + offset * 0x85ebca6b) >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    const e = ((x >>> 12) & 3) + 0x77;
+    let w = ((x & 0x807f807f) | (e << 23) | (((x >>> 20) & 3) + 0x77) << 7) >>> 0;
+    if (expert > 0) {
+      let y = (x ^ Math.imul(expert, 0x27d4eb2f)) >>> 0;
+      y ^= y >>> 15; y = Math.imul(y, 0x2c1b3c6d) >>> 0; y ^= y >>> 12;
+      if ((y & 7) === 0) w = (w ^ ((y >>> 8) & 0x000f000f)) >>> 0;
+    }
+    words[i] = w;
+  }
+}
+
+/** Writes a synthetic checkpoint folder; `expert` 0 is the base, 1.. are its fine-tunes. */
+export async function writeSyntheticModel(dir: string, shape: LlamaShape, expert: number, seed = 1): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const tensors = llamaTensors(shape).map((t) => ({ ...t, dtype: 'BF16' }));
+  const layout = planOutput(tensors, Number.MAX_SAFE_INTEGER);
+  await createOutputFiles(dir, layout);
+  const file = join(dir, layout.files[0]!.name);
+  const chunkWords = 8 << 20;
+  const words = new Uint32Array(chunkWords);
+  for (const t of layout.files[0]!.tensors) {
+    const total = t.byteLength / 4;
+    for (let w = 0; w < total; w += chunkWords) {
+      const n = Math.min(chunkWords, total - w);
+      const view = words.subarray(0, n);
+      fill(view, seed, (t.offset / 4) + w, expert);
+      await writeAt(file, t.offset + w * 4, new Uint8Array(view.buffer, 0, n * 4));
+    }
+  }
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(llamaConfig(shape), null, 2));
+}
