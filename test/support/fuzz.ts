@@ -36,7 +36,7 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   for (let i = 0; i < count; i++) {
     const kind = KINDS[i % KINDS.length]!;
-    const bytes = original.slice();
+    const bytes = new Uint8Array(original); // a copy (Buffer#slice would share memory)
     switch (kind) {
       case 'bitflip-header':
       case 'bitflip-any': {

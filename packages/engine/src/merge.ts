@@ -66,7 +66,7 @@ export async function runPlan(plan: JobPlan, opts: MergeOptions, emit: EventSink
     emit({ type: 'finalise', step: 'publish' });
     await publish(staging, opts.fsync ?? true);
     const seconds = (performance.now() - started) / 1000;
-    emit({ type: 'done', out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, gbps: plan.inputBytes / seconds / 1e9, files });
+    emit({ type: 'done', out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, gbps: plan.inputBytes / seconds / 1e9, files, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
     return { out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files, tensors: plan.tensors.length };
   } catch (e) {
     await discard(staging);

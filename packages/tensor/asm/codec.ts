@@ -22,13 +22,22 @@ export const OUT_F64: i32 = 3;
   return p + <usize>j * sizeof<T>();
 }
 
+// f32 bits -> bf16 bits in the low half of each lane, round-to-nearest-even (a NaN input may
+// come out as Inf or another NaN: for callers that reject non-finite results).
+@inline export function bf16LanesFinite(a: v128): v128 {
+  return i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(0x7fff)), v128.and(i32x4.shr_u(a, 16), i32x4.splat(1))), 16);
+}
+
+/** -1 in the 16-bit lanes holding a bf16 NaN or Inf. */
+@inline export function nonFiniteBf16(v: v128): v128 {
+  const e = i16x8.splat(0x7f80);
+  return i16x8.eq(v128.and(v, e), e);
+}
+
 // f32 bits -> bf16 bits in the low half of each lane, round-to-nearest-even, NaN stays NaN.
-@inline function bf16Lanes(a: v128): v128 {
-  const r = i32x4.shr_u(
-    i32x4.add(i32x4.add(a, i32x4.splat(0x7fff)), v128.and(i32x4.shr_u(a, 16), i32x4.splat(1))),
-    16,
-  );
-  const isNan = i32x4.gt_u(v128.and(a, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
+@inline export function bf16Lanes(a: v128): v128 {
+  const r = bf16LanesFinite(a);
+  const isNan = i32x4.gt_s(v128.and(a, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000)); // sign cleared: signed compare
   const quiet = v128.or(i32x4.shr_u(a, 16), i32x4.splat(0x40));
   return v128.bitselect(quiet, r, isNan);
 }
@@ -59,15 +68,17 @@ export function f32ToF16Bits(x: f32): u16 {
   return <u16>(sign | r);
 }
 
+/** -1 in the lanes holding NaN or Inf. */
+@inline export function nonFinite(a: v128): v128 {
+  const e = i32x4.splat(0x7f800000);
+  return i32x4.eq(v128.and(a, e), e);
+}
+
 // Writes m f32 values from acc (f32 scratch) into out at element offset off, in the output
 // kind, and returns how many were not finite (first index recorded by the caller's host code).
 export function emit(acc: usize, out: usize, off: i32, m: i32, kind: i32): i32 {
-  let bad = i32x4.splat(0);
-  const expMask = i32x4.splat(0x7f800000);
-  for (let j = 0; j < m; j += 4) {
-    const a = v128.load(acc + (<usize>j << 2));
-    bad = i32x4.sub(bad, i32x4.eq(v128.and(a, expMask), expMask));
-  }
+  let flag = i32x4.splat(0);
+  for (let j = 0; j < m; j += 4) flag = v128.or(flag, nonFinite(v128.load(acc + (<usize>j << 2))));
   if (kind == OUT_BF16) {
     const o = out + (<usize>off << 1);
     for (let j = 0; j < m; j += 8) {
@@ -88,5 +99,12 @@ export function emit(acc: usize, out: usize, off: i32, m: i32, kind: i32): i32 {
     const o = out + (<usize>off << 1);
     for (let j = 0; j < m; j++) store<u16>(o + (<usize>j << 1), f32ToF16Bits(load<f32>(acc + (<usize>j << 2))));
   }
-  return i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3);
+  return v128.any_true(flag) ? countNonFinite(acc, m) : 0;
+}
+
+/** Exact count of NaN/Inf among m f32 values (the rare path: a flag said there are some). */
+export function countNonFinite(p: usize, m: i32): i32 {
+  let count = 0;
+  for (let j = 0; j < m; j++) if ((load<u32>(p + (<usize>j << 2)) & 0x7f800000) == 0x7f800000) count++;
+  return count;
 }

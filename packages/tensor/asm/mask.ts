@@ -15,7 +15,12 @@ function quotaKeep(slot: usize, q: i32, eq: v128, keep: v128, keepFirst: bool): 
   // Lanes equal to the threshold are decided one by one in element order.
   const at = slot + (<usize>q << 3);
   let remaining = load<f64>(at);
-  if (remaining <= 0 && keepFirst) return keep;
+  if (remaining <= 0) return keepFirst ? keep : v128.or(keep, eq); // no quota left: none taken
+  const count = <f64>popcnt(i32x4.bitmask(eq));
+  if (remaining >= count) { // every equal lane takes a unit of quota
+    store<f64>(at, remaining - count);
+    return keepFirst ? v128.or(keep, eq) : keep;
+  }
   let k0 = i32x4.extract_lane(keep, 0), k1 = i32x4.extract_lane(keep, 1);
   let k2 = i32x4.extract_lane(keep, 2), k3 = i32x4.extract_lane(keep, 3);
   if (i32x4.extract_lane(eq, 0) != 0) { const t = remaining > 0; remaining -= t ? 1 : 0; k0 = (t == keepFirst) ? -1 : 0; }
@@ -24,6 +29,41 @@ function quotaKeep(slot: usize, q: i32, eq: v128, keep: v128, keepFirst: bool): 
   if (i32x4.extract_lane(eq, 3) != 0) { const t = remaining > 0; remaining -= t ? 1 : 0; k3 = (t == keepFirst) ? -1 : 0; }
   store<f64>(at, remaining);
   return i32x4(k0, k1, k2, k3);
+}
+
+// Compile-time markers of the mask kinds: generic code instantiated with a marker is
+// specialised before optimisation (a runtime constant would be folded back into one loop).
+export type KNone = u8;
+export type KTopk = u16;
+export type KBernoulli = u32;
+export type KWindow = u64;
+export type KProbs = f32;
+export type KZero = f64;
+
+@inline export function kindOf<K>(): i32 {
+  if (isFloat<K>()) return sizeof<K>() == 4 ? MASK_PROBS : MASK_ZERO;
+  if (sizeof<K>() == 1) return MASK_NONE;
+  if (sizeof<K>() == 2) return MASK_TOPK;
+  if (sizeof<K>() == 4) return MASK_BERNOULLI;
+  return MASK_WINDOW;
+}
+
+/** The first two mask slots as integers (keys, thresholds), read once per chunk by callers. */
+@inline export function maskWord(slot: usize, i: i32): u32 {
+  return <u32>load<f64>(slot + (<usize>i << 3));
+}
+
+// Applies the mask of kind K to d (4 lanes of one chunk at global element index e); w0 and w1
+// are maskWord(slot, 0) and maskWord(slot, 1), pv the third slot splatted as f32.
+@inline export function applyMaskK<K>(slot: usize, d: v128, e: u64, j: i32, w0: u32, w1: u32, pv: v128): v128 {
+  if (isFloat<K>()) {
+    if (sizeof<K>() == 4) return applyMask(MASK_PROBS, slot, d, e, j);
+    return f32x4.splat(0);
+  }
+  if (sizeof<K>() == 1) return d;
+  if (sizeof<K>() == 2) return applyMask(MASK_TOPK, slot, d, e, j);
+  if (sizeof<K>() == 4) return v128.and(d, f32x4.lt(uniform4(e, w0, w1), pv));
+  return applyMask(MASK_WINDOW, slot, d, e, j);
 }
 
 // Applies the mask to d (4 lanes of one chunk at global element index e) and returns it.

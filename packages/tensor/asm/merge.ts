@@ -2,8 +2,8 @@
 // Every kernel works chunk by chunk (CH elements) with an L1-resident f32 scratch; all
 // arithmetic is IEEE f32 in a fixed order that src/reference/ reproduces bit for bit.
 import { argF32, argF64, argI32, argPtr, begin } from './args';
-import { CH, emit, ld, ld1 } from './codec';
-import { applyMask } from './mask';
+import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
+import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 
 const MODEL_SLOTS: usize = 10 * 8;
 
@@ -51,54 +51,124 @@ const MODEL_SLOTS: usize = 10 * 8;
   const div = f32x4.splat(argF32()), lam = f32x4.splat(argF32());
   const scr = argPtr();
   const models = args + 11 * 8;
+  // scratch: nm chunks of weighted deltas (TIES), the accumulator, then the weights as vectors
   const acc = scr + <usize>nm * (<usize>CH << 2);
+  const wtab = acc + (<usize>CH << 2);
+  for (let k = 0; k < nm; k++) v128.store(wtab + (<usize>k << 4), f32x4.splat(<f32>load<f64>(models + <usize>k * MODEL_SLOTS, 8)));
   const zero = f32x4.splat(0);
-  const expMask = i32x4.splat(0x7f800000);
   let bad = 0;
-  let badIn = i32x4.splat(0);
+  let badIn = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     const bo = bp + <usize>off * sizeof<T>();
     for (let k = 0; k < nm; k++) {
       const slot = models + <usize>k * MODEL_SLOTS;
       const xp = <usize>load<f64>(slot) + <usize>off * sizeof<T>();
-      const w = f32x4.splat(<f32>load<f64>(slot, 8));
+      const w = v128.load(wtab + (<usize>k << 4));
       const s = f32x4.splat(<f32>load<f64>(slot, 16));
+      // TIES keeps every model's weighted deltas; the sum adds them up in model order from 0
+      const mode = ties ? STORE : k == 0 ? FIRST : ADD;
+      const dst = ties ? scr + <usize>k * (<usize>CH << 2) : acc;
+      const e0 = elemStart + <u64>off;
       const kind = <i32>load<f64>(slot, 24);
-      const dk = scr + <usize>k * (<usize>CH << 2);
-      for (let j = 0; j < m; j += 4) {
-        let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-        badIn = i32x4.sub(badIn, i32x4.eq(v128.and(d, expMask), expMask)); // masks could hide a NaN input
-        d = applyMask(kind, slot + 32, d, elemStart + <u64>(off + j), off + j);
-        v128.store(dk + (<usize>j << 2), f32x4.mul(f32x4.mul(d, s), w));
-      }
+      // one specialised loop per mask kind
+      if (kind == MASK_NONE) badIn += deltas<T, KNone>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      else if (kind == MASK_TOPK) badIn += deltas<T, KTopk>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      else if (kind == MASK_BERNOULLI) badIn += deltas<T, KBernoulli>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      else if (kind == MASK_WINDOW) badIn += deltas<T, KWindow>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      else if (kind == MASK_PROBS) badIn += deltas<T, KProbs>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      else badIn += deltas<T, KZero>(slot, xp, bo, dst, s, w, m, off, e0, mode);
     }
-    for (let j = 0; j < m; j += 4) {
-      const o = <usize>j << 2;
-      let r = zero;
-      if (ties) {
-        let sum = zero;
-        for (let k = 0; k < nm; k++) sum = f32x4.add(sum, v128.load(scr + <usize>k * (<usize>CH << 2) + o));
-        const pos = f32x4.ge(sum, zero);
-        let dsum = zero;
-        for (let k = 0; k < nm; k++) {
-          const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
-          const keep = v128.bitselect(f32x4.gt(dk, zero), f32x4.lt(dk, zero), pos);
-          r = f32x4.add(r, v128.and(dk, keep));
-          if (normalize) dsum = f32x4.add(dsum, v128.and(f32x4.splat(<f32>load<f64>(models + <usize>k * MODEL_SLOTS, 8)), keep));
-        }
-        if (normalize) r = f32x4.div(r, v128.bitselect(f32x4.splat(1), dsum, f32x4.eq(dsum, zero)));
-      } else {
-        for (let k = 0; k < nm; k++) r = f32x4.add(r, v128.load(scr + <usize>k * (<usize>CH << 2) + o));
-        if (normalize) r = f32x4.div(r, div);
+    if (outKind == OUT_BF16) {
+      // combine, encode bf16 and flag non-finite results in one pass (a non-finite result fails
+      // the task, so NaN needs no care in the rounding; the flag also sees overflow to Inf)
+      const o16 = out + (<usize>off << 1);
+      let flag = i32x4.splat(0);
+      for (let j = 0; j < m; j += 8) {
+        const r0 = combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j, div, lam);
+        const r1 = combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j + 4, div, lam);
+        const v = i16x8.narrow_i32x4_u(bf16LanesFinite(r0), bf16LanesFinite(r1));
+        flag = v128.or(flag, nonFiniteBf16(v));
+        v128.store(o16 + (<usize>j << 1), v);
       }
-      v128.store(acc + o, f32x4.add(ld<T>(bo, j), f32x4.mul(r, lam)));
+      if (v128.any_true(flag)) bad += countNonFiniteBf16(o16, m);
+    } else {
+      for (let j = 0; j < m; j += 4) v128.store(acc + (<usize>j << 2), combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j, div, lam));
+      bad += emit(acc, out, off, m, outKind);
     }
-    bad += emit(acc, out, off, m, outKind);
   }
   // the count of non-finite task-vector entries goes back in the first argument slot
-  store<f64>(args, <f64>(i32x4.extract_lane(badIn, 0) + i32x4.extract_lane(badIn, 1) + i32x4.extract_lane(badIn, 2) + i32x4.extract_lane(badIn, 3)));
+  store<f64>(args, <f64>badIn);
   return bad;
+}
+
+// b + lambda * (combined weighted deltas [/ divisor]) for 4 elements at j.
+@inline function combine<T>(ties: bool, normalize: bool, scr: usize, acc: usize, wtab: usize, nm: i32, bo: usize, j: i32, div: v128, lam: v128): v128 {
+  const o = <usize>j << 2;
+  const zero = f32x4.splat(0);
+  let r = zero;
+  if (ties) {
+    let sum = zero;
+    for (let k = 0; k < nm; k++) sum = f32x4.add(sum, v128.load(scr + <usize>k * (<usize>CH << 2) + o));
+    const pos = f32x4.ge(sum, zero);
+    let dsum = zero;
+    for (let k = 0; k < nm; k++) {
+      const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
+      const keep = v128.bitselect(f32x4.gt(dk, zero), f32x4.lt(dk, zero), pos);
+      r = f32x4.add(r, v128.and(dk, keep));
+      dsum = f32x4.add(dsum, v128.and(v128.load(wtab + (<usize>k << 4)), keep));
+    }
+    if (normalize) r = f32x4.div(r, v128.bitselect(f32x4.splat(1), dsum, f32x4.eq(dsum, zero)));
+  } else {
+    r = v128.load(acc + o);
+    if (normalize) r = f32x4.div(r, div);
+  }
+  return f32x4.add(ld<T>(bo, j), f32x4.mul(r, lam));
+}
+
+const STORE: i32 = 0; // dst = d
+const FIRST: i32 = 1; // dst = 0 + d
+const ADD: i32 = 2; // dst = dst + d
+
+// The weighted, masked task vector of one model over one chunk, stored or accumulated.
+// Returns how many of its entries were not finite before masking.
+function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w: v128, m: i32, off: i32, e0: u64, mode: i32): i32 {
+  const zero = f32x4.splat(0);
+  const w0 = maskWord(slot + 32, 0), w1 = maskWord(slot + 32, 1), pv = f32x4.splat(<f32>load<f64>(slot + 48));
+  let flag = i32x4.splat(0); // some task-vector entry is NaN/Inf (masks could hide it)
+  // without a mask a NaN input reaches the plain sum's result (and fails it): no check needed
+  const check = !(sizeof<K>() == 1 && !isFloat<K>());
+  if (mode == ADD) {
+    for (let j = 0; j < m; j += 4) {
+      let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+      if (check) flag = v128.or(flag, nonFinite(d));
+      d = applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv);
+      const a = dst + (<usize>j << 2);
+      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.mul(d, s), w)));
+    }
+  } else {
+    for (let j = 0; j < m; j += 4) {
+      let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+      if (check || mode == STORE) flag = v128.or(flag, nonFinite(d));
+      d = applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv);
+      const dd = f32x4.mul(f32x4.mul(d, s), w);
+      v128.store(dst + (<usize>j << 2), mode == FIRST ? f32x4.add(zero, dd) : dd); // FIRST: 0 + d, as the reference
+    }
+  }
+  if (!v128.any_true(flag)) return 0;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    const d = ld1<T>(xp, j) - ld1<T>(bo, j);
+    if ((reinterpret<u32>(d) & 0x7f800000) == 0x7f800000) count++;
+  }
+  return count;
+}
+
+/** Exact count of NaN/Inf among m bf16 values. */
+function countNonFiniteBf16(p: usize, m: i32): i32 {
+  let count = 0;
+  for (let j = 0; j < m; j++) if ((load<u16>(p + (<usize>j << 1)) & 0x7f80) == 0x7f80) count++;
+  return count;
 }
 
 // Model stock: out = t * (Σ x_i / N) + (1 - t) * b, with t per tensor or per row.

@@ -2,36 +2,39 @@
 // Sums are float64 per 2^20-element block (slices start on block boundaries), accumulated in
 // 4 lanes (element j goes to lane j % 4, in element order), block value (l0 + l1) + (l2 + l3).
 import { argF64, argI32, argPtr, begin } from './args';
-import { CH, ld } from './codec';
-import { applyMask } from './mask';
+import { CH, ld, ld1 } from './codec';
+import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 
 export const BLOCK: i32 = 1 << 20;
 const MODEL_SLOTS: usize = 10 * 8;
 
 // Histogram of the high 16 bits of |x_i - b| (32768 bins) for every model; non-finite
-// differences land in bins 0x7f80..0x7fff.
-// slots: n (exact), nm, basePtr, then nm × (ptr, histPtr)
+// differences land in bins 0x7f80..0x7fff. Each lane counts into its own copy (runs of equal
+// bins would otherwise serialise on one counter); the copies are summed into the first.
+// slots: n (exact), nm, basePtr, then nm × (ptr, histPtr); a hist region holds 4 × 32768 u32.
+const HI_BINS: usize = 32768;
 @inline function histHi<T>(args: usize): void {
   begin(args);
   const n = argI32(), nm = argI32(), bp = argPtr();
   for (let k = 0; k < nm; k++) {
     const xp = <usize>load<f64>(args + 24 + <usize>k * 16);
     const h = <usize>load<f64>(args + 32 + <usize>k * 16);
+    const h1 = h + (HI_BINS << 2), h2 = h + (HI_BINS << 3), h3 = h + 3 * (HI_BINS << 2);
     const full = n & ~3;
     for (let j = 0; j < full; j += 4) {
-      const a = i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff)), 16);
-      let p = h + (<usize>i32x4.extract_lane(a, 0) << 2); store<u32>(p, load<u32>(p) + 1);
-      p = h + (<usize>i32x4.extract_lane(a, 1) << 2); store<u32>(p, load<u32>(p) + 1);
-      p = h + (<usize>i32x4.extract_lane(a, 2) << 2); store<u32>(p, load<u32>(p) + 1);
-      p = h + (<usize>i32x4.extract_lane(a, 3) << 2); store<u32>(p, load<u32>(p) + 1);
+      const a = i32x4.shl(i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff)), 16), 2);
+      let p = h + <usize>i32x4.extract_lane(a, 0); store<u32>(p, load<u32>(p) + 1);
+      p = h1 + <usize>i32x4.extract_lane(a, 1); store<u32>(p, load<u32>(p) + 1);
+      p = h2 + <usize>i32x4.extract_lane(a, 2); store<u32>(p, load<u32>(p) + 1);
+      p = h3 + <usize>i32x4.extract_lane(a, 3); store<u32>(p, load<u32>(p) + 1);
     }
-    if (full < n) {
-      const a = i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, full), ld<T>(bp, full)), i32x4.splat(0x7fffffff)), 16);
-      for (let l = 0; l < n - full; l++) {
-        const bin = l == 0 ? i32x4.extract_lane(a, 0) : l == 1 ? i32x4.extract_lane(a, 1) : i32x4.extract_lane(a, 2);
-        const p = h + (<usize>bin << 2);
-        store<u32>(p, load<u32>(p) + 1);
-      }
+    for (let j = full; j < n; j++) {
+      const p = h + (<usize>((reinterpret<u32>(ld1<T>(xp, j) - ld1<T>(bp, j)) & 0x7fffffff) >>> 16) << 2);
+      store<u32>(p, load<u32>(p) + 1);
+    }
+    for (let i: usize = 0; i < HI_BINS; i += 4) {
+      const o = i << 2;
+      v128.store(h + o, i32x4.add(i32x4.add(v128.load(h + o), v128.load(h1 + o)), i32x4.add(v128.load(h2 + o), v128.load(h3 + o))));
     }
   }
 }
@@ -56,11 +59,6 @@ const MODEL_SLOTS: usize = 10 * 8;
       if (i32x4.extract_lane(hit, 3) != 0 && j + 3 < n) { const p = h + (<usize>i32x4.extract_lane(lo, 3) << 2); store<u32>(p, load<u32>(p) + 1); }
     }
   }
-}
-
-@inline function laneAdd(acc: usize, v: v128): void {
-  v128.store(acc, f64x2.add(v128.load(acc), f64x2.promote_low_f32x4(v)));
-  v128.store(acc, f64x2.add(v128.load(acc, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
 }
 
 @inline function laneAddProduct(acc: usize, x: v128, y: v128): void {
@@ -95,11 +93,13 @@ const MODEL_SLOTS: usize = 10 * 8;
       const kind = <i32>load<f64>(slot, 24);
       const la = lanes + <usize>k * 64;
       const bo = bp + <usize>off * sizeof<T>();
-      for (let j = 0; j < m; j += 4) {
-        const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-        laneAdd(la, f32x4.abs(d));
-        laneAdd(la + 32, f32x4.abs(applyMask(kind, slot + 32, d, elemStart + <u64>(off + j), off + j)));
-      }
+      const e0 = elemStart + <u64>off;
+      if (kind == MASK_NONE) l1Chunk<T, KNone>(slot, xp, bo, la, m, off, e0);
+      else if (kind == MASK_TOPK) l1Chunk<T, KTopk>(slot, xp, bo, la, m, off, e0);
+      else if (kind == MASK_BERNOULLI) l1Chunk<T, KBernoulli>(slot, xp, bo, la, m, off, e0);
+      else if (kind == MASK_WINDOW) l1Chunk<T, KWindow>(slot, xp, bo, la, m, off, e0);
+      else if (kind == MASK_PROBS) l1Chunk<T, KProbs>(slot, xp, bo, la, m, off, e0);
+      else l1Chunk<T, KZero>(slot, xp, bo, la, m, off, e0);
     }
     if ((off + m) % BLOCK == 0 || off + m >= n) {
       for (let k = 0; k < nm; k++) {
@@ -110,6 +110,22 @@ const MODEL_SLOTS: usize = 10 * 8;
       block++;
     }
   }
+}
+
+// One chunk of one model: the four f64 lane sums of |d| and |mask(d)| stay in registers.
+function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
+  const w0 = maskWord(slot + 32, 0), w1 = maskWord(slot + 32, 1), pv = f32x4.splat(<f32>load<f64>(slot + 48));
+  let a0 = v128.load(la), a1 = v128.load(la, 16), b0 = v128.load(la, 32), b1 = v128.load(la, 48);
+  for (let j = 0; j < m; j += 4) {
+    const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+    const ad = f32x4.abs(d);
+    const am = f32x4.abs(applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv));
+    a0 = f64x2.add(a0, f64x2.promote_low_f32x4(ad));
+    a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<f32>(ad, ad, 2, 3, 0, 1)));
+    b0 = f64x2.add(b0, f64x2.promote_low_f32x4(am));
+    b1 = f64x2.add(b1, f64x2.promote_low_f32x4(v128.shuffle<f32>(am, am, 2, 3, 0, 1)));
+  }
+  v128.store(la, a0); v128.store(la, a1, 16); v128.store(la, b0, 32); v128.store(la, b1, 48);
 }
 
 // Per block: dot products v_i . v_j for i <= j (row-major upper triangle), v_i = x_i (mode 0)

@@ -32,9 +32,7 @@ export function maskKey(seed: number, tensorName: string, modelIndex: number): M
 export function uniform(e: number, key: MaskKey): number {
   const lo = e >>> 0;
   const hi = Math.floor(e / 4294967296) >>> 0;
-  let h = (Math.imul(lo, 0x9e3779b1) ^ key[0]) >>> 0;
-  h = fmix(h);
-  h = (h ^ (Math.imul(hi, 0x85ebca77) ^ key[1])) >>> 0;
-  h = fmix(h);
+  const k = (key[0] ^ fmix((Math.imul(hi, 0x85ebca77) ^ key[1]) >>> 0)) >>> 0;
+  const h = fmix((Math.imul(lo, 0x9e3779b1) ^ k) >>> 0);
   return (h >>> 8) * 5.9604644775390625e-8;
 }

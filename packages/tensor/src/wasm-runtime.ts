@@ -71,6 +71,8 @@ export class KernelRuntime {
   private storage: 'BF16' | 'F32' | 'F64' = 'F32';
   private raw: number[] = [];
   private stored: number[] = [];
+  /** end of the prepared inputs: each kernel call allocates its regions from here */
+  private inputsEnd = 0;
   private free = 0;
 
   constructor() {
@@ -98,6 +100,7 @@ export class KernelRuntime {
       p = align(p + np * itemSize(this.storage as FloatDtype));
       return at;
     });
+    this.inputsEnd = p;
     this.free = p;
     this.ensure(p);
     const buf = this.ex.memory.buffer;
@@ -107,6 +110,7 @@ export class KernelRuntime {
   /** Runs a merge kernel on the prepared slice. `elemStart` is the slice's first element. */
   merge(spec: MergeSpec, elemStart: number): MergeOutput {
     const { n, outDtype } = this.current();
+    this.free = this.inputsEnd;
     if (spec.kernel === 'stockRows') {
       const values = this.storage === 'F64' ? this.decodedInputs() : (this.convertInputs(), this.storedValues());
       return this.merge({ kernel: 'stock', t: 0, rowLen: spec.rowLen, rowT: rowStockT(values, n, spec.rowLen) }, elemStart);
@@ -156,6 +160,7 @@ export class KernelRuntime {
   /** Runs a stats kernel on the prepared slice and returns copies of its partial results. */
   stats(spec: StatsSpec, elemStart: number): StatsResult {
     const { n } = this.current();
+    this.free = this.inputsEnd;
     if (this.storage === 'F64') {
       return referenceStats(spec, this.decodedInputs(), n, elemStart, F64);
     }
@@ -170,9 +175,10 @@ export class KernelRuntime {
       case 'histLo': {
         const bins = spec.kernel === 'histHi' ? HIST_HI_BINS : HIST_LO_BINS;
         const entries = spec.kernel === 'histHi' ? Array.from({ length: nm }, (_, model) => ({ model, bin: 0 })) : spec.entries;
-        const hist = entries.map(() => this.alloc(bins * 4));
+        const copies = spec.kernel === 'histHi' ? 4 : 1; // one histogram per SIMD lane, summed by the kernel
+        const hist = entries.map(() => this.alloc(bins * 4 * copies));
         this.ensure(this.free);
-        for (const h of hist) new Uint32Array(mem(), h, bins).fill(0);
+        for (const h of hist) new Uint32Array(mem(), h, bins * copies).fill(0);
         a.push(n, entries.length, this.stored[0]!);
         entries.forEach(({ model, bin }, k) => {
           if (spec.kernel === 'histHi') a.push(this.stored[model + 1]!, hist[k]!);

@@ -1,0 +1,66 @@
+// End-to-end merges of a TinyLlama-shaped base and 3 experts: Tessera (the real CLI, in a
+// child process) and the PyTorch peer, in the same run, inputs in the page cache.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TESSERA_BIN } from '../support/cli.js';
+
+export const OPS = ['task_arithmetic', 'ties', 'dare_ties'] as const;
+export type Op = (typeof OPS)[number];
+
+const RECIPES: Record<Op, string> = {
+  task_arithmetic: 'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 0.5}}\n  - {model: e2, parameters: {weight: 0.3}}\n  - {model: e3, parameters: {weight: 0.2}}\ndtype: bfloat16\n',
+  ties: 'merge_method: ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
+  dare_ties: 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
+};
+
+export interface TesseraRun {
+  seconds: number;
+  inputBytes: number;
+  gbps: number;
+  peakRssBytes: number;
+}
+
+/** Reads every input file once so that the merges read from the page cache. */
+export function warmPageCache(dir: string): void {
+  for (const m of ['base', 'e1', 'e2', 'e3']) spawnSync('cat', [join(dir, m, 'model.safetensors')], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export function runTessera(dir: string, op: Op, workers: number, fsync: boolean): TesseraRun {
+  const recipe = join(dir, `${op}.yaml`);
+  writeFileSync(recipe, RECIPES[op]);
+  const out = join(dir, `out-${op}`);
+  const r = spawnSync(process.execPath, [TESSERA_BIN, 'merge', recipe, '--out', out, '--overwrite', '--workers', String(workers), '--json', ...(fsync ? [] : ['--no-fsync'])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const done = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string }).find((e) => e.type === 'done') as
+    | { seconds: number; inputBytes: number; gbps: number; peakRssBytes: number } | undefined;
+  if (r.status !== 0 || !done) throw new Error(`tessera merge ${op} failed (${r.status}): ${r.stderr}`);
+  rmSync(out, { recursive: true, force: true });
+  return { seconds: done.seconds, inputBytes: done.inputBytes, gbps: done.gbps, peakRssBytes: done.peakRssBytes };
+}
+
+export interface PeerRun {
+  seconds: number;
+  inputBytes: number;
+  gbps: number;
+}
+
+export const PYTHON = '/usr/bin/python3';
+
+export function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** The PyTorch peer on the same inputs (up to maxBytes of input: topk/argsort make it slow). */
+export function runPeer(dir: string, op: Op, maxBytes: number, threads: number): PeerRun {
+  const script = new URL('./torch_peer.py', import.meta.url).pathname;
+  const out = join(dir, `peer-${op}.safetensors`);
+  const r = spawnSync(PYTHON, [script, op, out, ...['base', 'e1', 'e2', 'e3'].map((m) => join(dir, m, 'model.safetensors')), '--max-bytes', String(maxBytes), '--threads', String(threads)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`torch peer ${op} failed: ${r.stderr}`);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { input_bytes: number; seconds: number };
+  if (existsSync(out)) rmSync(out);
+  return { seconds: j.seconds, inputBytes: j.input_bytes, gbps: j.input_bytes / j.seconds / 1e9 };
+}
+
+export function modelBytes(dir: string): number {
+  return ['base', 'e1', 'e2', 'e3'].reduce((s, m) => s + statSync(join(dir, m, 'model.safetensors')).size, 0);
+}

@@ -1,0 +1,61 @@
+// npm run bench: Tessera's merge throughput and memory against a PyTorch peer and the
+// machine's memcpy bandwidth, measured in one run; then the long fuzz of the reader.
+//   BENCH_DIR   where the synthetic checkpoints live (default: $TMPDIR/tessera-bench; reused)
+//   BENCH_MODEL tinyllama (default, 1.1B: four 2.2 GB checkpoints) or small
+//   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
+//   BENCH_FUZZ_S   seconds of fuzzing (default 60)
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LlamaShape, TINYLLAMA_1_1B, writeSyntheticModel } from '../support/synthetic.js';
+import { fuzzLong } from './fuzz-long.js';
+import { kernelFigures } from './kernels.js';
+import { memcpyGBps } from './machine.js';
+import { OPS, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
+
+const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
+const shape = process.env.BENCH_MODEL === 'small' ? SMALL : TINYLLAMA_1_1B;
+const dir = process.env.BENCH_DIR ?? join(tmpdir(), `tessera-bench-${process.env.BENCH_MODEL ?? 'tinyllama'}`);
+const peerBytes = Number(process.env.BENCH_PEER_GB ?? 1.5) * 1e9;
+const fuzzSeconds = Number(process.env.BENCH_FUZZ_S ?? 60);
+const WORKERS = 2;
+
+const f2 = (x: number) => x.toFixed(2);
+const line = (s = '') => console.log(s);
+
+async function main() {
+  line(`# Tessera benchmark (${new Date().toISOString().slice(0, 10)}, ${WORKERS} worker threads)`);
+  const memcpy = memcpyGBps();
+  line(`memcpy, 1 thread: ${f2(memcpy)} GB/s copied`);
+
+  line('\n## Kernels alone (1 thread, base + 3 experts, 16M bf16 elements each, input GB/s)');
+  for (const k of kernelFigures()) line(`${k.name.padEnd(42)} ${f2(k.gbps).padStart(6)} GB/s  ${(100 * k.gbps / memcpy).toFixed(0).padStart(3)}% of memcpy`);
+
+  line(`\n## End to end: ${process.env.BENCH_MODEL === 'small' ? 'small' : 'TinyLlama-1.1B-shaped'} base + 3 experts (BF16) in ${dir}`);
+  mkdirSync(dir, { recursive: true });
+  for (const [i, m] of ['base', 'e1', 'e2', 'e3'].entries()) {
+    if (!existsSync(join(dir, m, 'config.json'))) await writeSyntheticModel(join(dir, m), shape, i);
+  }
+  const total = modelBytes(dir);
+  line(`inputs: 4 checkpoints, ${f2(total / 1e9)} GB in all`);
+  const torch = torchAvailable();
+  if (!torch) line('PyTorch peer: /usr/bin/python3 with torch not found (Debian python3-torch); peer figures skipped');
+  line('\nop               tessera GB/s  wall s  peak RSS   torch GB/s  tessera/torch  of memcpy');
+  for (const op of OPS) {
+    warmPageCache(dir);
+    const t = runTessera(dir, op, WORKERS, false);
+    const p = torch ? runPeer(dir, op, peerBytes, WORKERS) : undefined;
+    line(`${op.padEnd(16)} ${f2(t.gbps).padStart(12)} ${f2(t.seconds).padStart(7)} ${(t.peakRssBytes / 2 ** 30).toFixed(2).padStart(6)} GiB ${p ? f2(p.gbps).padStart(11) : '         --'} ${p ? `${(t.gbps / p.gbps).toFixed(1)}x`.padStart(14) : '            --'} ${(100 * t.gbps / memcpy).toFixed(0).padStart(9)}%`);
+  }
+  line(`(tessera: the whole \`tessera merge --no-fsync\` run, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`);
+  warmPageCache(dir);
+  const synced = runTessera(dir, 'task_arithmetic', WORKERS, true);
+  line(`task_arithmetic with fsync of the output before publishing: ${f2(synced.gbps)} GB/s (${f2(synced.seconds)} s)`);
+
+  line(`\n## Reader fuzzing (${fuzzSeconds} s)`);
+  const fz = await fuzzLong(fuzzSeconds);
+  line(`${fz.tried} mutated checkpoints: ${fz.rejected} rejected with a CheckpointError, ${fz.read} read correctly, 0 crashes; slowest ${f2(fz.slowestMs)} ms`);
+  line(`by kind: ${Object.entries(fz.kinds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+await main();
