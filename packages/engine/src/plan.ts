@@ -122,7 +122,7 @@ export function finishPlan(recipe: Recipe, tensors: Omit<TensorPlan, 'outFile' |
   const where = new Map(layout.files.flatMap((f) => f.tensors.map((t) => [t.name, { file: f.name, offset: t.offset }] as const)));
   const planned = tensors.map((t) => {
     const rowLen = t.shape.length > 1 ? t.shape[t.shape.length - 1]! : 1;
-    const slices = planSlices(t.numel, maxSliceElems(t, opts), rowLen, t.operator.rowAligned(t.context.params));
+    const slices = planSlices(t.numel, maxSliceElems(t, opts), rowLen, t.operator.slicing(t.context.params));
     const w = where.get(t.name)!;
     return { ...t, context: { ...t.context, slices }, outFile: w.file, outOffset: w.offset };
   });

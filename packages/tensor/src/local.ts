@@ -29,7 +29,7 @@ let runtime: KernelRuntime | undefined;
 /** Merges one tensor; `inputs` are in kernel order (base first when the operator uses one). */
 export function mergeLocally(op: Operator, ctx: Omit<TensorContext, 'slices'>, inputs: TensorBytes[], opts: LocalOptions): Uint8Array {
   const rowLen = ctx.shape.length > 1 ? ctx.shape[ctx.shape.length - 1]! : 1;
-  const slices = planSlices(ctx.numel, opts.sliceElems ?? Number.MAX_SAFE_INTEGER, rowLen, op.rowAligned(ctx.params));
+  const slices = planSlices(ctx.numel, opts.sliceElems ?? Number.MAX_SAFE_INTEGER, rowLen, op.slicing(ctx.params));
   const program = op.program({ ...ctx, slices });
   const sliceOf = (i: TensorBytes, s: number) => {
     const size = itemSize(i.dtype);

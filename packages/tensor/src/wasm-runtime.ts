@@ -6,7 +6,8 @@ import { type FloatDtype, dtypeCode, itemSize } from './dtype.js';
 import { KERNELS_WASM_BASE64 } from './generated/kernels-wasm.js';
 import type { InputRounding, MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import { CHUNK, HIST_HI_BINS, HIST_LO_BINS, blockCount, padded } from './layout.js';
-import { F64 } from './reference/precision.js';
+import { F32, F64, type Round } from './reference/precision.js';
+import { TS_MERGES, TS_STATS, resolveMasks, tsMerge, tsStats } from './slice-kernels/index.js';
 import { rowStockT } from './gram.js';
 import { referenceMerge } from './reference/merge.js';
 import { referenceStats } from './reference/stats.js';
@@ -63,7 +64,7 @@ export interface MergeOutput {
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
-const MASK_KIND: Record<MaskSpec['kind'], number> = { none: 0, topk: 1, window: 2, bernoulli: 3, probs: 4, zero: 5 };
+const MASK_KIND: Record<Exclude<MaskSpec['kind'], 'della'>, number> = { none: 0, topk: 1, window: 2, bernoulli: 3, probs: 4, zero: 5 };
 
 export class KernelRuntime {
   private readonly ex: Exports;
@@ -112,10 +113,14 @@ export class KernelRuntime {
     const { n, outDtype } = this.current();
     this.free = this.inputsEnd;
     if (spec.kernel === 'stockRows') {
-      const values = this.storage === 'F64' ? this.decodedInputs() : (this.convertInputs(), this.storedValues());
-      return this.merge({ kernel: 'stock', t: 0, rowLen: spec.rowLen, rowT: rowStockT(values, n, spec.rowLen) }, elemStart);
+      return this.merge({ kernel: 'stock', t: 0, rowLen: spec.rowLen, rowT: rowStockT(this.kernelValues(), n, spec.rowLen) }, elemStart);
     }
     if (!outDtype) throw new Error('merge on a slice prepared without an output dtype');
+    if (TS_MERGES.has(spec.kernel)) return this.mergeTs(spec, outDtype);
+    if (spec.kernel === 'tvmerge' && spec.models.some((m) => m.mask.kind === 'della')) {
+      const masks = resolveMasks(spec.models.map((m) => m.mask), this.kernelValues(), n, this.round());
+      return this.merge({ ...spec, models: spec.models.map((m, k) => ({ ...m, mask: masks[k]! })) }, elemStart);
+    }
     if (this.storage === 'F64') return this.mergeF64(spec, elemStart, outDtype);
     this.convertInputs();
     const np = padded(n);
@@ -148,6 +153,8 @@ export class KernelRuntime {
         for (let k = 1; k < nIn; k++) a.push(this.stored[k]!);
         bad = this.call('stock' + suffix, a);
         break;
+      default:
+        throw new Error(`merge kernel ${spec.kernel} has no WebAssembly implementation`);
     }
     const bytes = new Uint8Array(this.ex.memory.buffer, out, n * itemSize(outDtype));
     return {
@@ -161,6 +168,10 @@ export class KernelRuntime {
   stats(spec: StatsSpec, elemStart: number): StatsResult {
     const { n } = this.current();
     this.free = this.inputsEnd;
+    if (TS_STATS.has(spec.kernel)) return tsStats(spec, this.kernelValues(), n, this.round());
+    if (spec.kernel === 'l1' && spec.masks.some((m) => m.kind === 'della')) {
+      return this.stats({ kernel: 'l1', masks: resolveMasks(spec.masks, this.kernelValues(), n, this.round()) }, elemStart);
+    }
     if (this.storage === 'F64') {
       return referenceStats(spec, this.decodedInputs(), n, elemStart, F64);
     }
@@ -211,6 +222,8 @@ export class KernelRuntime {
         const all = new Float64Array(mem(), out, nb * nq);
         return { kernel: 'gram', blocks: Array.from({ length: nb }, (_, b) => all.slice(b * nq, (b + 1) * nq)) };
       }
+      default:
+        throw new Error(`stats kernel ${spec.kernel} has no WebAssembly implementation`);
     }
   }
 
@@ -220,6 +233,7 @@ export class KernelRuntime {
   }
 
   private pushModel(a: number[], ptr: number, weight: number, scale: number, m: MaskSpec): void {
+    if (m.kind === 'della') throw new Error('della masks are resolved before the kernel runs');
     const slots = [ptr, Math.fround(weight), Math.fround(scale), MASK_KIND[m.kind], 0, 0, 0, 0, 0, 0];
     switch (m.kind) {
       case 'topk': slots[4] = m.thr; slots[5] = m.quota; break;
@@ -253,6 +267,27 @@ export class KernelRuntime {
     });
   }
 
+  /** The inputs as the kernels see them (converted, decoded), for the TypeScript slice kernels. */
+  private kernelValues(): Float64Array[] {
+    if (this.storage === 'F64') return this.decodedInputs();
+    this.convertInputs();
+    return this.storedValues();
+  }
+
+  private round(): Round {
+    return this.storage === 'F64' ? F64 : F32;
+  }
+
+  private mergeTs(spec: MergeSpec, outDtype: FloatDtype): MergeOutput {
+    const { n } = this.current();
+    const enc = encode(tsMerge(spec, this.kernelValues(), n, this.round()), outDtype);
+    const out = this.alloc(enc.byteLength);
+    this.ensure(this.free);
+    const bytes = new Uint8Array(this.ex.memory.buffer, out, enc.byteLength);
+    bytes.set(enc);
+    return { bytes, ...scanNonFinite(bytes, outDtype), inputNonFinite: 0, firstInputNonFinite: -1 };
+  }
+
   /** The inputs as the kernels see them (after conversion), decoded. */
   private storedValues(): Float64Array[] {
     const { n } = this.current();
@@ -271,8 +306,7 @@ export class KernelRuntime {
 
   private mergeF64(spec: MergeSpec, elemStart: number, outDtype: FloatDtype): MergeOutput {
     const { n } = this.current();
-    const res = referenceMerge(spec, this.decodedInputs(), n, elemStart, F64);
-    const enc = encode(res, outDtype);
+    const enc = encode(referenceMerge(spec, this.decodedInputs(), n, elemStart, F64), outDtype);
     const out = this.alloc(enc.byteLength);
     this.ensure(this.free);
     const bytes = new Uint8Array(this.ex.memory.buffer, out, enc.byteLength);

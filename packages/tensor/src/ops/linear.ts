@@ -9,7 +9,7 @@ export const linear: Operator = {
     { name: 'weight', scope: 'model', type: 'number', doc: 'weight of the model (the base needs one too when listed)' },
     { name: 'normalize', scope: 'global', type: 'boolean', default: true, doc: 'divide by the sum of the weights' },
   ],
-  rowAligned: () => false,
+  slicing: () => 'block',
   program(ctx) {
     const weights = ctx.inputs.map((i) => Math.fround(num(i.params.weight)));
     let div = 0;

@@ -10,7 +10,7 @@ export const modelStock: Operator = {
   params: [
     { name: 'filter_wise', scope: 'global', type: 'boolean', default: false, doc: 'one interpolation factor per row instead of per tensor' },
   ],
-  rowAligned: (p) => bool(p.filter_wise),
+  slicing: (p) => (bool(p.filter_wise) ? 'row' : 'block'),
   program(ctx) {
     const models = ctx.inputs.length - 1;
     const rowLen = ctx.shape.length > 1 ? ctx.shape[ctx.shape.length - 1]! : Math.max(1, ctx.numel);

@@ -1,27 +1,10 @@
 // Operators on small hand-checkable tensors: expected values are worked out by hand in the
 // comments (dyadic numbers, so float32 holds them exactly).
 import { describe, expect, it } from 'vitest';
-import { decode, encode } from '../codec.js';
-import { mergeLocally } from '../local.js';
-import { findOperator } from './registry.js';
-import { OperatorError, type ParamValue, type ProgramInput, defaultParams } from './types.js';
+import { runOperator } from './testing.js';
+import { OperatorError } from './types.js';
 
-type P = Record<string, ParamValue>;
-
-function run(name: string, tensors: number[][], global: P, perModel: P[], opts: { base?: boolean; backend?: 'wasm' | 'reference'; shape?: number[] } = {}) {
-  const op = findOperator(name)!;
-  const hasBase = opts.base ?? op.base === 'required';
-  const defaults = defaultParams(op);
-  const inputs: ProgramInput[] = tensors.map((_, i) => ({
-    role: hasBase && i === 0 ? 'base' : 'model',
-    model: hasBase ? i - 1 : i,
-    params: { ...defaults, ...(perModel[i] ?? {}) },
-  }));
-  const numel = tensors[0]!.length;
-  const out = mergeLocally(op, { name: 'w', shape: opts.shape ?? [numel], numel, inputs, params: { ...defaults, ...global }, seed: 0 },
-    tensors.map((t) => ({ dtype: 'F32', bytes: encode(t, 'F32') })), { outDtype: 'F32', backend: opts.backend ?? 'wasm' });
-  return Array.from(decode(out, 'F32'));
-}
+const run = runOperator;
 
 const both = (f: (backend: 'wasm' | 'reference') => void) => { f('wasm'); f('reference'); };
 

@@ -14,6 +14,7 @@ function merge(name: string, inputs: TensorBytes[], shape: number[], global: Rec
   const defaults = defaultParams(op);
   const base = op.base === 'required';
   const progInputs: ProgramInput[] = inputs.map((_, i) => ({ role: base && i === 0 ? 'base' : 'model', model: base ? i - 1 : i, params: { ...defaults, weight: 0.5 + i / 4, ...perModel } }));
+  if (name === 'nuslerp') progInputs.forEach((p) => { p.role = 'model'; });
   const numel = shape.reduce((a, b) => a * b, 1);
   return mergeLocally(op, { name: 'model.layers.3.mlp.down_proj.weight', shape, numel, inputs: progInputs, params: { ...defaults, ...global }, seed },
     inputs, { outDtype: 'BF16', backend: 'wasm', ...(sliceElems ? { sliceElems } : {}) });
@@ -28,6 +29,19 @@ const cases: [string, Record<string, ParamValue>, Record<string, ParamValue>][] 
   ['dare_ties', {}, { density: 0.2 }],
   ['slerp', { t: 0.3 }, {}],
   ['model_stock', {}, {}],
+  ['breadcrumbs', {}, { density: 0.3, gamma: 0.05 }],
+  ['breadcrumbs_ties', { rescale: true }, { density: 0.5, gamma: 0.01 }],
+  ['della', {}, { density: 0.4, epsilon: 0.1 }],
+  ['della_linear', {}, { density: 0.3 }],
+  ['nuslerp', {}, {}],
+  ['nuslerp', { nuslerp_flatten: false }, {}],
+  ['multislerp', {}, {}],
+  ['karcher', {}, {}],
+  ['sce', { select_topk: 0.3 }, {}],
+  ['ram', {}, {}],
+  ['ramplus_tl', {}, {}],
+  ['nearswap', { t: 0.001 }, {}],
+  ['arcee_fusion', {}, {}],
 ];
 
 describe('slicing invariance', () => {
@@ -35,7 +49,7 @@ describe('slicing invariance', () => {
   const models3 = syntheticTensors(shape[0]! * shape[1]!, 3, 'BF16', 11);
   for (const [name, global, perModel] of cases) {
     it(`${name} ${JSON.stringify({ ...global, ...perModel })} gives identical bytes for 1, 2 and 3 slices`, () => {
-      const inputs = name === 'slerp' ? models3.slice(0, 2) : models3;
+      const inputs = ['slerp', 'nearswap', 'arcee_fusion'].includes(name) ? models3.slice(0, 2) : name === 'nuslerp' ? models3.slice(1, 3) : models3;
       const whole = merge(name, inputs, shape, global, perModel);
       for (const sliceElems of [BLOCK, 2 * BLOCK]) {
         const sliced = merge(name, inputs, shape, global, perModel, sliceElems);
@@ -122,5 +136,46 @@ describe('DARE masks', () => {
     let differ = 0;
     for (let e = 0; e < n; e++) if (a[e] !== c[e]) differ++;
     expect(differ).toBeGreaterThan(n * 0.3);
+  });
+});
+
+describe('DELLA masks', () => {
+  const shape = [1024, 1536];
+  const n = shape[0]! * shape[1]!;
+  const [b, x] = syntheticTensors(n, 1, 'F32', 21);
+  const base = decode(b!.bytes, 'F32'), model = decode(x!.bytes, 'F32');
+  const op = findOperator('della_linear')!;
+  const defaults = defaultParams(op);
+  const run = (rescale: boolean, sliceElems: number) => decode(mergeLocally(op, {
+    name: 't', shape, numel: n, seed: 3, params: { ...defaults, rescale },
+    inputs: [{ role: 'base', model: -1, params: {} }, { role: 'model', model: 0, params: { ...defaults, weight: 1, density: 0.4, epsilon: 0.2 } }],
+  }, [b!, x!], { outDtype: 'F32', backend: 'wasm', sliceElems }), 'F32');
+  it('keeps within 3 sigma of the expected count, more often at high magnitude rank', () => {
+    const out = run(false, BLOCK);
+    let expected = 0, variance = 0, kept = 0, keptTop = 0, keptBottom = 0, rowsTop = 0, rowsBottom = 0;
+    const cols = shape[1]!;
+    for (let r = 0; r < shape[0]!; r++) {
+      const row = Array.from({ length: cols }, (_, j) => r * cols + j);
+      const order = row.slice().sort((a, c) => Math.abs(model[a]! - base[a]!) - Math.abs(model[c]! - base[c]!) || a - c);
+      order.forEach((e, rank) => {
+        if (model[e] === base[e]) return;
+        const p = 0.2 + 0.4 * rank / (cols - 1);
+        expected += p; variance += p * (1 - p);
+        const k = out[e] !== base[e];
+        if (k) kept++;
+        if (rank >= cols * 0.9) { rowsTop++; if (k) keptTop++; }
+        if (rank < cols * 0.1) { rowsBottom++; if (k) keptBottom++; }
+      });
+    }
+    expect(Math.abs(kept - expected)).toBeLessThan(3 * Math.sqrt(variance));
+    expect(keptTop / rowsTop).toBeGreaterThan(0.55); // p near 0.6 at the top ranks
+    expect(keptBottom / rowsBottom).toBeLessThan(0.25); // p near 0.2 at the bottom
+  });
+  it('rescales to the L1 norm and gives the same masks for any slicing', () => {
+    const a = run(true, BLOCK), c = run(true, 3 * BLOCK);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(true);
+    let before = 0, after = 0;
+    for (let e = 0; e < n; e++) { before += Math.abs(Math.fround(model[e]! - base[e]!)); after += Math.abs(a[e]! - base[e]!); }
+    expect(after / before).toBeCloseTo(1, 3);
   });
 });

@@ -18,7 +18,7 @@ export const slerp: Operator = {
   base: 'required',
   models: { min: 1, max: 1 },
   params: [{ name: 't', scope: 'global', type: 'number', doc: 'interpolation factor: 0 gives the base, 1 the model' }],
-  rowAligned: () => false,
+  slicing: () => 'block',
   program(ctx) {
     let weights: number[] = [];
     let done = false;

@@ -4,6 +4,8 @@ import type { MergeSpec, StatsResult, StatsSpec } from '../kernel-spec.js';
 
 export type ParamValue = number | boolean;
 
+export type Slicing = 'block' | 'row' | 'whole';
+
 export interface ParamSpec {
   name: string;
   /** 'model': may differ per model (looked up at the model level first); 'global': one value per tensor */
@@ -59,8 +61,11 @@ export interface Operator {
   /** how many non-base models it accepts */
   models: { min: number; max?: number };
   params: readonly ParamSpec[];
-  /** true when slices must hold whole rows (last axis) for these parameters */
-  rowAligned(params: Readonly<Record<string, ParamValue>>): boolean;
+  /**
+   * How slices may cut a tensor for these parameters: at any block boundary, only between rows
+   * (the last axis: row-local computations), or not at all (column-wise computations).
+   */
+  slicing(params: Readonly<Record<string, ParamValue>>): Slicing;
   program(ctx: TensorContext): TensorProgram;
 }
 

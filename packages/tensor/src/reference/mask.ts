@@ -41,6 +41,7 @@ export class MaskState {
       }
       case 'bernoulli': return uniform(e, s.key) < Math.fround(s.p);
       case 'probs': return uniform(e, s.key) < s.probs[j]!;
+      case 'della': throw new Error('della masks are resolved into probabilities first');
     }
   }
 

@@ -3,6 +3,7 @@
 import type { MergeSpec } from '../kernel-spec.js';
 import { rowStockT } from '../gram.js';
 import { MaskState } from './mask.js';
+import { TS_MERGES, resolveMasks, tsMerge } from '../slice-kernels/index.js';
 import type { Round } from './precision.js';
 
 /**
@@ -10,6 +11,11 @@ import type { Round } from './precision.js';
  * 'linear' combines all inputs. `elemStart` is the global index of the slice's first element.
  */
 export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): Float64Array {
+  if (TS_MERGES.has(spec.kernel)) return tsMerge(spec, inputs, n, r);
+  if (spec.kernel === 'tvmerge' && spec.models.some((m) => m.mask.kind === 'della')) {
+    const masks = resolveMasks(spec.models.map((m) => m.mask), inputs, n, r);
+    return referenceMerge({ ...spec, models: spec.models.map((m, k) => ({ ...m, mask: masks[k]! })) }, inputs, n, elemStart, r);
+  }
   const out = new Float64Array(n);
   switch (spec.kernel) {
     case 'linear': {
@@ -74,5 +80,7 @@ export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: numbe
     }
     case 'stockRows':
       return referenceMerge({ kernel: 'stock', t: 0, rowLen: spec.rowLen, rowT: rowStockT(inputs, n, spec.rowLen) }, inputs, n, elemStart, r);
+    default:
+      throw new Error(`unknown merge kernel ${spec.kernel}`);
   }
 }

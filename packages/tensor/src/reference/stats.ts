@@ -2,6 +2,7 @@
 import type { StatsResult, StatsSpec } from '../kernel-spec.js';
 import { BLOCK, HIST_HI_BINS, HIST_LO_BINS, padded } from '../layout.js';
 import { MaskState, absBits } from './mask.js';
+import { TS_STATS, resolveMasks, tsStats } from '../slice-kernels/index.js';
 import type { Round } from './precision.js';
 
 /** Four f64 lanes (element j -> lane j % 4), flushed per block as (l0 + l1) + (l2 + l3). */
@@ -23,6 +24,10 @@ class Lanes {
  * kernels.
  */
 export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult {
+  if (TS_STATS.has(spec.kernel)) return tsStats(spec, inputs, n, r);
+  if (spec.kernel === 'l1' && spec.masks.some((m) => m.kind === 'della')) {
+    return referenceStats({ kernel: 'l1', masks: resolveMasks(spec.masks, inputs, n, r) }, inputs, n, elemStart, r);
+  }
   const base = inputs[0]!;
   const models = inputs.slice(1);
   const at = (x: Float64Array, e: number) => (e < n ? x[e]! : 0);
@@ -81,5 +86,7 @@ export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: numbe
       }
       return { kernel: 'gram', blocks };
     }
+    default:
+      throw new Error(`unknown stats kernel ${spec.kernel}`);
   }
 }
