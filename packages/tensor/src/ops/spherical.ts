@@ -6,8 +6,13 @@ import { sumBlocks, triIndex } from '../gram.js';
 import { nuslerpCoefficients } from '../slice-kernels/nuslerp.js';
 import { type Operator, OperatorError, type TensorContext, type TensorProgram, bool, direct, num } from './types.js';
 
-/** A program: one Gram pass (raw inputs, or task vectors when `delta`), then coefficients. */
-function gramProgram(ctx: TensorContext, delta: boolean, coefficients: (gram: (i: number, j: number) => number, n: number) => number[]): TensorProgram {
+type Gram = (i: number, j: number) => number;
+
+/**
+ * A program: one Gram pass (raw inputs, or task vectors when `delta`), then the coefficients of
+ * the combination (and its divisor, 1 for none).
+ */
+function gramProgram(ctx: TensorContext, delta: boolean, coefficients: (gram: Gram, n: number) => number[] | [number[], number]): TensorProgram {
   let spec: MergeSpec | undefined;
   const n = delta ? ctx.inputs.length - 1 : ctx.inputs.length;
   return {
@@ -15,7 +20,7 @@ function gramProgram(ctx: TensorContext, delta: boolean, coefficients: (gram: (i
     reduce(results: StatsResult[]) {
       const g = sumBlocks(results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])), (n * (n + 1)) / 2);
       const c = coefficients((i, j) => g[triIndex(n, Math.min(i, j), Math.max(i, j))]!, n);
-      spec = combination(c, delta);
+      spec = Array.isArray(c[0]) ? combination(c[0], delta, c[1] as number) : combination(c as number[], delta);
     },
     merge: () => spec!,
   };
@@ -50,16 +55,10 @@ export const nuslerp: Operator = {
       const rowLen = ctx.shape[ctx.shape.length - 1]!;
       return direct(() => ({ kernel: 'nuslerp', t, axis: bool(ctx.params.nuslerp_row_wise) ? 'col' : 'row', withBase, rowLen }));
     }
-    let spec: MergeSpec | undefined;
-    return {
-      nextStats: () => (spec ? null : () => ({ kernel: 'gram', mode: withBase ? 'delta' : 'raw' })),
-      reduce(results) {
-        const g = sumBlocks(results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])), 3);
-        const [a, c, div] = nuslerpCoefficients(t, g[0]!, g[1]!, g[2]!);
-        spec = combination([a, c], withBase, div);
-      },
-      merge: () => spec!,
-    };
+    return gramProgram(ctx, withBase, (g) => {
+      const [a, c, div] = nuslerpCoefficients(t, g(0, 0), g(0, 1), g(1, 1));
+      return [[a, c], div];
+    });
   },
 };
 
