@@ -88,6 +88,10 @@ describe('bad input exits 2 with a precise message and no output', () => {
       return withHeader(b, h);
     });
     await expectRejected(dir, /error: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .* differs from \[64, 128\] in base_model/);
+    // --skip-mismatched: as mergekit, the model is left out of that tensor, with a warning
+    const r = await tessera(['merge', join(dir, 'recipe.yaml'), '--out', join(dir, 'skipped'), '--no-fsync', '--skip-mismatched']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .*; that model is left out of this tensor/);
   });
   it('NaN produced by the merge', async () => {
     const dir = workdir();

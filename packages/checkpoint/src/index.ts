@@ -7,3 +7,4 @@ export * from './layout.js';
 export * from './writer.js';
 export * from './hf-folder.js';
 export * from './manifest.js';
+export * from './tokenizer.js';

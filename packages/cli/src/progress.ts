@@ -22,6 +22,10 @@ export function humanReporter(err: NodeJS.WriteStream, out: NodeJS.WritableStrea
         clear();
         err.write(`warning: ${e.message}\n`);
         break;
+      case 'stage':
+        clear();
+        err.write(`stage ${e.index}/${e.count}: ${e.name}\n`);
+        break;
       case 'plan':
         err.write(`plan: ${e.tensors} tensors in ${e.slices} slices, ${gb(e.inputBytes)} in, ${gb(e.outputBytes)} out (${e.files} file${e.files > 1 ? 's' : ''}), ${e.workers} worker${e.workers > 1 ? 's' : ''}\n`);
         break;

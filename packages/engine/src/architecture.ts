@@ -1,8 +1,18 @@
-// Tensor-name conventions of decoder-only language models (Llama, Mistral, Qwen, ...): layer
-// tensors are `<prefix>.layers.<i>.<rest>`; others come before (embeddings) or after (final
-// norm, lm_head) the layer stack.
+// Tensor-name conventions of decoder-only language models (Llama, Mistral, Qwen, GPT-2 style),
+// as data: layer tensors are `<prefix>.layers.<i>.<rest>` (or `.h.<i>.`); tensors before the
+// stack are the embeddings, the others (final norm, lm_head) come after it.
 
-const LAYER = /^(.*?\blayers\.)(\d+)(\..*)$/;
+const LAYER = /^(.*?\b(?:layers|h|blocks)\.)(\d+)(\..*)$/;
+
+/** Input embeddings (rows indexed by token id). */
+const PRE_LAYER = /(^|\.)(embed_tokens|wte|word_embeddings|embed_in|tok_embeddings)\.weight$/;
+
+/** Output embeddings, and the input embeddings they are tied to when absent. */
+const TIED: Readonly<Record<string, readonly string[]>> = {
+  'lm_head.weight': ['model.embed_tokens.weight', 'transformer.wte.weight', 'model.embed_in.weight', 'tok_embeddings.weight'],
+  'embed_out.weight': ['gpt_neox.embed_in.weight'],
+  'output.weight': ['tok_embeddings.weight'],
+};
 
 /** The layer index of a tensor name, or undefined for a tensor outside the layer stack. */
 export function layerIndex(name: string): number | undefined {
@@ -13,6 +23,20 @@ export function layerIndex(name: string): number | undefined {
 /** The same name with another layer index. */
 export function withLayer(name: string, layer: number): string {
   return name.replace(LAYER, (_, pre: string, _i: string, post: string) => `${pre}${layer}${post}`);
+}
+
+export function isPreLayer(name: string): boolean {
+  return layerIndex(name) === undefined && PRE_LAYER.test(name);
+}
+
+/** Embedding matrices: their rows follow the vocabulary. */
+export function isEmbedding(name: string): boolean {
+  return PRE_LAYER.test(name) || Object.hasOwn(TIED, name);
+}
+
+/** Names that stand in for a missing output embedding (tied weights). */
+export function tiedTo(name: string): readonly string[] {
+  return TIED[name] ?? [];
 }
 
 /** Number of layers: config.num_hidden_layers, else one more than the largest index seen. */

@@ -2,6 +2,8 @@
 export type JobEvent =
   | { type: 'plan'; tensors: number; slices: number; inputBytes: number; outputBytes: number; files: number; workers: number }
   | { type: 'warning'; message: string }
+  /** a document of a multi-document recipe starts (index from 1) */
+  | { type: 'stage'; name: string; index: number; count: number }
   | {
       type: 'progress';
       tensorsDone: number;

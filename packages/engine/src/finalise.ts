@@ -2,7 +2,7 @@
 // the manifest (weight files hashed on the executor, in parallel) and an optional fsync.
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { INDEX_FILE, copyModelFiles, syncFile, writeConfig, writeManifest } from '@tessera/checkpoint';
+import { INDEX_FILE, copyModelFiles, syncFile, writeConfig, writeExtendedTokenizer, writeManifest } from '@tessera/checkpoint';
 import { modelCard } from './card.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
@@ -13,11 +13,9 @@ import { TESSERA_VERSION } from './version.js';
 export async function finalise(plan: JobPlan, staging: Staging, exec: Executor, fsync: boolean, emit: EventSink): Promise<string[]> {
   const dir = staging.tmp;
   emit({ type: 'finalise', step: 'metadata' });
-  if (plan.config) {
-    const overrides: Record<string, unknown> = plan.torchDtype ? { torch_dtype: plan.torchDtype } : {};
-    await writeConfig(dir, plan.config, overrides);
-  }
-  await copyModelFiles(plan.tokenizerDir, dir);
+  if (plan.config) await writeConfig(dir, plan.config, plan.configOverrides);
+  await copyModelFiles(plan.tokenizer.dir, dir);
+  if (plan.tokenizer.extra.length > 0) await writeExtendedTokenizer(plan.tokenizer.dir, dir, plan.tokenizer.extra);
   if (plan.layout.index) await writeFile(join(dir, INDEX_FILE), JSON.stringify(plan.layout.index, null, 2) + '\n');
   await writeFile(join(dir, 'README.md'), modelCard(plan, basename(staging.out)));
 

@@ -1,17 +1,22 @@
-// `tessera merge` as a function: plan, stage, run every tensor, finalise, publish.
-import { createOutputFiles } from '@tessera/checkpoint';
-import { type Recipe, loadRecipe } from '@tessera/recipe';
+// `tessera merge` as a function: stage the output, plan, write re-indexed embeddings (when the
+// vocabulary changes), run every tensor, finalise, publish. A multi-document recipe runs its
+// documents in order as one job; intermediate outputs live beside the output folder and are
+// removed as soon as no later document needs them.
+import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createOutputFiles } from '@tessera/checkpoint';
+import { type Recipe, loadRecipe, modelsOf } from '@tessera/recipe';
 import { EmbeddedExecutor } from './embedded.js';
-import { MergeInputError } from './errors.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
 import { finalise } from './finalise.js';
 import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
-import { discard, publish, stage } from './publish.js';
+import { type Staging, discard, publish, stage } from './publish.js';
 import { runTensors } from './schedule.js';
 
-export interface MergeOptions extends PlanOptions {
+export interface MergeOptions extends Omit<PlanOptions, 'workDir' | 'stages'> {
   out: string;
   /** worker threads of the embedded executor (default: the machine's parallelism) */
   workers?: number;
@@ -35,29 +40,67 @@ export interface MergeSummary {
   tensors: number;
 }
 
-/** Loads a recipe file and merges it. */
+/** Loads a recipe file (one or several documents) and merges it. */
 export async function mergeRecipeFile(path: string, opts: MergeOptions): Promise<MergeSummary> {
-  const recipes = loadRecipe(path, { strict: opts.strict ?? false });
-  if (recipes.length !== 1) throw new MergeInputError(`${path}: holds ${recipes.length} documents; multi-stage recipes are not supported here`);
-  return mergeRecipe(recipes[0]!, opts);
+  return mergeRecipes(loadRecipe(path, { strict: opts.strict ?? false }), opts);
 }
 
-export async function mergeRecipe(recipe: Recipe, opts: MergeOptions): Promise<MergeSummary> {
+export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promise<MergeSummary> {
+  if (recipes.length === 1) return mergeRecipe(recipes[0]!, opts);
+  const emit: EventSink = opts.onEvent ?? (() => undefined);
+  const out = resolve(opts.out);
+  const root = join(dirname(out), `.${basename(out)}.tessera-stages-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const order = recipes; // in run order (parseRecipes orders the documents by what they use)
+  const stages = new Map<string, string>();
+  const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
+  await mkdir(root, { recursive: true });
+  try {
+    let summary: MergeSummary | undefined;
+    for (const [i, r] of order.entries()) {
+      emit({ type: 'stage', name: r.name ?? '(final)', index: i + 1, count: order.length });
+      const target = r.name === undefined ? opts.out : join(root, r.name);
+      summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : false, executor: exec }, stages);
+      if (r.name !== undefined) stages.set(r.name, target);
+      for (const [name, dir] of stages) {
+        if (order.slice(i + 1).some((later) => modelsOf(later).some((m) => m.stage === name))) continue;
+        await rm(dir, { recursive: true, force: true });
+        stages.delete(name);
+      }
+    }
+    return summary!;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    if (!opts.executor) await exec.close();
+  }
+}
+
+export async function mergeRecipe(recipe: Recipe, opts: MergeOptions, stages?: ReadonlyMap<string, string>): Promise<MergeSummary> {
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   for (const w of recipe.warnings) emit({ type: 'warning', message: w });
-  const plan = await planRecipe(recipe, opts);
+  const staging = await stage(opts.out, opts.overwrite ?? false);
+  let plan: JobPlan;
+  try {
+    plan = await planRecipe(recipe, { ...opts, workDir: `${staging.tmp}.work`, ...(stages ? { stages } : {}) });
+  } catch (e) {
+    await discard(staging);
+    throw e;
+  }
   for (const w of plan.warnings) emit({ type: 'warning', message: w });
-  return runPlan(plan, opts, emit);
+  return runPlan(plan, staging, opts, emit);
 }
 
-export async function runPlan(plan: JobPlan, opts: MergeOptions, emit: EventSink): Promise<MergeSummary> {
+export async function runPlan(plan: JobPlan, staging: Staging, opts: MergeOptions, emit: EventSink): Promise<MergeSummary> {
   const started = performance.now();
-  const staging = await stage(opts.out, opts.overwrite ?? false);
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
   const signal = opts.signal ?? new AbortController().signal;
   const slices = plan.tensors.reduce((s, t) => s + t.context.slices.length, 0);
   emit({ type: 'plan', tensors: plan.tensors.length, slices, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: plan.layout.files.length, workers: exec.concurrency });
   try {
+    if (plan.work) {
+      await mkdir(plan.work.dir, { recursive: true });
+      await createOutputFiles(plan.work.dir, plan.work.layout);
+      await Promise.all(plan.work.gathers.map((g) => exec.run(g, signal)));
+    }
     await createOutputFiles(staging.tmp, plan.layout);
     const progress = progressReporter(plan, started, emit);
     await runTensors(plan, exec, staging.tmp, signal, { onMerged: (_, __, bytes) => progress.merged(bytes), onTensor: () => progress.tensor() });
@@ -72,6 +115,7 @@ export async function runPlan(plan: JobPlan, opts: MergeOptions, emit: EventSink
     await discard(staging);
     throw e;
   } finally {
+    if (plan.work) await rm(plan.work.dir, { recursive: true, force: true });
     if (!opts.executor) await exec.close();
   }
 }

@@ -60,34 +60,45 @@ export async function runTensor(t: TensorPlan, exec: Executor, outDir: string, s
   hooks.onTensor?.(t);
 }
 
-/** Runs every tensor of a plan; at most `window` tensors in flight. */
+/**
+ * Runs every tensor of a plan; at most `window` tensors in flight. When a tensor fails, the
+ * tensors after it stop and the ones before it finish: the error reported is always the first
+ * failing tensor's, whatever the timing.
+ */
 export async function runTensors(plan: JobPlan, exec: Executor, outDir: string, signal: AbortSignal, hooks: ScheduleHooks): Promise<void> {
   const window = Math.max(2, exec.concurrency * 2);
-  const inner = new AbortController();
-  const stop = () => inner.abort();
-  signal.addEventListener('abort', stop, { once: true });
+  const running = new Map<number, AbortController>();
+  const stopAfter = (index: number) => { for (const [i, c] of running) if (i > index) c.abort(); };
+  const cancel = () => { for (const c of running.values()) c.abort(); };
+  signal.addEventListener('abort', cancel, { once: true });
   let next = 0;
-  // failures by tensor index: the one reported is the first tensor's, whatever the timing
   const failures = new Map<number, unknown>();
+  const firstFailure = () => (failures.size > 0 ? Math.min(...failures.keys()) : Infinity);
   const lane = async () => {
-    while (failures.size === 0 && next < plan.tensors.length) {
+    while (next < plan.tensors.length && next < firstFailure()) {
       if (signal.aborted) throw new CancelledError();
       const t = plan.tensors[next++]!;
+      const ctrl = new AbortController();
+      running.set(t.index, ctrl);
       try {
-        await runTensor(t, exec, outDir, inner.signal, hooks);
+        await runTensor(t, exec, outDir, ctrl.signal, hooks);
       } catch (e) {
-        if (!(inner.signal.aborted && isAbort(e))) failures.set(t.index, e);
-        inner.abort();
+        if (!(ctrl.signal.aborted && isAbort(e))) {
+          failures.set(t.index, e);
+          stopAfter(t.index);
+        }
+      } finally {
+        running.delete(t.index);
       }
     }
   };
   try {
     await Promise.all(Array.from({ length: Math.min(window, plan.tensors.length) }, lane));
   } finally {
-    signal.removeEventListener('abort', stop);
+    signal.removeEventListener('abort', cancel);
   }
   if (signal.aborted) throw new CancelledError();
-  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
+  if (failures.size > 0) throw failures.get(firstFailure());
 }
 
 function isAbort(e: unknown): boolean {

@@ -2,8 +2,8 @@
 // memory, runs the kernel, writes the output straight from it at its final position.
 import { stat } from 'node:fs/promises';
 import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
-import { KernelRuntime, itemSize } from '@tessera/tensor';
-import type { MergeTask, StatsTask, Task, TaskResult } from './task.js';
+import { KernelRuntime, decode, encode, itemSize } from '@tessera/tensor';
+import type { GatherTask, MergeTask, StatsTask, Task, TaskResult } from './task.js';
 
 const MAX_OPEN = 64;
 
@@ -15,6 +15,7 @@ export class TaskRunner {
   async run(task: Task): Promise<TaskResult> {
     switch (task.kind) {
       case 'hash': return hashFile(task.uri);
+      case 'gather': return this.gather(task);
       case 'stats': {
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };
@@ -27,6 +28,39 @@ export class TaskRunner {
         return { kind: 'merge', ...r, bytesRead, bytesWritten: ok ? bytes.byteLength : 0 };
       }
     }
+  }
+
+  /** Writes rows of a re-indexed embedding matrix (see GatherTask). */
+  private async gather(task: GatherTask): Promise<TaskResult> {
+    const outSize = itemSize(task.out.dtype);
+    const out = new Float64Array(task.rows * task.cols);
+    const row = async (src: number, r: number): Promise<Float64Array> => {
+      const s = task.sources[src]!;
+      const size = itemSize(s.dtype);
+      if (r >= s.rows) throw new Error(`gather ${task.id}: row ${r} outside ${s.uri} (${s.rows} rows)`);
+      const bytes = new Uint8Array(task.cols * size);
+      await this.source(s.uri).readInto(s.offset + r * task.cols * size, bytes);
+      return decode(bytes, s.dtype);
+    };
+    let p = 0;
+    for (let i = 0; i < task.rows; i++) {
+      const count = task.plan[p++]!;
+      const target = out.subarray(i * task.cols, (i + 1) * task.cols);
+      if (count === -1) {
+        const src = task.plan[p++]!;
+        p++;
+        const rows = task.sources[src]!.rows;
+        for (let r = 0; r < rows; r++) { const v = await row(src, r); for (let c = 0; c < task.cols; c++) target[c] = target[c]! + v[c]! / rows; }
+        continue;
+      }
+      for (let k = 0; k < count; k++) {
+        const v = await row(task.plan[p++]!, task.plan[p++]!);
+        for (let c = 0; c < task.cols; c++) target[c] = target[c]! + v[c]! / count;
+      }
+    }
+    const bytes = encode(out, task.out.dtype);
+    await writeAt(task.out.uri, task.out.offset, bytes);
+    return { kind: 'gather', bytesWritten: task.rows * task.cols * outSize };
   }
 
   /** Memory held by the kernel instance. */

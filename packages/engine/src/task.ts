@@ -34,13 +34,28 @@ export interface MergeTask extends SliceCommon {
   out: { uri: string; offset: number; dtype: FloatDtype };
 }
 
+/**
+ * Writes rows of a re-indexed embedding matrix: each output row copies one source row, averages
+ * several (or all rows of one source), or is zero. `plan` encodes, per row, a count c then c
+ * pairs (source, row); c = -1 means the mean of every row of the source that follows.
+ */
+export interface GatherTask {
+  kind: 'gather';
+  id: string;
+  sources: { uri: string; offset: number; dtype: FloatDtype; rows: number }[];
+  cols: number;
+  rows: number;
+  plan: number[];
+  out: { uri: string; offset: number; dtype: FloatDtype };
+}
+
 export interface HashTask {
   kind: 'hash';
   id: string;
   uri: string;
 }
 
-export type Task = StatsTask | MergeTask | HashTask;
+export type Task = StatsTask | MergeTask | GatherTask | HashTask;
 
 export interface MergeResult {
   kind: 'merge';
@@ -55,7 +70,8 @@ export interface MergeResult {
 export type TaskResult =
   | { kind: 'stats'; stats: StatsResult; bytesRead: number }
   | MergeResult
-  | { kind: 'hash'; sha256: string; size: number };
+  | { kind: 'hash'; sha256: string; size: number }
+  | { kind: 'gather'; bytesWritten: number };
 
 /** What a worker returns when a task fails (the error, serialised). */
 export interface TaskFailure {

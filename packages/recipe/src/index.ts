@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './types.js';
 export * from './values.js';
-export { loadRecipe, parseRecipes, type ParseOptions } from './parse.js';
+export { loadRecipe, parseRecipes, modelsOf, type ParseOptions } from './parse.js';
 export { RecipeSchema, KNOWN_KEYS } from './schema.js';
 export { closest } from './suggest.js';

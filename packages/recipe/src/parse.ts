@@ -35,9 +35,54 @@ export function loadRecipe(file: string, opts: ParseOptions = {}): Recipe[] {
 export function parseRecipes(text: string, file: string, opts: ParseOptions = {}): Recipe[] {
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) throw new RecipeError(file, '', 'not a YAML document');
-  const recipes = docs.filter((d) => d.contents !== null).map((d) => parseDocument(d, file, opts));
+  const present = docs.filter((d) => d.contents !== null);
+  for (const d of present) { const e = yamlError(file, d); if (e) throw e; }
+  // names of intermediate merges: model references equal to one stand for its output
+  const names = new Set<string>();
+  for (const d of present) {
+    const name = (d.toJS() as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') {
+      if (names.has(name)) throw new RecipeError(file, 'name', `two documents are named ${name}`);
+      names.add(name);
+    }
+  }
+  const recipes = present.map((d) => parseDocument(d, file, opts, names));
   if (recipes.length === 0) throw new RecipeError(file, '', 'empty recipe');
-  return recipes;
+  return recipes.length > 1 ? orderStages(file, recipes) : recipes;
+}
+
+/**
+ * A multi-document recipe, in the order it runs: every named document after the ones it uses,
+ * the one document without a name (the final merge) last. A cycle is an error.
+ */
+function orderStages(file: string, recipes: Recipe[]): Recipe[] {
+  const finals = recipes.filter((r) => r.name === undefined);
+  if (finals.length !== 1) throw new RecipeError(file, 'name', `a multi-document recipe needs exactly one document without a name (the final merge), got ${finals.length}`);
+  const byName = new Map(recipes.flatMap((r) => (r.name !== undefined ? [[r.name, r] as const] : [])));
+  const order: Recipe[] = [];
+  const state = new Map<Recipe, 'visiting' | 'done'>();
+  const visit = (r: Recipe, via: string) => {
+    if (state.get(r) === 'done') return;
+    if (state.get(r) === 'visiting') throw new RecipeError(file, via, `the documents use each other's outputs in a cycle (through ${r.name})`);
+    state.set(r, 'visiting');
+    for (const m of modelsOf(r)) if (m.stage !== undefined) visit(byName.get(m.stage)!, m.where);
+    state.set(r, 'done');
+    order.push(r);
+  };
+  for (const r of recipes) visit(r, r.name ?? '');
+  return [...order.filter((r) => r.name !== undefined), finals[0]!];
+}
+
+/** Every model reference of a recipe (base, sources, tokenizer source). */
+export function modelsOf(r: Recipe): ModelSpec[] {
+  const out: ModelSpec[] = [];
+  if (r.base) out.push(r.base);
+  for (const s of r.slices) {
+    if (s.base) out.push(s.base);
+    for (const src of s.sources) out.push(src.model);
+  }
+  if (r.tokenizer.source?.kind === 'model') out.push(r.tokenizer.source.model);
+  return out;
 }
 
 function yamlError(file: string, doc: Document.Parsed): RecipeError | undefined {
@@ -57,8 +102,7 @@ function zodError(file: string, error: z.ZodError): RecipeError {
 }
 
 class Checker {
-  readonly warnings: string[] = [];
-  constructor(private readonly file: string, private readonly strict: boolean, private readonly op: Operator) {}
+  constructor(private readonly file: string, private readonly strict: boolean, private readonly op: Operator, readonly warnings: string[] = []) {}
 
   /** Reports a key mergekit would ignore. */
   ignored(path: Path, problem: string): void {
@@ -151,9 +195,7 @@ function dtypeOf(file: string, path: string, name: string | undefined): FloatDty
   return d;
 }
 
-function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions): Recipe {
-  const yerr = yamlError(file, doc);
-  if (yerr) throw yerr;
+function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, names: Set<string>): Recipe {
   const raw = doc.toJS() as unknown;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecipeError(file, '', 'a recipe must be a mapping of keys (merge_method, models, ...)');
   const parsed = RecipeSchema.safeParse(raw);
@@ -164,10 +206,17 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions): 
     const s = closest(r.merge_method, OPERATORS.map((o) => o.name));
     throw new RecipeError(file, 'merge_method', `unknown method ${r.merge_method}${s ? `, did you mean ${s}?` : ` (known: ${OPERATORS.map((o) => o.name).join(', ')})`}`);
   }
-  const check = new Checker(file, opts.strict ?? false, operator);
+  const checker = new Checker(file, opts.strict ?? false, operator);
+  const check = checker;
   const recipeDir = dirname(resolve(file));
   const cwd = opts.cwd ?? process.cwd();
-  const model = (ref: string, where: string) => resolveModel(file, ref, where, recipeDir, cwd);
+  const model = (ref: string, where: string): ModelSpec => {
+    if (names.has(ref)) {
+      if (ref === r.name) throw new RecipeError(file, where, `${ref} is this document's own output`);
+      return { ref, path: `stage:${ref}`, stage: ref, where };
+    }
+    return resolveModel(file, ref, where, recipeDir, cwd);
+  };
 
   check.keys(r as Record<string, unknown>, KNOWN_KEYS.recipe, []);
   const topParams = check.params(r.parameters, ['parameters'], 'global');
@@ -203,10 +252,13 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions): 
       const parameters = check.params(m.parameters, [...at, 'parameters'], 'model');
       return { model: model(m.model, formatPath([...at, 'model'])), layerRange: undefined, parameters, where: formatPath(at) };
     });
-    slices = [{ sources, parameters: undefined, base, where: formatPath([...bodyPath, 'models']) }];
+    slices = [{ sources, parameters: undefined, base, operator, where: formatPath([...bodyPath, 'models']) }];
   } else {
     slices = body.slices!.map((s, i) => {
       const at: Path = [...bodyPath, 'slices', i];
+      const sliceOp = s.merge_method === undefined ? operator : findOperator(s.merge_method);
+      if (!sliceOp) throw new RecipeError(file, formatPath([...at, 'merge_method']), `unknown method ${s.merge_method}`);
+      const check = sliceOp === operator ? checker : new Checker(file, opts.strict ?? false, sliceOp, checker.warnings);
       check.keys(s, KNOWN_KEYS.slice, at);
       const sliceParams = check.params(s.parameters, [...at, 'parameters'], 'global');
       const sliceBase = s.base_model !== undefined ? model(s.base_model, formatPath([...at, 'base_model'])) : base;
@@ -220,10 +272,10 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions): 
       });
       const lens = new Set(sources.map((x) => x.layerRange[1] - x.layerRange[0]));
       if (lens.size > 1) throw new RecipeError(file, formatPath([...at, 'sources']), `every source of a slice needs the same number of layers, got ${[...lens].join(', ')}`);
-      return { sources, parameters: sliceParams, base: sliceBase, where: formatPath(at) };
+      return { sources, parameters: sliceParams, base: sliceBase, operator: sliceOp, where: formatPath(at) };
     });
   }
-  for (const s of slices) checkOperatorInputs(file, operator, s, globalParams);
+  for (const s of slices) checkOperatorInputs(file, s.operator, s, globalParams);
 
   return {
     file,
@@ -272,13 +324,13 @@ function checkOperatorInputs(file: string, op: Operator, slice: SliceSpec, globa
       if (!has(slice.parameters, p.name) && !has(global, p.name)) throw new RecipeError(file, 'parameters', `${p.name} is required by ${op.name}`);
       continue;
     }
-    const needing = op.base === 'optional' && base ? slice.sources : models;
+    const needing = op.weighsBase && base ? slice.sources : models;
     for (const s of needing) {
       if (!has(s.parameters, p.name) && !has(slice.parameters, p.name) && !has(global, p.name)) {
         throw new RecipeError(file, `${s.where}.parameters`, `${p.name} is required by ${op.name}`);
       }
     }
-    if (op.base === 'optional' && base && !slice.sources.some((s) => s.model.path === base.path) && !has(slice.parameters, p.name) && !has(global, p.name)) {
+    if (op.weighsBase && base && !slice.sources.some((s) => s.model.path === base.path) && !has(slice.parameters, p.name) && !has(global, p.name)) {
       throw new RecipeError(file, 'base_model', `${op.name} needs a ${p.name} for the base model too: list it under models with parameters.${p.name}`);
     }
   }

@@ -36,6 +36,7 @@ export const Slice = z.looseObject({
   sources: z.array(SliceSource).min(1),
   parameters: Params.optional(),
   base_model: ModelRef.optional(),
+  merge_method: z.string().optional().describe('Tessera: this slice\'s operator (default: the recipe\'s)'),
 });
 
 export const Module = z.looseObject({

@@ -4,8 +4,10 @@ import type { ParamMap } from './values.js';
 export interface ModelSpec {
   /** the reference as written in the recipe */
   ref: string;
-  /** resolved location (absolute path) */
+  /** resolved location (absolute path); for a stage's output, `stage:<name>` until it exists */
   path: string;
+  /** the name of the earlier document whose output this is (multi-document recipes) */
+  stage?: string;
   /** where it appears in the recipe, e.g. `models[2].model` */
   where: string;
 }
@@ -22,6 +24,8 @@ export interface SliceSpec {
   sources: SourceSpec[];
   parameters: ParamMap | undefined;
   base: ModelSpec | undefined;
+  /** the slice's operator (the recipe's unless the slice names its own) */
+  operator: Operator;
   where: string;
 }
 

@@ -14,6 +14,7 @@ interface MergeFlags {
   overwrite?: boolean;
   fsync: boolean;
   strict?: boolean;
+  skipMismatched?: boolean;
   json?: boolean;
   debug?: boolean;
 }
@@ -32,6 +33,7 @@ export function mergeCommand(program: Command, io: Io): void {
     .option('--overwrite', 'replace an existing output directory')
     .option('--no-fsync', 'do not flush the output to disk before publishing it')
     .option('--strict', 'treat unknown recipe keys as errors')
+    .option('--skip-mismatched', 'task-vector operators leave out a model whose tensor has another shape (a warning), as mergekit does')
     .option('--json', 'print one JSON object per event')
     .option('--debug', 'print stack traces')
     .action(async (recipe: string, flags: MergeFlags) => {
@@ -47,6 +49,7 @@ export function mergeCommand(program: Command, io: Io): void {
           overwrite: flags.overwrite ?? false,
           fsync: flags.fsync,
           strict: flags.strict ?? false,
+          skipMismatched: flags.skipMismatched ?? false,
           onEvent: report,
           signal,
         });

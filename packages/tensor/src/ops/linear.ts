@@ -4,6 +4,7 @@ export const linear: Operator = {
   name: 'linear',
   summary: 'Weighted average of all inputs (the base too, when base_model is set).',
   base: 'optional',
+  weighsBase: true,
   models: { min: 1 },
   params: [
     { name: 'weight', scope: 'model', type: 'number', doc: 'weight of the model (the base needs one too when listed)' },

@@ -58,6 +58,8 @@ export interface Operator {
   summary: string;
   /** whether the operator needs `base_model` */
   base: 'required' | 'optional' | 'none';
+  /** the base is an input weighted like the models (linear): it needs the per-model parameters too */
+  weighsBase?: boolean;
   /** how many non-base models it accepts */
   models: { min: number; max?: number };
   params: readonly ParamSpec[];
