@@ -21,6 +21,12 @@ const recipes: Record<string, string> = {
   dare_ties: 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\n',
   slerp: 'merge_method: slerp\nbase_model: base\nmodels:\n  - {model: base}\n  - {model: e1}\nparameters:\n  t:\n    - {filter: self_attn, value: [0, 0.5, 0.3]}\n    - {value: 0.6}\n',
   model_stock: 'merge_method: model_stock\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\n',
+  breadcrumbs_ties: 'merge_method: breadcrumbs_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n  - {model: e2, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n',
+  della: 'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\nseed: 3\n',
+  sce: 'merge_method: sce\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\nparameters: {select_topk: 0.3}\n',
+  nuslerp: 'merge_method: nuslerp\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1}}\n  - {model: e2, parameters: {weight: 2}}\nparameters: {nuslerp_flatten: false}\n',
+  karcher: 'merge_method: karcher\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\n',
+  arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels:\n  - {model: e1}\n',
 };
 
 beforeAll(async () => {

@@ -125,3 +125,18 @@ describe('arcee_fusion', () => {
     expect(disagree).toBeLessThanOrEqual(1);
   });
 });
+
+describe('edge cases', () => {
+  const b = [0.5, -1, 2];
+  it('all-zero task vectors give the base', () => both((backend) => {
+    for (const op of ['ties', 'breadcrumbs_ties', 'dare_ties', 'sce', 'ram', 'della_linear']) {
+      const r = run(op, [b, b, b], {}, [{}, { weight: 1, density: 0.7 }, { weight: 1, density: 0.7 }], { backend });
+      expect(r, op).toEqual(b);
+    }
+  }));
+  it('a single input is copied', () => both((backend) => {
+    expect(run('karcher', [b], {}, [], { backend })).toEqual(b);
+    expect(run('multislerp', [b], {}, [{ weight: 1 }], { backend })).toEqual(b);
+    expect(run('linear', [b], {}, [{ weight: 0.3 }], { backend })).toEqual(b);
+  }));
+});
