@@ -1,7 +1,8 @@
 // A Hugging Face checkpoint folder: config.json, weights as one model.safetensors or shards
 // listed by model.safetensors.index.json, tokenizer files. Only headers are read here.
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { fileIn, isRemote, isSynthetic, readTextIfExists } from './location.js';
 import { CheckpointError } from './errors.js';
 import type { TensorEntry } from './header.js';
 import { readHeader } from './safetensors.js';
@@ -26,44 +27,43 @@ export interface Checkpoint {
   files: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}
-
-export async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new CheckpointError(path, `cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, undefined, { cause });
-  }
+/** A JSON file of a checkpoint, or undefined when it does not exist. */
+export async function readJsonIfExists(loc: string): Promise<unknown> {
+  const text = await readTextIfExists(loc);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new CheckpointError(path, `not valid JSON (${(cause as Error).message})`, undefined, { cause });
+    throw new CheckpointError(loc, `not valid JSON (${(cause as Error).message})`, undefined, { cause });
   }
 }
 
-/** Opens a checkpoint folder (or a single .safetensors file) and validates all its headers. */
+/**
+ * Opens a checkpoint — a local folder (or a single .safetensors file), an http(s) URL of a
+ * Hugging Face-style repository, or a synthetic:// model — and validates all its headers.
+ */
 export async function openCheckpoint(path: string): Promise<Checkpoint> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new CheckpointError(path, 'no such file or directory');
-  if (info.isFile()) {
-    return { dir: dirname(path), config: undefined, ...(await loadFiles([path], undefined)) };
+  if (!isRemote(path)) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new CheckpointError(path, 'no such file or directory');
+    if (info.isFile()) return { dir: dirname(path), config: undefined, ...(await loadFiles([path], undefined)) };
   }
-  const configPath = join(path, 'config.json');
-  const config = (await exists(configPath)) ? await readJson(configPath) : undefined;
+  const configPath = fileIn(path, 'config.json');
+  const config = await readJsonIfExists(configPath);
   if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
     throw new CheckpointError(configPath, 'not a JSON object');
   }
-  const indexPath = join(path, INDEX_FILE);
-  if (await exists(indexPath)) {
-    const map = parseIndex(indexPath, await readJson(indexPath));
-    const files = [...new Set(map.values())].map((f) => join(path, f));
+  const indexPath = fileIn(path, INDEX_FILE);
+  const index = isSynthetic(path) ? undefined : await readJsonIfExists(indexPath);
+  if (index !== undefined) {
+    const map = parseIndex(indexPath, index);
+    const files = [...new Set(map.values())].map((f) => fileIn(path, f));
     return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles(files, map)) };
   }
-  const single = join(path, SINGLE_FILE);
-  if (await exists(single)) return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles([single], undefined)) };
+  const single = fileIn(path, SINGLE_FILE);
+  if (isRemote(path) || (await stat(single).then(() => true, () => false))) {
+    return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles([single], undefined)) };
+  }
   throw new CheckpointError(path, `no ${SINGLE_FILE} or ${INDEX_FILE}`);
 }
 
@@ -89,7 +89,7 @@ async function loadFiles(files: string[], index: Map<string, string> | undefined
     try {
       const header = await readHeader(src);
       for (const t of header.tensors) {
-        if (index && index.get(t.name) !== basename(file)) continue;
+        if (index && index.get(t.name) !== file.split('/').pop()) continue;
         if (tensors.has(t.name)) throw new CheckpointError(file, 'tensor appears in two files', t.name);
         tensors.set(t.name, { ...t, file });
       }
@@ -99,7 +99,7 @@ async function loadFiles(files: string[], index: Map<string, string> | undefined
   }
   if (index) {
     for (const [name, file] of index) {
-      if (!tensors.has(name)) throw new CheckpointError(join(dirname(files[0] ?? '.'), file), `listed in ${INDEX_FILE} but not in the file`, name);
+      if (!tensors.has(name)) throw new CheckpointError(file, `listed in ${INDEX_FILE} but not in that file`, name);
     }
   }
   return { tensors, files };

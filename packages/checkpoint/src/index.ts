@@ -8,3 +8,4 @@ export * from './writer.js';
 export * from './hf-folder.js';
 export * from './manifest.js';
 export * from './tokenizer.js';
+export * from './location.js';

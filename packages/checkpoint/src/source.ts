@@ -2,6 +2,8 @@
 // interface so that remote sources can serve the same byte ranges.
 import { open, type FileHandle } from 'node:fs/promises';
 import { CheckpointError } from './errors.js';
+import { HttpFile } from './http-source.js';
+import { SyntheticFile } from './synthetic.js';
 
 export interface RangeSource {
   readonly uri: string;
@@ -46,7 +48,9 @@ class LocalFile implements RangeSource {
   }
 }
 
-/** Opens a checkpoint file by path. */
+/** Opens a checkpoint file: a local path, an http(s) URL, or a synthetic:// location. */
 export function openSource(uri: string): RangeSource {
+  if (/^https?:\/\//i.test(uri)) return new HttpFile(uri);
+  if (uri.startsWith('synthetic://')) return new SyntheticFile(uri);
   return new LocalFile(uri);
 }

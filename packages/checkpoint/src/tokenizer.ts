@@ -1,6 +1,7 @@
 // The vocabulary of a Hugging Face tokenizer.json (BPE / WordPiece maps, Unigram lists, added
 // tokens), and writing a tokenizer with extra tokens (a union vocabulary).
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { fileIn, readTextIfExists } from './location.js';
 import { join } from 'node:path';
 import { CheckpointError } from './errors.js';
 
@@ -19,13 +20,9 @@ interface TokenizerJson {
 }
 
 async function readTokenizer(dir: string): Promise<TokenizerJson> {
-  const path = join(dir, 'tokenizer.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CheckpointError(path, 'missing: vocabulary handling (tokenizer_source) needs the tokenizer.json of every model');
-  }
+  const path = fileIn(dir, 'tokenizer.json');
+  const text = await readTextIfExists(path);
+  if (text === undefined) throw new CheckpointError(path, 'missing: vocabulary handling (tokenizer_source) needs the tokenizer.json of every model');
   try {
     return JSON.parse(text) as TokenizerJson;
   } catch (cause) {
@@ -45,7 +42,7 @@ export async function readVocabulary(dir: string): Promise<Vocabulary> {
     ids.set(a.content, a.id);
     if (a.special) special.add(a.content);
   }
-  if (ids.size === 0) throw new CheckpointError(join(dir, 'tokenizer.json'), 'no vocabulary found (model.vocab or added_tokens)');
+  if (ids.size === 0) throw new CheckpointError(fileIn(dir, 'tokenizer.json'), 'no vocabulary found (model.vocab or added_tokens)');
   let size = 0;
   for (const id of ids.values()) size = Math.max(size, id + 1);
   return { ids, size, special };
@@ -58,8 +55,8 @@ export async function writeExtendedTokenizer(from: string, to: string, extra: { 
     id: e.id, content: e.token, single_word: false, lstrip: false, rstrip: false, normalized: !e.special, special: e.special,
   }))];
   await writeFile(join(to, 'tokenizer.json'), JSON.stringify(t, null, 2) + '\n');
-  const configPath = join(from, 'tokenizer_config.json');
-  const config = await readFile(configPath, 'utf8').then((s) => JSON.parse(s) as Record<string, unknown>, () => undefined);
+  const configText = await readTextIfExists(fileIn(from, 'tokenizer_config.json'));
+  const config = configText === undefined ? undefined : (JSON.parse(configText) as Record<string, unknown>);
   if (config) {
     const decoder = (config.added_tokens_decoder ?? {}) as Record<string, unknown>;
     for (const e of extra) decoder[String(e.id)] = { content: e.token, lstrip: false, normalized: !e.special, rstrip: false, single_word: false, special: e.special };

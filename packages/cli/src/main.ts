@@ -4,6 +4,8 @@ import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
 import { methodsCommand } from './commands/methods.js';
 import { verifyCommand } from './commands/verify.js';
+import { cancelCommand, statusCommand, submitCommand } from './commands/remote.js';
+import { coordinatorCommand, workerCommand } from './commands/services.js';
 import { EXIT_BAD_INPUT, EXIT_OK } from './exit.js';
 import type { Io } from './run.js';
 
@@ -18,6 +20,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   inspectCommand(program, io);
   verifyCommand(program, io);
   methodsCommand(program, io);
+  workerCommand(program, io);
+  coordinatorCommand(program, io);
+  submitCommand(program, io);
+  statusCommand(program, io);
+  cancelCommand(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

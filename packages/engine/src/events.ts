@@ -17,6 +17,6 @@ export type JobEvent =
       etaS: number | null;
     }
   | { type: 'finalise'; step: 'metadata' | 'hash' | 'sync' | 'publish' }
-  | { type: 'done'; out: string; seconds: number; inputBytes: number; outputBytes: number; gbps: number; files: string[]; peakRssBytes: number };
+  | { type: 'done'; out: string; seconds: number; inputBytes: number; outputBytes: number; gbps: number; files: string[]; peakRssBytes: number; digest?: string };
 
 export type EventSink = (event: JobEvent) => void;

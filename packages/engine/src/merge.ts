@@ -2,7 +2,7 @@
 // vocabulary changes), run every tensor, finalise, publish. A multi-document recipe runs its
 // documents in order as one job; intermediate outputs live beside the output folder and are
 // removed as soon as no later document needs them.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { finalise } from './finalise.js';
 import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
 import { type Staging, discard, publish, stage } from './publish.js';
 import { runTensors } from './schedule.js';
+import { NULL_SINK, combineDigests, isNullSink } from './null-sink.js';
 
 export interface MergeOptions extends Omit<PlanOptions, 'workDir' | 'stages'> {
   out: string;
@@ -29,10 +30,22 @@ export interface MergeOptions extends Omit<PlanOptions, 'workDir' | 'stages'> {
   /** run tasks here instead of an embedded pool */
   executor?: Executor;
   signal?: AbortSignal;
+  /** a job id: temporary folders get fixed names, so an interrupted job can resume */
+  jobKey?: string;
+  /** finished tasks of an earlier run of the same job (skipped) and where to record new ones */
+  resume?: ResumeHooks;
+}
+
+/** Task completions that outlive the process (a distributed job's store). `scope` names the document. */
+export interface ResumeHooks {
+  isDone(scope: string, taskId: string): boolean;
+  markDone(scope: string, taskId: string): Promise<void>;
 }
 
 export interface MergeSummary {
   out: string;
+  /** the null:// sink: sha256 over the slices' digests */
+  digest?: string;
   seconds: number;
   inputBytes: number;
   outputBytes: number;
@@ -49,7 +62,7 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
   if (recipes.length === 1) return mergeRecipe(recipes[0]!, opts);
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const out = resolve(opts.out);
-  const root = join(dirname(out), `.${basename(out)}.tessera-stages-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const root = join(dirname(out), `.${basename(out)}.tessera-stages-${opts.jobKey ?? `${process.pid}-${randomBytes(4).toString('hex')}`}`);
   const order = recipes; // in run order (parseRecipes orders the documents by what they use)
   const stages = new Map<string, string>();
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
@@ -59,7 +72,11 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
     for (const [i, r] of order.entries()) {
       emit({ type: 'stage', name: r.name ?? '(final)', index: i + 1, count: order.length });
       const target = r.name === undefined ? opts.out : join(root, r.name);
-      summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : false, executor: exec }, stages);
+      const done = r.name !== undefined && opts.resume?.isDone(r.name, 'stage');
+      if (!done) {
+        summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : true, executor: exec }, stages);
+        if (r.name !== undefined) await opts.resume?.markDone(r.name, 'stage');
+      }
       if (r.name !== undefined) stages.set(r.name, target);
       for (const [name, dir] of stages) {
         if (order.slice(i + 1).some((later) => modelsOf(later).some((m) => m.stage === name))) continue;
@@ -77,7 +94,7 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
 export async function mergeRecipe(recipe: Recipe, opts: MergeOptions, stages?: ReadonlyMap<string, string>): Promise<MergeSummary> {
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   for (const w of recipe.warnings) emit({ type: 'warning', message: w });
-  const staging = await stage(opts.out, opts.overwrite ?? false);
+  const staging = await stage(opts.out, opts.overwrite ?? false, opts.jobKey);
   let plan: JobPlan;
   try {
     plan = await planRecipe(recipe, { ...opts, workDir: `${staging.tmp}.work`, ...(stages ? { stages } : {}) });
@@ -86,25 +103,43 @@ export async function mergeRecipe(recipe: Recipe, opts: MergeOptions, stages?: R
     throw e;
   }
   for (const w of plan.warnings) emit({ type: 'warning', message: w });
-  return runPlan(plan, staging, opts, emit);
+  return runPlan(plan, staging, opts, emit, recipe.name ?? '');
 }
 
-export async function runPlan(plan: JobPlan, staging: Staging, opts: MergeOptions, emit: EventSink): Promise<MergeSummary> {
+export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: boolean }, opts: MergeOptions, emit: EventSink, scope = ''): Promise<MergeSummary> {
   const started = performance.now();
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
   const signal = opts.signal ?? new AbortController().signal;
   const slices = plan.tensors.reduce((s, t) => s + t.context.slices.length, 0);
   emit({ type: 'plan', tensors: plan.tensors.length, slices, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: plan.layout.files.length, workers: exec.concurrency });
   try {
+    const resume = opts.resume;
+    const resumed = staging.resumed === true;
     if (plan.work) {
       await mkdir(plan.work.dir, { recursive: true });
-      await createOutputFiles(plan.work.dir, plan.work.layout);
-      await Promise.all(plan.work.gathers.map((g) => exec.run(g, signal)));
+      await ensureFiles(plan.work.dir, plan.work.layout, resumed);
+      await Promise.all(plan.work.gathers.map(async (g) => {
+        if (resume?.isDone(scope, g.id)) return;
+        await exec.run(g, signal);
+        await resume?.markDone(scope, g.id);
+      }));
     }
-    await createOutputFiles(staging.tmp, plan.layout);
+    const sink = isNullSink(staging.out);
+    if (!sink) await ensureFiles(staging.tmp, plan.layout, resumed);
     const progress = progressReporter(plan, started, emit);
-    await runTensors(plan, exec, staging.tmp, signal, { onMerged: (_, __, bytes) => progress.merged(bytes), onTensor: () => progress.tensor() });
+    const digests = plan.tensors.map((t) => new Array<string>(t.context.slices.length).fill(''));
+    await runTensors(plan, exec, sink ? NULL_SINK : staging.tmp, signal, {
+      onMerged: (t, i, r) => { progress.merged(r?.bytesRead ?? 0); if (r?.digest) digests[t.index]![i] = r.digest; },
+      onTensor: () => progress.tensor(),
+      ...(resume ? { isDone: (id: string) => resume.isDone(scope, id), markDone: (id: string) => resume.markDone(scope, id) } : {}),
+    });
     progress.flush();
+    if (sink) {
+      const seconds = (performance.now() - started) / 1000;
+      const digest = combineDigests(digests.flat());
+      emit({ type: 'done', out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, gbps: plan.inputBytes / seconds / 1e9, files: [], peakRssBytes: process.resourceUsage().maxRSS * 1024, digest });
+      return { out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: [], tensors: plan.tensors.length, digest };
+    }
     const files = await finalise(plan, staging, exec, opts.fsync ?? true, emit);
     emit({ type: 'finalise', step: 'publish' });
     await publish(staging, opts.fsync ?? true);
@@ -118,6 +153,15 @@ export async function runPlan(plan: JobPlan, staging: Staging, opts: MergeOption
     if (plan.work) await rm(plan.work.dir, { recursive: true, force: true });
     if (!opts.executor) await exec.close();
   }
+}
+
+/** Creates the files of a layout, or keeps them when resuming and they have the planned size. */
+async function ensureFiles(dir: string, layout: JobPlan['layout'], resumed: boolean): Promise<void> {
+  if (resumed) {
+    const sizes = await Promise.all(layout.files.map((f) => stat(join(dir, f.name)).then((s) => s.size, () => -1)));
+    if (sizes.every((s, i) => s === layout.files[i]!.size)) return;
+  }
+  await createOutputFiles(dir, layout);
 }
 
 function progressReporter(plan: JobPlan, started: number, emit: EventSink) {

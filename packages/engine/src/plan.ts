@@ -369,7 +369,8 @@ function planGathers(
     tensors[g.tensor]!.inputs[g.input] = { uri: `${dir}/${file.name}`, offset: placed.offset, dtype: g.dtype };
     const index = new Map(g.src.map((s, k) => [s.dir, k]));
     const sources = g.src.map((s) => ({ uri: s.loc.file, offset: s.loc.offset, dtype: s.loc.dtype as FloatDtype, rows: s.loc.shape[0]! }));
-    const per = Math.max(1, Math.floor(GATHER_BYTES / rowBytes));
+    // bounded in bytes, and in rows so that a task descriptor stays well under NATS's 1 MiB
+    const per = Math.max(1, Math.min(8192, Math.floor(GATHER_BYTES / rowBytes)));
     for (let r0 = 0; r0 < g.sources.length; r0 += per) {
       const plan: number[] = [];
       for (const src of g.sources.slice(r0, r0 + per)) {

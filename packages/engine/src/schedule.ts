@@ -6,15 +6,18 @@ import { join } from 'node:path';
 import { CancelledError, MergeInputError } from './errors.js';
 import type { Executor } from './executor.js';
 import type { JobPlan, TensorPlan } from './plan.js';
-import type { MergeTask, StatsTask, TaskResult } from './task.js';
+import type { MergeResult, MergeTask, StatsTask, TaskResult } from './task.js';
+import { NULL_SINK, isNullSink } from './null-sink.js';
 
 export interface ScheduleHooks {
-  /** a merge task finished */
-  onMerged?(tensor: TensorPlan, slice: number, bytesRead: number): void;
+  /** a merge task finished (result undefined: done in an earlier run) */
+  onMerged?(tensor: TensorPlan, slice: number, result: MergeResult | undefined): void;
   /** a tensor is complete */
   onTensor?(tensor: TensorPlan): void;
   /** whether a merge task is already done (resume): it is then skipped */
   isDone?(taskId: string): boolean;
+  /** records a finished merge task (resume) */
+  markDone?(taskId: string): Promise<void>;
 }
 
 export function statsTask(t: TensorPlan, pass: number, slice: number, spec: StatsSpec): StatsTask {
@@ -26,9 +29,13 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
   const s = t.context.slices[slice]!;
   const size = itemSize(t.outDtype);
   return {
-    kind: 'merge', id: `${t.index}/m/${slice}`, tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n,
-    rounding: t.rounding, spec, out: { uri: join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
+    kind: 'merge', id: mergeTaskId(t, slice), tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n,
+    rounding: t.rounding, spec, out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
   };
+}
+
+export function mergeTaskId(t: TensorPlan, slice: number): string {
+  return `${t.index}/m/${slice}`;
 }
 
 function sliceInputs(t: TensorPlan, elemStart: number) {
@@ -39,6 +46,12 @@ function sliceInputs(t: TensorPlan, elemStart: number) {
 export async function runTensor(t: TensorPlan, exec: Executor, outDir: string, signal: AbortSignal, hooks: ScheduleHooks): Promise<void> {
   const program = t.operator.program(t.context);
   const slices = t.context.slices;
+  // a resumed tensor whose merge tasks are all done needs neither its stats nor its merges
+  if (hooks.isDone && slices.every((_, i) => hooks.isDone!(mergeTaskId(t, i)))) {
+    for (const [i] of slices.entries()) hooks.onMerged?.(t, i, undefined);
+    hooks.onTensor?.(t);
+    return;
+  }
   let pass = 0;
   for (let next = program.nextStats(); next; next = program.nextStats(), pass++) {
     const results = await Promise.all(slices.map((_, i) => exec.run(statsTask(t, pass, i, next(i)), signal)));
@@ -55,7 +68,8 @@ export async function runTensor(t: TensorPlan, exec: Executor, outDir: string, s
     if (r.nonFinite > 0) {
       throw new MergeInputError(`the merge produced ${r.nonFinite} NaN/Inf value(s), the first at element ${slices[i]!.elemStart + r.firstNonFinite} (check the inputs and parameters)`, t.name);
     }
-    hooks.onMerged?.(t, i, r.bytesRead);
+    await hooks.markDone?.(task.id);
+    hooks.onMerged?.(t, i, r);
   }));
   hooks.onTensor?.(t);
 }

@@ -65,6 +65,8 @@ export interface MergeResult {
   firstInputNonFinite: number;
   bytesRead: number;
   bytesWritten: number;
+  /** sha256 of the slice's bytes, when the output is the null:// sink */
+  digest?: string;
 }
 
 export type TaskResult =

@@ -6,6 +6,8 @@ import type { ModelSpec } from './types.js';
 
 /** Resolves a model reference; `where` is its recipe path (for errors). */
 export function resolveModel(file: string, ref: string, where: string, recipeDir: string, cwd: string): ModelSpec {
+  // http(s) repositories (Hugging Face layout) and synthetic:// models are read by byte ranges
+  if (/^(https?|synthetic):\/\//i.test(ref)) return { ref, path: ref, where };
   const candidates = isAbsolute(ref) ? [ref] : [resolve(recipeDir, ref), resolve(cwd, ref)];
   for (const path of candidates) {
     if (existsSync(path)) {

@@ -2,9 +2,11 @@ import { type JobEvent, mergeRecipeFile } from '@tessera/engine';
 import type { Command } from 'commander';
 import { byteSize, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 import { humanReporter, jsonReporter } from '../progress.js';
+import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
+import { remoteExecutor } from '../remote-executor.js';
 import { type Io, run } from '../run.js';
 
-interface MergeFlags {
+interface MergeFlags extends NatsFlags {
   out: string;
   workers?: number;
   sliceMb?: number;
@@ -20,9 +22,9 @@ interface MergeFlags {
 }
 
 export function mergeCommand(program: Command, io: Io): void {
-  program
+  natsOptions(program
     .command('merge')
-    .description('merge the models of a recipe in this process (embedded mode)')
+    .description('merge the models of a recipe: in this process (embedded mode), or on remote workers with --nats'), false)
     .argument('<recipe>', 'mergekit-compatible YAML recipe')
     .requiredOption('-o, --out <dir>', 'output directory (created; must not exist unless --overwrite)')
     .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
@@ -39,7 +41,10 @@ export function mergeCommand(program: Command, io: Io): void {
     .action(async (recipe: string, flags: MergeFlags) => {
       const report: (e: JobEvent) => void = flags.json ? jsonReporter(io.stdout) : humanReporter(io.stderr, io.stdout);
       io.exitCode = await run(io, flags, async (signal) => {
+        const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
+        try {
         await mergeRecipeFile(recipe, {
+          ...(remote ? { executor: remote.executor } : {}),
           out: flags.out,
           ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
           ...(flags.sliceMb !== undefined ? { sliceBytes: flags.sliceMb * 2 ** 20 } : {}),
@@ -53,6 +58,9 @@ export function mergeCommand(program: Command, io: Io): void {
           onEvent: report,
           signal,
         });
+        } finally {
+          await remote?.close();
+        }
       });
     });
 }

@@ -1,0 +1,3 @@
+export { startCoordinator, type CoordinatorOptions, type RunningCoordinator } from './coordinator.js';
+export { NatsExecutor } from './nats-executor.js';
+export type { GrpcOptions } from './grpc-server.js';

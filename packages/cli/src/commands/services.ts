@@ -1,0 +1,63 @@
+// `tessera worker` and `tessera coordinator`: the long-running services, logging JSON lines.
+import { startCoordinator } from '@tessera/coordinator';
+import { startWorker } from '@tessera/shard-worker';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
+import { positiveInt } from '../options.js';
+import { type Io, run } from '../run.js';
+
+/** Resolves on SIGINT or SIGTERM. */
+function terminated(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+export function workerCommand(program: Command, io: Io): void {
+  natsOptions(program.command('worker').description('run a shard-worker: pull merge tasks from NATS JetStream and run them'), true)
+    .option('-t, --threads <n>', 'worker threads', positiveInt, 2)
+    .option('--pool <pool>', 'worker pool (cpu or gpu)', 'cpu')
+    .option('--no-fsync', 'do not flush outputs before acknowledging tasks')
+    .option('--debug', 'print stack traces')
+    .action(async (flags: NatsFlags & { threads: number; pool: string; fsync: boolean; debug?: boolean }) => {
+      const logger = pino({ base: { service: 'tessera-worker' } });
+      io.exitCode = await run(io, flags, async () => {
+        if (flags.pool !== 'cpu' && flags.pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${flags.pool}`);
+        const w = await startWorker({ ...natsConnection(flags), threads: flags.threads, pool: flags.pool, fsync: flags.fsync, log: (l) => logger.info(l) });
+        const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
+        logger.info({ event: 'signal', signal });
+        await w.stop();
+      });
+    });
+}
+
+export function coordinatorCommand(program: Command, io: Io): void {
+  natsOptions(program.command('coordinator').description('run the coordinator: the gRPC MergeService, scheduling over NATS JetStream'), true)
+    .requiredOption('--grpc <host:port>', 'address of the gRPC server')
+    .option('--token <token>', 'bearer token every gRPC call must carry (or env TESSERA_TOKEN)')
+    .option('--tls-cert <file>', 'TLS certificate of the gRPC server')
+    .option('--tls-key <file>', 'TLS key of the gRPC server')
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
+    .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
+    .option('--debug', 'print stack traces')
+    .action(async (flags: NatsFlags & { grpc: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; concurrency: number; debug?: boolean }) => {
+      const logger = pino({ base: { service: 'tessera-coordinator' } });
+      io.exitCode = await run(io, flags, async () => {
+        const token = flags.token ?? process.env.TESSERA_TOKEN;
+        const c = await startCoordinator({
+          ...natsConnection(flags), concurrency: flags.concurrency, log: (l) => logger.info(l),
+          grpc: {
+            listen: flags.grpc, ...(token ? { token } : {}),
+            ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
+            ...(flags.tlsClientCa ? { tlsClientCa: flags.tlsClientCa } : {}),
+          },
+        });
+        if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
+        io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
+        logger.info({ event: 'signal', signal: await terminated() });
+        await c.stop();
+      });
+    });
+}

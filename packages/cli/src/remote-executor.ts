@@ -1,0 +1,22 @@
+// `tessera merge --nats`: an inline coordinator, the tasks run on remote workers.
+import { randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { NatsExecutor } from '@tessera/coordinator';
+import type { Executor } from '@tessera/engine';
+import { type NatsOptions, TASK_STREAM, connectNats, ensureTopology, jobTasks } from '@tessera/protocol';
+
+export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Executor; close(): Promise<void> }> {
+  const nc = await connectNats({ ...o, name: 'tessera-merge' });
+  const jsm = await ensureTopology(nc);
+  const jobId = `m${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const executor = new NatsExecutor(jetstream(nc), jsm, jobId, 1, 64);
+  await executor.start();
+  return {
+    executor,
+    async close() {
+      await jsm.streams.purge(TASK_STREAM, { filter: jobTasks(jobId) }).catch(() => undefined);
+      await executor.close(true);
+      await nc.drain();
+    },
+  };
+}

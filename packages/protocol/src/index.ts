@@ -1,0 +1,5 @@
+export * from './subjects.js';
+export * from './codec.js';
+export * from './grpc.js';
+export * from './nats.js';
+export * from './retry.js';

@@ -1,0 +1,120 @@
+// The shard-worker: pulls task descriptors from its pool's durable consumer, runs them on a
+// piscina pool (the same task code as embedded mode), keeps long tasks alive with in-progress
+// acks, writes (and flushes) the output before it reports the result and acks, and on a
+// failure naks for a retry or, at the last delivery, reports the error as final.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type JsMsg, jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { syncFile } from '@tessera/checkpoint';
+import { EmbeddedExecutor, type Task, toWire } from '@tessera/engine';
+import {
+  ACK_WAIT_MS, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
+  connectNats, decodeJson, encodeJson, ensureTopology, openBucket, poolConsumer, resultSubject, withRetry,
+} from '@tessera/protocol';
+import { Heartbeat } from './heartbeat.js';
+
+export interface WorkerOptions extends NatsOptions {
+  threads: number;
+  pool?: Pool;
+  /** flush written outputs before acknowledging (default true) */
+  fsync?: boolean;
+  id?: string;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export interface RunningWorker {
+  id: string;
+  /** stops pulling, lets the tasks in hand finish (or naks them after `graceMs`), deregisters */
+  stop(graceMs?: number): Promise<void>;
+  /** resolves when the worker has stopped */
+  done: Promise<void>;
+}
+
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const pool = opts.pool ?? 'cpu';
+  const id = opts.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const log = opts.log ?? (() => undefined);
+  const nc = await connectNats({ ...opts, name: `tessera-worker ${id}` });
+  await ensureTopology(nc);
+  const js = jetstream(nc);
+  const exec = new EmbeddedExecutor(opts.threads);
+  let tasksDone = 0;
+  const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({ id, host: hostname(), pool, threads: opts.threads, ts: Date.now(), tasksDone }));
+  await heartbeat.start();
+
+  const consumer = await js.consumers.get(TASK_STREAM, poolConsumer(pool));
+  // pull no more than can run: a dead worker's prefetched messages wait out ack_wait
+  const messages = await consumer.consume({ max_messages: opts.threads });
+  const inHand = new Set<Promise<void>>();
+  const slots = { free: opts.threads, waiters: [] as (() => void)[] };
+  const acquire = () => (slots.free > 0 ? (slots.free--, Promise.resolve()) : new Promise<void>((r) => slots.waiters.push(r)));
+  const release = () => { const w = slots.waiters.shift(); if (w) w(); else slots.free++; };
+
+  const handle = async (m: JsMsg) => {
+    const started = performance.now();
+    let msg: TaskMessage;
+    try {
+      msg = decodeJson<TaskMessage>(m.data);
+    } catch (e) {
+      log({ event: 'bad-task', error: String(e) });
+      m.term();
+      return;
+    }
+    const delivery = m.info.deliveryCount;
+    const keepAlive = setInterval(() => m.working(), Math.floor(ACK_WAIT_MS / 3));
+    const report = (outcome: ResultMessage['outcome'], final: boolean) => {
+      const body = encodeJson({ jobId: msg.jobId, taskId: msg.task.id, worker: id, delivery, ms: performance.now() - started, outcome, final } satisfies ResultMessage);
+      return withRetry(() => js.publish(resultSubject(msg.jobId), body, { msgID: `${msg.jobId}:${msg.task.id}:${delivery}:${id}` }));
+    };
+    try {
+      const result = await exec.run(msg.task);
+      if ((opts.fsync ?? true) && outputOf(msg.task)) await syncFile(outputOf(msg.task)!);
+      await report(result, true);
+      // if the ack is lost (a server restart), the task comes back: rerunning it writes the same bytes
+      await m.ackAck().catch(() => undefined);
+      tasksDone++;
+      log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, ms: Math.round(performance.now() - started) });
+    } catch (e) {
+      const final = delivery >= MAX_DELIVER;
+      log({ event: 'task-failed', job: msg.jobId, task: msg.task.id, delivery, final, error: e instanceof Error ? e.message : String(e) });
+      await report({ kind: 'error', error: toWire(e) }, final).catch(() => undefined);
+      if (final) m.term(); else m.nak(500 * delivery);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      await acquire();
+      const p = handle(m).finally(() => { inHand.delete(p); release(); });
+      inHand.add(p);
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 60_000) => {
+    stopping ??= (async () => {
+      log({ event: 'stopping', inHand: inHand.size });
+      await messages.close().catch(() => undefined);
+      await Promise.race([Promise.all(inHand), new Promise((r) => setTimeout(r, graceMs))]);
+      await heartbeat.stop();
+      await exec.close();
+      await loop.catch(() => undefined);
+      await nc.drain().catch(() => undefined);
+      log({ event: 'stopped', tasksDone });
+    })();
+    return stopping;
+  };
+  const done = (async () => { await loop.catch(() => undefined); await (stopping ?? stop()); })();
+  log({ event: 'started', id, pool, threads: opts.threads });
+  return { id, stop, done };
+}
+
+/** The file a task writes (flushed before the task is acknowledged). */
+function outputOf(task: Task): string | undefined {
+  return task.kind === 'merge' || task.kind === 'gather' ? task.out.uri : undefined;
+}
+
+

@@ -1,0 +1,232 @@
+// Distributed execution with real parts: a nats-server (JetStream, file store), coordinator and
+// shard-worker processes, the gRPC API through the CLI and a raw client.
+import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { loadPackageDefinition } from '@grpc/grpc-js';
+import { sha256File } from '@tessera/checkpoint';
+import { mergeRecipeFile, planRecipe } from '@tessera/engine';
+import { mergeServiceClient } from '@tessera/protocol';
+import { loadRecipe } from '@tessera/recipe';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tessera } from './support/cli.js';
+import { type NatsServer, startNats } from './support/nats.js';
+import { startRangeServer } from './support/range-server.js';
+import { type Service, spawnService } from './support/services.js';
+import { type LlamaShape, writeSyntheticModel } from './support/synthetic.js';
+import { tempDir } from './support/tmp.js';
+import { ZOO } from './support/vocab-fixtures.js';
+
+const SHAPE: LlamaShape = { layers: 4, hidden: 512, intermediate: 2304, vocab: 4096, heads: 8, kvHeads: 2 };
+const root = tempDir('dist');
+const env = { TESSERA_ACK_WAIT_MS: '3000' };
+let nats: NatsServer;
+const services: Service[] = [];
+
+const spawnS = (args: string[], cwd?: string) => { const s = spawnService(args, { env, ...(cwd ? { cwd } : {}) }); services.push(s); return s; };
+async function coordinator(token = 'sesame'): Promise<{ svc: Service; server: string }> {
+  const svc = spawnS(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', token]);
+  const ready = await svc.waitFor((l) => l.event === 'ready');
+  return { svc, server: `127.0.0.1:${ready.port as number}` };
+}
+async function worker(cwd?: string): Promise<Service> {
+  const w = spawnS(['worker', '--nats', nats.url, '--threads', '1'], cwd);
+  await w.waitFor((l) => l.event === 'started');
+  return w;
+}
+const taskLines = (w: Service, job?: string) => w.lines.filter((l) => l.event === 'task' && (!job || l.job === job));
+
+beforeAll(async () => {
+  nats = await startNats();
+  for (const [e, m] of ['base', 'e1', 'e2', 'e3'].entries()) await writeSyntheticModel(join(root, m), SHAPE, e);
+  writeFileSync(join(root, 'dare.yaml'), 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.3}}\n  - {model: e2, parameters: {weight: 0.7, density: 0.3}}\n  - {model: e3, parameters: {weight: 0.5, density: 0.3}}\nseed: 5\n');
+  writeFileSync(join(root, 'della.yaml'), 'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
+}, 120_000);
+afterEach(async () => { await Promise.all(services.splice(0).map((s) => s.kill('SIGKILL'))); });
+afterAll(async () => { await nats.stop(); });
+
+async function embedded(recipe: string, name: string, sliceMb = 1): Promise<string> {
+  const out = join(root, `embedded-${name}`);
+  if (!existsSync(out)) await mergeRecipeFile(join(root, recipe), { out, workers: 2, fsync: false, sliceBytes: sliceMb * 2 ** 20 });
+  return sha256File(join(out, 'model.safetensors'));
+}
+
+async function submit(server: string, recipe: string, out: string, extra: string[] = []): Promise<string> {
+  const r = await tessera(['submit', recipe, '--out', out, '--server', server, '--token', 'sesame', '--slice-mb', '1', '--json', ...extra]);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout.split('\n')[0]!) as { job_id: string }).job_id;
+}
+
+async function waitJob(server: string, job: string, timeoutMs = 120_000): Promise<{ state: string; error: string; redeliveries: number }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await tessera(['status', job, '--server', server, '--token', 'sesame', '--json']);
+    if (r.code === 0 || r.code === 1) {
+      const j = JSON.parse(r.stdout) as { state: string; error: string; redeliveries: number };
+      if (['done', 'failed', 'cancelled'].includes(j.state)) return j;
+    }
+    if (Date.now() > until) throw new Error(`job ${job} did not end`);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+describe('distributed merges', () => {
+  it('a coordinator and two workers write the bytes of the embedded run', async () => {
+    const { server } = await coordinator();
+    const [w1, w2] = [await worker(), await worker()];
+    const out = join(root, 'out-dare');
+    const r = await tessera(['submit', join(root, 'dare.yaml'), '--out', out, '--server', server, '--token', 'sesame', '--slice-mb', '1', '--watch']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('dare.yaml', 'dare'));
+    expect(taskLines(w1).length).toBeGreaterThan(0);
+    expect(taskLines(w2).length).toBeGreaterThan(0);
+    const st = await tessera(['status', '--server', server, '--token', 'sesame', '--json']);
+    expect((JSON.parse(st.stdout) as { workers: unknown[] }).workers).toHaveLength(2);
+  });
+
+  it('reads HTTP sources by byte ranges only (each worker in its own folder)', async () => {
+    const http = await startRangeServer(join(ZOO, '..'));
+    try {
+      const { server } = await coordinator();
+      for (const n of [1, 2]) { const cwd = join(root, `w${n}`); mkdirSync(cwd, { recursive: true }); await worker(cwd); }
+      const recipe = (src: string) => `merge_method: ties\nbase_model: ${src}/base\nmodels:\n  - {model: ${src}/add, parameters: {weight: 1, density: 0.3}}\n  - {model: ${src}/vow, parameters: {weight: 1, density: 0.3}}\ndtype: bfloat16\n`;
+      writeFileSync(join(root, 'http.yaml'), recipe(`${http.url}/zoo`));
+      writeFileSync(join(root, 'local.yaml'), recipe(ZOO.replace(/\/$/, '')));
+      const out = join(root, 'out-http');
+      const r = await tessera(['submit', join(root, 'http.yaml'), '--out', out, '--server', server, '--token', 'sesame', '--watch']);
+      expect(r.code, r.stderr).toBe(0);
+      await mergeRecipeFile(join(root, 'local.yaml'), { out: join(root, 'out-local'), fsync: false });
+      expect(await sha256File(join(out, 'model.safetensors'))).toBe(await sha256File(join(root, 'out-local', 'model.safetensors')));
+      expect(readFileSync(join(out, 'tokenizer.json'))).toEqual(readFileSync(join(ZOO, 'base', 'tokenizer.json')));
+      // every data request is one planned slice of one input (or a header read)
+      const plan = await planRecipe(loadRecipe(join(root, 'local.yaml'))[0]!);
+      const slices = new Set(plan.tensors.flatMap((t) => t.context.slices.flatMap((s) => t.inputs.map((i) => `zoo/${i.uri.split('/zoo/')[1]}:${i.offset + s.elemStart * 2}:${s.n * 2}`))));
+      const data = http.requests.filter((q) => q.path.endsWith('model.safetensors') && q.start >= 8 + 4000);
+      expect(data.length).toBeGreaterThan(0);
+      for (const q of data) expect(slices.has(`${q.path}:${q.start}:${q.end - q.start + 1}`), `${q.path} ${q.start}-${q.end}`).toBe(true);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('survives kill -9 of a worker: redelivered tasks, identical bytes', async () => {
+    const { server } = await coordinator();
+    const victim = await worker();
+    const out = join(root, 'out-kill-worker');
+    const job = await submit(server, join(root, 'della.yaml'), out);
+    await victim.waitFor((l) => l.event === 'task' && l.job === job, 60_000);
+    const survivor = await worker();
+    await victim.kill('SIGKILL');
+    const end = await waitJob(server, job);
+    expect(end.state).toBe('done');
+    expect(end.redeliveries).toBeGreaterThan(0);
+    expect(taskLines(survivor, job).length).toBeGreaterThan(0);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('della.yaml', 'della'));
+  });
+
+  it('resumes after kill -9 of the coordinator without redoing finished tasks', async () => {
+    const first = await coordinator();
+    const w = await worker();
+    const out = join(root, 'out-kill-coord');
+    const job = await submit(first.server, join(root, 'della.yaml'), out);
+    await w.waitFor(() => taskLines(w, job).filter((l) => String(l.task).includes('/m/')).length >= 3, 60_000);
+    await first.svc.kill('SIGKILL');
+    const before = new Set(taskLines(w, job).map((l) => String(l.task)));
+    const second = await coordinator();
+    const end = await waitJob(second.server, job);
+    expect(end.state).toBe('done');
+    const all = taskLines(w, job).map((l) => String(l.task));
+    const repeated = [...before].filter((t) => all.filter((x) => x === t).length > 1);
+    expect(repeated).toEqual([]);
+    expect(all.length).toBeGreaterThan(before.size);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('della.yaml', 'della'));
+  });
+
+  it('completes across a nats-server restart (file-backed JetStream)', async () => {
+    const { server } = await coordinator();
+    const w = await worker();
+    const out = join(root, 'out-nats-restart');
+    const job = await submit(server, join(root, 'della.yaml'), out);
+    await w.waitFor((l) => l.event === 'task' && l.job === job, 60_000);
+    await nats.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    await nats.restart();
+    const end = await waitJob(server, job, 180_000);
+    expect(end.state).toBe('done');
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('della.yaml', 'della'));
+  });
+
+  it('fails a job whose task always fails, after max_deliver, with the worker\'s error and no output', async () => {
+    const http = await startRangeServer(join(ZOO, '..'));
+    try {
+      http.failData(/model\.safetensors$/, 10_000);
+      const { server } = await coordinator();
+      await worker();
+      writeFileSync(join(root, 'fail.yaml'), `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`);
+      const out = join(root, 'out-fail');
+      const job = await submit(server, join(root, 'fail.yaml'), out);
+      const end = await waitJob(server, job, 120_000);
+      expect(end.state).toBe('failed');
+      expect(end.error).toMatch(/zoo\/(base|up)\/resolve\/main\/model.safetensors: HTTP 500 Internal Server Error \(after 5 attempts\)/);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(root).filter((f) => f.startsWith('.out-fail'))).toEqual([]);
+    } finally {
+      await http.close();
+    }
+  });
+});
+
+describe('the gRPC API', () => {
+  it('refuses calls without the right token; health and reflection answer without one', async () => {
+    const { server } = await coordinator();
+    const wrong = await tessera(['status', '--server', server, '--token', 'nope']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/missing or wrong bearer token/);
+    const none = await tessera(['submit', join(root, 'dare.yaml'), '--out', join(root, 'x'), '--server', server]);
+    expect(none.code).toBe(2);
+    const Client = mergeServiceClient();
+    const c = new Client(server, credentials.createInsecure()) as unknown as { List(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void; close(): void };
+    const code = await new Promise<number>((res) => c.List({}, new Metadata(), (e) => res(e?.code ?? 0)));
+    expect(code).toBe(grpcStatus.UNAUTHENTICATED);
+    c.close();
+    const healthDef = loadSync(createRequire(import.meta.url).resolve('grpc-health-check/proto/health/v1/health.proto'), { keepCase: true, enums: String });
+    const Health = (loadPackageDefinition(healthDef) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => { Check(r: object, cb: (e: Error | null, r: { status: string }) => void): void; close(): void } } } } }).grpc.health.v1.Health;
+    const h = new Health(server, credentials.createInsecure());
+    const health = await new Promise<string>((res, rej) => h.Check({ service: 'tessera.v1.MergeService' }, (e, r) => (e ? rej(e) : res(r.status))));
+    expect(health).toBe('SERVING');
+    h.close();
+    // server reflection lists the services to generic clients
+    const reflDef = loadSync(createRequire(import.meta.url).resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), { keepCase: true });
+    type Refl = new (a: string, c: unknown) => { ServerReflectionInfo(): NodeJS.ReadWriteStream & { write(m: object): void; end(): void }; close(): void };
+    const Reflection = (loadPackageDefinition(reflDef) as unknown as { grpc: { reflection: { v1: { ServerReflection: Refl } } } }).grpc.reflection.v1.ServerReflection;
+    const rc = new Reflection(server, credentials.createInsecure());
+    const call = rc.ServerReflectionInfo();
+    const names = await new Promise<string[]>((res, rej) => {
+      call.on('data', (m: { list_services_response?: { service: { name: string }[] } }) => res(m.list_services_response?.service.map((x) => x.name) ?? []));
+      call.on('error', rej);
+      call.write({ list_services: '' });
+    });
+    call.end();
+    rc.close();
+    expect(names).toEqual(expect.arrayContaining(['tessera.v1.MergeService', 'grpc.health.v1.Health']));
+  });
+
+  it('cancel: workers stop taking the job\'s tasks and the partial output is removed', async () => {
+    const { server } = await coordinator();
+    const w = await worker();
+    const out = join(root, 'out-cancel');
+    const job = await submit(server, join(root, 'della.yaml'), out);
+    await w.waitFor((l) => l.event === 'task' && l.job === job, 60_000);
+    const r = await tessera(['cancel', job, '--server', server, '--token', 'sesame']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cancelled/);
+    await new Promise((res) => setTimeout(res, 1500));
+    const after = taskLines(w, job).length;
+    await new Promise((res) => setTimeout(res, 3000));
+    expect(taskLines(w, job).length).toBe(after);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.startsWith('.out-cancel'))).toEqual([]);
+  });
+});

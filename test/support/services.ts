@@ -1,0 +1,59 @@
+// Coordinator and worker processes (the real CLI) for integration tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { TESSERA_BIN } from './cli.js';
+
+export interface Service {
+  proc: ChildProcess;
+  /** every JSON log line so far */
+  lines: Record<string, unknown>[];
+  /** resolves with the first log line matching */
+  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  stderr(): string;
+}
+
+export function spawnService(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Service {
+  const proc = spawn(process.execPath, [TESSERA_BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let buf = '', err = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const text = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      let line: Record<string, unknown>;
+      try { line = JSON.parse(text) as Record<string, unknown>; } catch { continue; }
+      lines.push(line);
+      for (const w of [...waiters]) if (w.pred(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return {
+    proc,
+    lines,
+    waitFor(pred, timeoutMs = 60_000) {
+      const hit = lines.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr:\n${err}`)), timeoutMs);
+        waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      });
+    },
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+    stderr: () => err,
+  };
+}
+
+export function startCoordinatorProcess(nats: string, extra: string[] = [], opts: { cwd?: string } = {}): Service {
+  return spawnService(['coordinator', '--nats', nats, '--grpc', '127.0.0.1:0', ...extra], opts);
+}
+
+export function startWorkerProcess(nats: string, extra: string[] = [], opts: { cwd?: string } = {}): Service {
+  return spawnService(['worker', '--nats', nats, '--threads', '1', ...extra], opts);
+}
