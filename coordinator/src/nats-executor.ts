@@ -3,7 +3,7 @@
 // so that results survive a coordinator restart. Tensor bytes never travel here.
 import { type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { CancelledError, type Executor, type Task, type TaskResult, fromWire } from '@tessera/engine';
-import { type Pool, RESULT_STREAM, type ResultMessage, decodeJson, encodeJson, ensureResultConsumer, resultSubject, taskSubject, withRetry } from '@tessera/protocol';
+import { type Pool, RESULT_STREAM, type ResultMessage, decodeJson, encodeTask, ensureResultConsumer, resultSubject, taskSubject, withRetry } from '@tessera/protocol';
 
 export interface ExecutorHooks {
   /** every result delivered (applied before it is acknowledged) */
@@ -102,7 +102,7 @@ export class NatsExecutor implements Executor {
         reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
       });
       const subject = taskSubject(this.jobId, task.kind, this.hooks.poolOf?.(task) ?? 'cpu');
-      const body = encodeJson({ jobId: this.jobId, task });
+      const body = encodeTask({ jobId: this.jobId, task });
       // the message id makes a retried publish harmless (JetStream drops the duplicate)
       withRetry(() => this.js.publish(subject, body, { msgID: `${this.jobId}:${this.epoch}:${task.id}` }), signal ? { signal } : {})
         .catch((e: unknown) => { this.pending.delete(task.id); reject(e instanceof Error ? e : new Error(String(e))); });

@@ -7,10 +7,10 @@ import { hostname } from 'node:os';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { syncFile } from '@tessera/checkpoint';
-import { EmbeddedExecutor, type Task, toWire } from '@tessera/engine';
+import { EmbeddedExecutor, type Task, type TaskResult, toWire } from '@tessera/engine';
 import {
   ACK_WAIT_MS, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
-  connectNats, decodeJson, encodeJson, ensureTopology, openBucket, poolConsumer, resultSubject, withRetry,
+  connectNats, decodeTask, encodeJson, ensureTopology, openBucket, poolConsumer, resultSubject, withRetry,
 } from '@tessera/protocol';
 import { Heartbeat } from './heartbeat.js';
 
@@ -44,18 +44,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   await heartbeat.start();
 
   const consumer = await js.consumers.get(TASK_STREAM, poolConsumer(pool));
-  // pull no more than can run: a dead worker's prefetched messages wait out ack_wait
-  const messages = await consumer.consume({ max_messages: opts.threads });
+  // pull little ahead: a dead worker's prefetched messages wait out ack_wait
+  const messages = await consumer.consume({ max_messages: opts.threads * 4 });
   const inHand = new Set<Promise<void>>();
-  const slots = { free: opts.threads, waiters: [] as (() => void)[] };
-  const acquire = () => (slots.free > 0 ? (slots.free--, Promise.resolve()) : new Promise<void>((r) => slots.waiters.push(r)));
-  const release = () => { const w = slots.waiters.shift(); if (w) w(); else slots.free++; };
+  // messages held at once (running, or reporting their result): the threads plus a short pipeline
+  const held = semaphore(opts.threads * 8);
 
   const handle = async (m: JsMsg) => {
     const started = performance.now();
     let msg: TaskMessage;
     try {
-      msg = decodeJson<TaskMessage>(m.data);
+      msg = decodeTask(m.data);
     } catch (e) {
       log({ event: 'bad-task', error: String(e) });
       m.term();
@@ -63,18 +62,21 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     const delivery = m.info.deliveryCount;
     const keepAlive = setInterval(() => m.working(), Math.floor(ACK_WAIT_MS / 3));
+    let runMs = 0;
     const report = (outcome: ResultMessage['outcome'], final: boolean) => {
-      const body = encodeJson({ jobId: msg.jobId, taskId: msg.task.id, worker: id, delivery, ms: performance.now() - started, outcome, final } satisfies ResultMessage);
+      const body = encodeJson({ jobId: msg.jobId, taskId: msg.task.id, worker: id, delivery, ms: runMs, outcome, final } satisfies ResultMessage);
       return withRetry(() => js.publish(resultSubject(msg.jobId), body, { msgID: `${msg.jobId}:${msg.task.id}:${delivery}:${id}` }));
     };
     try {
-      const result = await exec.run(msg.task);
+      // a no-op task measures the dispatch path: it skips the thread pool
+      const result: TaskResult = msg.task.kind === 'noop' ? { kind: 'noop' } : await exec.run(msg.task);
+      runMs = result.ms ?? 0;
       if ((opts.fsync ?? true) && outputOf(msg.task)) await syncFile(outputOf(msg.task)!);
       await report(result, true);
       // if the ack is lost (a server restart), the task comes back: rerunning it writes the same bytes
-      await m.ackAck().catch(() => undefined);
+      m.ack();
       tasksDone++;
-      log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, ms: Math.round(performance.now() - started) });
+      log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, runMs: Math.round(runMs * 10) / 10, ms: Math.round(performance.now() - started) });
     } catch (e) {
       const final = delivery >= MAX_DELIVER;
       log({ event: 'task-failed', job: msg.jobId, task: msg.task.id, delivery, final, error: e instanceof Error ? e.message : String(e) });
@@ -87,8 +89,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   const loop = (async () => {
     for await (const m of messages) {
-      await acquire();
-      const p = handle(m).finally(() => { inHand.delete(p); release(); });
+      await held.acquire();
+      const p = handle(m).finally(() => { inHand.delete(p); held.release(); });
       inHand.add(p);
     }
   })();
@@ -110,6 +112,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const done = (async () => { await loop.catch(() => undefined); await (stopping ?? stop()); })();
   log({ event: 'started', id, pool, threads: opts.threads });
   return { id, stop, done };
+}
+
+function semaphore(n: number) {
+  let free = n;
+  const waiters: (() => void)[] = [];
+  return {
+    acquire: () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => waiters.push(r))),
+    release: () => { const w = waiters.shift(); if (w) w(); else free++; },
+  };
 }
 
 /** The file a task writes (flushed before the task is acknowledged). */

@@ -18,6 +18,7 @@ export class TaskRunner {
     switch (task.kind) {
       case 'hash': return hashFile(task.uri);
       case 'gather': return this.gather(task);
+      case 'noop': return { kind: 'noop' };
       case 'stats': {
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };

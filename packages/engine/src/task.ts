@@ -55,7 +55,13 @@ export interface HashTask {
   uri: string;
 }
 
-export type Task = StatsTask | MergeTask | GatherTask | HashTask;
+/** A task that does nothing (measuring the dispatch path). */
+export interface NoopTask {
+  kind: 'noop';
+  id: string;
+}
+
+export type Task = StatsTask | MergeTask | GatherTask | HashTask | NoopTask;
 
 export interface MergeResult {
   kind: 'merge';
@@ -69,11 +75,14 @@ export interface MergeResult {
   digest?: string;
 }
 
-export type TaskResult =
+/** What a task returns; `ms` is the time it ran on its thread (set by the thread pool's worker). */
+export type TaskResult = (
   | { kind: 'stats'; stats: StatsResult; bytesRead: number }
   | MergeResult
   | { kind: 'hash'; sha256: string; size: number }
-  | { kind: 'gather'; bytesWritten: number };
+  | { kind: 'gather'; bytesWritten: number }
+  | { kind: 'noop' }
+) & { ms?: number };
 
 /** What a worker returns when a task fails (the error, serialised). */
 export interface TaskFailure {

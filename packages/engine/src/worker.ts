@@ -6,8 +6,10 @@ import { toWire } from './wire-error.js';
 const runner = new TaskRunner();
 
 export default async function run(task: Task): Promise<TaskResult | TaskFailure> {
+  const started = performance.now();
   try {
-    return await runner.run(task);
+    const r = await runner.run(task);
+    return { ...r, ms: performance.now() - started };
   } catch (e) {
     return { kind: 'error', error: toWire(e) };
   }

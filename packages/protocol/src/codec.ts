@@ -44,6 +44,18 @@ export function decodeJson<T>(bytes: Uint8Array): T {
   return JSON.parse(dec.decode(bytes), reviver) as T;
 }
 
+/**
+ * Task messages carry no typed arrays (masks with per-element probabilities and per-row factors
+ * are computed on the worker): plain JSON, without the per-key cost of a replacer or reviver.
+ */
+export function encodeTask(m: TaskMessage): Uint8Array {
+  return enc.encode(JSON.stringify(m));
+}
+
+export function decodeTask(bytes: Uint8Array): TaskMessage {
+  return JSON.parse(dec.decode(bytes)) as TaskMessage;
+}
+
 /** A task on the work queue. */
 export interface TaskMessage {
   jobId: string;
