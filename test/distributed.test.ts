@@ -26,8 +26,8 @@ let nats: NatsServer;
 const services: Service[] = [];
 
 const spawnS = (args: string[], cwd?: string) => { const s = spawnService(args, { env, ...(cwd ? { cwd } : {}) }); services.push(s); return s; };
-async function coordinator(token = 'sesame'): Promise<{ svc: Service; server: string }> {
-  const svc = spawnS(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', token]);
+async function coordinator(token = 'sesame', extra: string[] = []): Promise<{ svc: Service; server: string }> {
+  const svc = spawnS(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', token, ...extra]);
   const ready = await svc.waitFor((l) => l.event === 'ready');
   return { svc, server: `127.0.0.1:${ready.port as number}` };
 }
@@ -179,8 +179,11 @@ describe('distributed merges', () => {
 });
 
 describe('the gRPC API', () => {
-  it('refuses calls without the right token; health and reflection answer without one', async () => {
-    const { server } = await coordinator();
+  it('refuses calls without the right token, and paths outside its roots; health and reflection answer without a token', async () => {
+    const { server } = await coordinator('sesame', ['--root', root]);
+    const outside = await tessera(['submit', join(root, 'dare.yaml'), '--out', '/tmp/elsewhere', '--server', server, '--token', 'sesame']);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toMatch(/\/tmp\/elsewhere: output is outside the folders this coordinator may use/);
     const wrong = await tessera(['status', '--server', server, '--token', 'nope']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/missing or wrong bearer token/);

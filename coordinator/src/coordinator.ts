@@ -11,6 +11,8 @@ export interface CoordinatorOptions extends NatsOptions {
   grpc: GrpcOptions;
   /** tasks in flight per job (default 64) */
   concurrency?: number;
+  /** local folders recipes may read and write (default: anywhere) */
+  roots?: string[];
   log?: Log;
 }
 
@@ -29,7 +31,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const store = new JobStore(await openBucket(nc, JOB_BUCKET));
   const workers = new WorkerRegistry(await openBucket(nc, WORKER_BUCKET));
   workers.startExpiry();
-  const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency);
+  const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency, opts.roots);
   const { server, port } = await startGrpc(opts.grpc, jobs, workers);
   log({ event: 'listening', port });
   await jobs.resumeAll();

@@ -3,12 +3,12 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { OutputError } from '@tessera/checkpoint';
 import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, mergeRecipes } from '@tessera/engine';
 import { TASK_STREAM, type JobEventMsg, type JobMsg, type SubmitRequestMsg, jobTasks } from '@tessera/protocol';
-import { type Recipe, parseRecipes } from '@tessera/recipe';
+import { type Recipe, modelsOf, parseRecipes } from '@tessera/recipe';
 import type { JobRecord, JobStore } from './job-store.js';
 import { NatsExecutor } from './nats-executor.js';
 import type { WorkerRegistry } from './workers.js';
@@ -31,6 +31,8 @@ export class JobManager {
     private readonly workers: WorkerRegistry,
     private readonly log: Log,
     private readonly concurrency = 64,
+    /** local paths a recipe may read and write (none: any) */
+    private readonly roots: string[] = [],
   ) {
     this.events.setMaxListeners(0);
   }
@@ -42,6 +44,8 @@ export class JobManager {
     const recipes = this.parse(req.recipe, dir, o?.strict ?? false);
     if (!req.output) throw new OutputError('', 'an output folder is required');
     const output = resolve(dir, req.output);
+    this.confine(output, 'output');
+    for (const r of recipes) for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) this.confine(m.path, m.where);
     if (!(o?.overwrite) && (await stat(output).then(() => true, () => false))) {
       throw new OutputError(output, 'already exists (pass overwrite to replace it)', { reason: 'exists' });
     }
@@ -58,6 +62,12 @@ export class JobManager {
     await this.store.put(job);
     this.start(job);
     return { jobId: job.id, warnings: recipes.flatMap((r) => r.warnings) };
+  }
+
+  private confine(path: string, what: string): void {
+    if (this.roots.length === 0) return;
+    const inside = this.roots.some((root) => { const rel = relative(resolve(root), resolve(path)); return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)); });
+    if (!inside) throw new OutputError(path, `${what} is outside the folders this coordinator may use (${this.roots.join(', ')})`, { reason: 'exists' });
   }
 
   private parse(text: string, dir: string, strict: boolean): Recipe[] {

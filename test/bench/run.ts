@@ -4,10 +4,12 @@
 //   BENCH_MODEL tinyllama (default, 1.1B: four 2.2 GB checkpoints) or small
 //   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
+//   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LlamaShape, TINYLLAMA_1_1B, writeSyntheticModel } from '../support/synthetic.js';
+import { dispatchRate, plan405b, virtualMerge } from './distributed.js';
 import { fuzzLong } from './fuzz-long.js';
 import { kernelFigures } from './kernels.js';
 import { memcpyGBps } from './machine.js';
@@ -51,6 +53,18 @@ async function main() {
   warmPageCache(dir);
   const synced = runTessera(dir, 'task_arithmetic', WORKERS, true);
   line(`task_arithmetic with fsync of the output before publishing: ${f2(synced.gbps)} GB/s (${f2(synced.seconds)} s)`);
+
+  line('\n## Distributed (real nats-server, coordinator and worker processes, all on this machine)');
+  const p = plan405b();
+  line(`planning a 3-expert TIES merge of a virtual 405B model: ${f2(p.seconds)} s, peak RSS ${p.rssMiB.toFixed(0)} MiB, ${p.tensors} tensors, ${p.mergeTasks} merge tasks + ${p.statsTasks} stats tasks, ${f2(p.inputTB)} TB of input`);
+  const d1 = await dispatchRate(20_000, true);
+  const d2 = await dispatchRate(10_000);
+  line(`dispatch/ack of no-op tasks through JetStream: ${d1.perSecond.toFixed(0)} tasks/s answered by a minimal responder (the coordinator's side), ${d2.perSecond.toFixed(0)} tasks/s through 2 worker processes`);
+  const size = process.env.BENCH_VIRTUAL ?? '1b';
+  const v1 = await virtualMerge(size, 1);
+  const v2 = await virtualMerge(size, 2);
+  const overhead = (v: typeof v1, n: number) => `${(100 * (1 - v.taskSeconds / (v.seconds * n))).toFixed(1)}%`;
+  line(`virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`);
 
   line(`\n## Reader fuzzing (${fuzzSeconds} s)`);
   const fz = await fuzzLong(fuzzSeconds);

@@ -41,13 +41,14 @@ export function coordinatorCommand(program: Command, io: Io): void {
     .option('--tls-key <file>', 'TLS key of the gRPC server')
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
     .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
+    .option('--root <dir>', 'confine recipe models and outputs to this folder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--debug', 'print stack traces')
-    .action(async (flags: NatsFlags & { grpc: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; concurrency: number; debug?: boolean }) => {
+    .action(async (flags: NatsFlags & { grpc: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; concurrency: number; root: string[]; debug?: boolean }) => {
       const logger = pino({ base: { service: 'tessera-coordinator' } });
       io.exitCode = await run(io, flags, async () => {
         const token = flags.token ?? process.env.TESSERA_TOKEN;
         const c = await startCoordinator({
-          ...natsConnection(flags), concurrency: flags.concurrency, log: (l) => logger.info(l),
+          ...natsConnection(flags), concurrency: flags.concurrency, roots: flags.root, log: (l) => logger.info(l),
           grpc: {
             listen: flags.grpc, ...(token ? { token } : {}),
             ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
