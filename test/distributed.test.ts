@@ -10,7 +10,7 @@ import { sha256File } from '@tessera/checkpoint';
 import { mergeRecipeFile, planRecipe } from '@tessera/engine';
 import { mergeServiceClient } from '@tessera/protocol';
 import { loadRecipe } from '@tessera/recipe';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
 import { type NatsServer, startNats } from './support/nats.js';
 import { startRangeServer } from './support/range-server.js';
@@ -25,27 +25,34 @@ const env = { TESSERA_ACK_WAIT_MS: '3000' };
 let nats: NatsServer;
 const services: Service[] = [];
 
-const spawnS = (args: string[], cwd?: string) => { const s = spawnService(args, { env, ...(cwd ? { cwd } : {}) }); services.push(s); return s; };
+const spawnS = (args: string[], cwd?: string, extraEnv: Record<string, string> = {}) => {
+  const s = spawnService(args, { env: { ...env, ...extraEnv }, ...(cwd ? { cwd } : {}) });
+  services.push(s);
+  return s;
+};
 async function coordinator(token = 'sesame', extra: string[] = []): Promise<{ svc: Service; server: string }> {
   const svc = spawnS(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', token, ...extra]);
   const ready = await svc.waitFor((l) => l.event === 'ready');
   return { svc, server: `127.0.0.1:${ready.port as number}` };
 }
-async function worker(cwd?: string): Promise<Service> {
-  const w = spawnS(['worker', '--nats', nats.url, '--threads', '1'], cwd);
+async function worker(cwd?: string, extraEnv: Record<string, string> = {}): Promise<Service> {
+  const w = spawnS(['worker', '--nats', nats.url, '--threads', '1'], cwd, extraEnv);
   await w.waitFor((l) => l.event === 'started');
   return w;
 }
 const taskLines = (w: Service, job?: string) => w.lines.filter((l) => l.event === 'task' && (!job || l.job === job));
 
 beforeAll(async () => {
-  nats = await startNats();
   for (const [e, m] of ['base', 'e1', 'e2', 'e3'].entries()) await writeSyntheticModel(join(root, m), SHAPE, e);
   writeFileSync(join(root, 'dare.yaml'), 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.3}}\n  - {model: e2, parameters: {weight: 0.7, density: 0.3}}\n  - {model: e3, parameters: {weight: 0.5, density: 0.3}}\nseed: 5\n');
   writeFileSync(join(root, 'della.yaml'), 'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
 }, 120_000);
-afterEach(async () => { await Promise.all(services.splice(0).map((s) => s.kill('SIGKILL'))); });
-afterAll(async () => { await nats.stop(); });
+// a fresh server per test: a job left unfinished by one test is not resumed by the next one's coordinator
+beforeEach(async () => { nats = await startNats(); });
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.kill('SIGKILL')));
+  await nats.stop();
+});
 
 async function embedded(recipe: string, name: string, sliceMb = 1): Promise<string> {
   const out = join(root, `embedded-${name}`);
@@ -109,7 +116,7 @@ describe('distributed merges', () => {
     } finally {
       await http.close();
     }
-  });
+  }, 150_000);
 
   it('survives kill -9 of a worker: redelivered tasks, identical bytes', async () => {
     const { server } = await coordinator();
@@ -163,19 +170,19 @@ describe('distributed merges', () => {
     try {
       http.failData(/model\.safetensors$/, 10_000);
       const { server } = await coordinator();
-      await worker();
+      await worker(undefined, { TESSERA_HTTP_ATTEMPTS: '2' });
       writeFileSync(join(root, 'fail.yaml'), `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`);
       const out = join(root, 'out-fail');
       const job = await submit(server, join(root, 'fail.yaml'), out);
       const end = await waitJob(server, job, 120_000);
       expect(end.state).toBe('failed');
-      expect(end.error).toMatch(/zoo\/(base|up)\/resolve\/main\/model.safetensors: HTTP 500 Internal Server Error \(after 5 attempts\)/);
+      expect(end.error).toMatch(/zoo\/(base|up)\/resolve\/main\/model.safetensors: HTTP 500 Internal Server Error \(after 2 attempts\)/);
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(root).filter((f) => f.startsWith('.out-fail'))).toEqual([]);
     } finally {
       await http.close();
     }
-  });
+  }, 150_000);
 });
 
 describe('the gRPC API', () => {

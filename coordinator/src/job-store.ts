@@ -71,6 +71,14 @@ export class JobStore {
     await withRetry(() => this.kv.put(key, enc.encode(JSON.stringify({ scope, tasks }))));
   }
 
+  /**
+   * Announces that a job has ended (done, failed or cancelled): workers watch `ended.*` and drop
+   * or abort the tasks of that job they still hold.
+   */
+  async markEnded(id: string, state: JobState): Promise<void> {
+    await withRetry(() => this.kv.put(`ended.${id}`, enc.encode(state)), { attempts: 5 });
+  }
+
   async forget(id: string): Promise<void> {
     for await (const key of await this.kv.keys(`done.${id}.>`)) await this.kv.purge(key).catch(() => undefined);
   }

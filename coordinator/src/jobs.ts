@@ -193,6 +193,7 @@ export class JobManager {
       this.log({ event: 'job-failed', job: job.id, state: job.state, error: job.error });
       await this.store.forget(job.id);
     } finally {
+      await this.store.markEnded(job.id, job.state).catch(() => undefined);
       await this.jsm.streams.purge(TASK_STREAM, { filter: jobTasks(job.id) }).catch(() => undefined);
       await exec.close(true);
       await save(true);

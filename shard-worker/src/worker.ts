@@ -1,7 +1,8 @@
 // The shard-worker: pulls task descriptors from its pool's durable consumer, runs them on a
 // piscina pool (the same task code as embedded mode), keeps long tasks alive with in-progress
 // acks, writes (and flushes) the output before it reports the result and acks, and on a
-// failure naks for a retry or, at the last delivery, reports the error as final.
+// failure naks for a retry or, at the last delivery, reports the error as final. Tasks of a job
+// that has ended (cancelled, failed) are dropped, and aborted if they are already running.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
@@ -9,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { syncFile } from '@tessera/checkpoint';
 import { EmbeddedExecutor, type Task, type TaskResult, toWire } from '@tessera/engine';
 import {
-  ACK_WAIT_MS, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
+  ACK_WAIT_MS, JOB_BUCKET, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
   connectNats, decodeTask, encodeJson, ensureTopology, openBucket, poolConsumer, resultSubject, withRetry,
 } from '@tessera/protocol';
 import { Heartbeat } from './heartbeat.js';
@@ -43,6 +44,19 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({ id, host: hostname(), pool, threads: opts.threads, ts: Date.now(), tasksDone }));
   await heartbeat.start();
 
+  // jobs that ended, announced by the coordinator in the jobs bucket
+  const ended = new Set<string>();
+  const running = new Map<string, Set<AbortController>>();
+  const endedWatch = await (await openBucket(nc, JOB_BUCKET)).watch({ key: 'ended.*' });
+  const watching = (async () => {
+    for await (const e of endedWatch) {
+      if (e.operation !== 'PUT') continue;
+      const job = e.key.slice('ended.'.length);
+      ended.add(job);
+      for (const c of running.get(job) ?? []) c.abort();
+    }
+  })();
+
   const consumer = await js.consumers.get(TASK_STREAM, poolConsumer(pool));
   // pull little ahead: a dead worker's prefetched messages wait out ack_wait
   const messages = await consumer.consume({ max_messages: opts.threads * 4 });
@@ -61,6 +75,14 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       return;
     }
     const delivery = m.info.deliveryCount;
+    if (ended.has(msg.jobId)) {
+      m.term();
+      log({ event: 'task-dropped', job: msg.jobId, task: msg.task.id, why: 'job ended' });
+      return;
+    }
+    const ctrl = new AbortController();
+    const mine = running.get(msg.jobId) ?? new Set<AbortController>();
+    running.set(msg.jobId, mine.add(ctrl));
     const keepAlive = setInterval(() => m.working(), Math.floor(ACK_WAIT_MS / 3));
     let runMs = 0;
     const report = (outcome: ResultMessage['outcome'], final: boolean) => {
@@ -69,7 +91,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     };
     try {
       // a no-op task measures the dispatch path: it skips the thread pool
-      const result: TaskResult = msg.task.kind === 'noop' ? { kind: 'noop' } : await exec.run(msg.task);
+      const result: TaskResult = msg.task.kind === 'noop' ? { kind: 'noop' } : await exec.run(msg.task, ctrl.signal);
       runMs = result.ms ?? 0;
       if ((opts.fsync ?? true) && outputOf(msg.task)) await syncFile(outputOf(msg.task)!);
       await report(result, true);
@@ -78,12 +100,19 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       tasksDone++;
       log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, runMs: Math.round(runMs * 10) / 10, ms: Math.round(performance.now() - started) });
     } catch (e) {
+      if (ctrl.signal.aborted) {
+        m.term();
+        log({ event: 'task-dropped', job: msg.jobId, task: msg.task.id, why: 'job ended' });
+        return;
+      }
       const final = delivery >= MAX_DELIVER;
       log({ event: 'task-failed', job: msg.jobId, task: msg.task.id, delivery, final, error: e instanceof Error ? e.message : String(e) });
       await report({ kind: 'error', error: toWire(e) }, final).catch(() => undefined);
       if (final) m.term(); else m.nak(500 * delivery);
     } finally {
       clearInterval(keepAlive);
+      mine.delete(ctrl);
+      if (mine.size === 0) running.delete(msg.jobId);
     }
   };
 
@@ -102,6 +131,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await messages.close().catch(() => undefined);
       await Promise.race([Promise.all(inHand), new Promise((r) => setTimeout(r, graceMs))]);
       await heartbeat.stop();
+      endedWatch.stop();
+      await watching.catch(() => undefined);
       await exec.close();
       await loop.catch(() => undefined);
       await nc.drain().catch(() => undefined);

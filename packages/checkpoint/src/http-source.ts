@@ -1,9 +1,16 @@
 // HTTP(S) sources: byte ranges with Range requests, a bearer token from TESSERA_HTTP_TOKEN (or
-// HF_TOKEN), retries with backoff on transient failures, and one clear error naming the URL.
+// HF_TOKEN), retries with backoff on transient failures (TESSERA_HTTP_ATTEMPTS), and one clear error naming the URL.
 import { CheckpointError } from './errors.js';
 import type { RangeSource } from './source.js';
 
-const ATTEMPTS = 5;
+/** attempts per request: TESSERA_HTTP_ATTEMPTS (1 to 20), default 5 (about 3 s of backoff) */
+function attempts(): number {
+  const raw = process.env.TESSERA_HTTP_ATTEMPTS;
+  if (raw === undefined || raw === '') return 5;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new CheckpointError('TESSERA_HTTP_ATTEMPTS', `must be an integer from 1 to 20, got ${JSON.stringify(raw)}`);
+  return n;
+}
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
   const token = process.env.TESSERA_HTTP_TOKEN ?? process.env.HF_TOKEN;
@@ -14,6 +21,7 @@ const transient = (status: number) => status === 429 || status >= 500;
 
 /** fetch with retries on network errors, 429 and 5xx; other statuses are returned. */
 async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
+  const ATTEMPTS = attempts();
   let delay = 200;
   for (let attempt = 1; ; attempt++) {
     let res: Response | undefined;
@@ -60,6 +68,7 @@ export class HttpFile implements RangeSource {
   async readInto(position: number, into: Uint8Array): Promise<void> {
     if (into.byteLength === 0) return;
     const end = position + into.byteLength - 1;
+    const ATTEMPTS = attempts();
     for (let attempt = 1; ; attempt++) {
       const res = await fetchRetry(this.uri, { headers: headers({ range: `bytes=${position}-${end}` }) });
       if (res.status !== 206) {
