@@ -1,0 +1,142 @@
+// A Llama-family model on onnxruntime-node, run stage by stage: the caller loads one layer's
+// weights at a time and runs every batch through it, so any model size fits in memory.
+import { type Checkpoint, openCheckpoint } from '@tessera/checkpoint';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { Batch } from './batch.js';
+import { type LlamaConfig, ModelError, llamaConfig } from './llama-config.js';
+import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerWeight, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
+import { WeightReader } from './weights.js';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface RuntimeOptions {
+  device?: Device;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice) */
+  threads?: number;
+}
+
+export type LayerTensors = Record<LayerWeight, Tensor>;
+export interface HeadTensors { norm: Tensor; lmHead: Tensor }
+
+/** per-sequence statistics of one stage: tensor name -> [B, channels] row-major */
+export type StageStats = Map<string, Float32Array>;
+
+type Stage = 'embed' | 'layer' | 'layer-stats' | 'head' | 'head-stats';
+
+export class LlamaRuntime {
+  private readonly sessions = new Map<Stage, Promise<InferenceSession>>();
+  private readonly weights: WeightReader;
+
+  private constructor(readonly path: string, readonly checkpoint: Checkpoint, readonly config: LlamaConfig, private readonly opts: RuntimeOptions) {
+    this.weights = new WeightReader(checkpoint);
+  }
+
+  static async open(path: string, opts: RuntimeOptions = {}): Promise<LlamaRuntime> {
+    const ckpt = await openCheckpoint(path);
+    return new LlamaRuntime(path, ckpt, llamaConfig(path, ckpt.config), opts);
+  }
+
+  private session(stage: Stage): Promise<InferenceSession> {
+    let s = this.sessions.get(stage);
+    if (!s) {
+      const c = this.config;
+      const model = stage === 'embed' ? embedGraph(c) : stage.startsWith('layer') ? layerGraph(c, stage === 'layer-stats') : headGraph(c, stage === 'head-stats');
+      const device = this.opts.device ?? 'cpu';
+      s = InferenceSession.create(model, {
+        executionProviders: [device], graphOptimizationLevel: 'all',
+        ...(this.opts.threads ? { intraOpNumThreads: this.opts.threads, interOpNumThreads: 1 } : {}),
+      }).catch((e: Error) => {
+        throw device === 'cuda' ? new ModelError('--device cuda', `onnxruntime's CUDA execution provider is not available (${e.message}); install onnxruntime-node with its CUDA binaries (without ONNXRUNTIME_NODE_INSTALL=skip) on a machine with a GPU`) : e;
+      });
+      this.sessions.set(stage, s);
+    }
+    return s;
+  }
+
+  async loadLayer(i: number): Promise<LayerTensors> {
+    const out = {} as LayerTensors;
+    for (const k of LAYER_WEIGHTS) {
+      const shape = layerWeightShape(this.config, k);
+      out[k] = new Tensor('float32', await this.weights.read(`model.layers.${i}.${LAYER_TENSORS[k]}`, shape), shape);
+    }
+    return out;
+  }
+
+  async loadEmbedding(): Promise<Tensor> {
+    const shape = [this.config.vocabSize, this.config.hidden];
+    return new Tensor('float32', await this.weights.read('model.embed_tokens.weight', shape), shape);
+  }
+
+  async loadHead(): Promise<HeadTensors> {
+    const c = this.config, shape = [c.vocabSize, c.hidden];
+    const name = c.tied || !this.weights.has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    return { norm: new Tensor('float32', await this.weights.read('model.norm.weight', [c.hidden]), [c.hidden]), lmHead: new Tensor('float32', await this.weights.read(name, shape), shape) };
+  }
+
+  async embed(table: Tensor, batch: Batch): Promise<Float32Array> {
+    const s = await this.session('embed');
+    const r = await s.run({ embed: table, ids: new Tensor('int64', batch.ids, [batch.ids.length]) });
+    return r.hidden!.data as Float32Array;
+  }
+
+  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, stats: boolean): Promise<{ hidden: Float32Array; stats: StageStats }> {
+    const s = await this.session(stats ? 'layer-stats' : 'layer');
+    const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(batch, hidden) };
+    for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
+    const r = await s.run(pick(feeds, s.inputNames));
+    const out: StageStats = new Map();
+    if (stats) for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
+    return { hidden: r.hidden_out!.data as Float32Array, stats: out };
+  }
+
+  /** logits [rows, vocab] of the selected flat rows (b * length + position) */
+  async head(w: HeadTensors, batch: Batch, hidden: Float32Array, rows: readonly number[], stats: boolean): Promise<{ logits: Float32Array; stats: StageStats }> {
+    const s = await this.session(stats ? 'head-stats' : 'head');
+    const feeds: Record<string, Tensor> = {
+      ...this.batchFeeds(batch), hidden: this.hidden(batch, hidden), 'w.norm': w.norm, 'w.lm_head': w.lmHead,
+      rows: new Tensor('int64', BigInt64Array.from(rows, BigInt), [rows.length]),
+    };
+    const r = await s.run(pick(feeds, s.inputNames));
+    const out: StageStats = new Map();
+    if (stats) for (const [name, k] of Object.entries(HEAD_STATS)) out.set(k, r[name]!.data as Float32Array);
+    return { logits: r.logits!.data as Float32Array, stats: out };
+  }
+
+  private hidden(batch: Batch, x: Float32Array): Tensor {
+    return new Tensor('float32', x, [batch.size * batch.length, this.config.hidden]);
+  }
+
+  private batchFeeds(b: Batch): Record<string, Tensor> {
+    const c = this.config, B = b.size, T = b.length;
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
+    return {
+      bias: new Tensor('float32', b.bias, [B, 1, 1, T, T]),
+      cos: new Tensor('float32', b.cos, [T, c.headDim]),
+      sin: new Tensor('float32', b.sin, [T, c.headDim]),
+      shape_q: i64([B, T, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
+      shape_kv: i64([B, T, c.kvHeads, 1, c.headDim]),
+      shape_bt: i64([B, T, -1]),
+      shape_rows: i64([B * T, -1]),
+      token_weight: new Tensor('float32', b.tokenWeight, [B, T, 1]),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.release();
+    this.sessions.clear();
+    await this.weights.close();
+  }
+}
+
+function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {
+  return Object.fromEntries(names.map((n) => [n, feeds[n]!]));
+}
+
+/** names of the tensors whose input statistics a model has: every linear layer and norm, not the embeddings */
+export function statTensorNames(c: LlamaConfig): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < c.layers; i++) for (const k of LAYER_WEIGHTS) names.push(`model.layers.${i}.${LAYER_TENSORS[k]}`);
+  names.push('model.norm.weight');
+  if (!c.tied) names.push('lm_head.weight');
+  return names;
+}
