@@ -2,6 +2,7 @@
 // 1 anything else. Errors print as one line; the stack only with --debug.
 import { CheckpointError, OutputError } from '@tessera/checkpoint';
 import { CancelledError, MergeInputError } from '@tessera/engine';
+import { ModelError } from '@tessera/model';
 import { RecipeError } from '@tessera/recipe';
 import { OperatorError } from '@tessera/tensor';
 
@@ -15,7 +16,7 @@ export class UsageError extends Error {
 }
 
 export function exitCodeOf(e: unknown): number {
-  if (e instanceof RecipeError || e instanceof CheckpointError || e instanceof MergeInputError || e instanceof OperatorError || e instanceof UsageError) return EXIT_BAD_INPUT;
+  if (e instanceof RecipeError || e instanceof CheckpointError || e instanceof MergeInputError || e instanceof OperatorError || e instanceof UsageError || e instanceof ModelError) return EXIT_BAD_INPUT;
   if (e instanceof OutputError) return e.reason === 'exists' ? EXIT_BAD_INPUT : EXIT_FAILURE;
   if (e instanceof CancelledError) return 130;
   return EXIT_FAILURE;

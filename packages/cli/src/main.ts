@@ -1,5 +1,6 @@
 import { TESSERA_VERSION } from '@tessera/engine';
 import { Command, CommanderError } from 'commander';
+import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
 import { methodsCommand } from './commands/methods.js';
@@ -20,6 +21,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   inspectCommand(program, io);
   verifyCommand(program, io);
   methodsCommand(program, io);
+  evalCommand(program, io);
   workerCommand(program, io);
   coordinatorCommand(program, io);
   submitCommand(program, io);

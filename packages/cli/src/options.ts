@@ -27,3 +27,8 @@ export function byteSize(v: string): number {
   if (!m || unit === undefined) throw new InvalidArgumentError(`expected a size such as 5GB or 500MiB, got ${v}`);
   return Math.floor(Number(m[1]) * unit);
 }
+
+export function deviceOption(v: string): 'cpu' | 'cuda' {
+  if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError(`expected cpu or cuda, got ${v}`);
+  return v;
+}

@@ -5,3 +5,5 @@ export * from './batch.js';
 export * from './weights.js';
 export * from './runtime.js';
 export * from './forward.js';
+export * from './tokenizer.js';
+export * from './eval.js';
