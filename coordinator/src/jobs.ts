@@ -10,6 +10,7 @@ import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, mergeRe
 import { TASK_STREAM, type JobEventMsg, type JobMsg, type SubmitRequestMsg, jobTasks } from '@tessera/protocol';
 import { type Recipe, modelsOf, parseRecipes } from '@tessera/recipe';
 import type { JobRecord, JobStore } from './job-store.js';
+import { modelTaskPool } from './model-pool.js';
 import { NatsExecutor } from './nats-executor.js';
 import type { WorkerRegistry } from './workers.js';
 
@@ -142,7 +143,9 @@ export class JobManager {
       lastSave = Date.now();
       await this.store.put(job).catch(() => undefined);
     };
+    const poolOf = await modelTaskPool(this.workers);
     const exec = new NatsExecutor(this.js, this.jsm, job.id, job.epoch, this.concurrency, {
+      poolOf,
       onResult: (r) => {
         if (r.delivery > 1 && r.final) {
           job.redeliveries++;

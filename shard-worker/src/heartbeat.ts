@@ -7,6 +7,7 @@ export interface WorkerInfo {
   id: string;
   host: string;
   pool: string;
+  device: string;
   threads: number;
   /** ms since the epoch */
   ts: number;

@@ -18,6 +18,8 @@ import { Heartbeat } from './heartbeat.js';
 export interface WorkerOptions extends NatsOptions {
   threads: number;
   pool?: Pool;
+  /** where model tasks run (activation statistics): onnxruntime's CPU or CUDA provider */
+  device?: 'cpu' | 'cuda';
   /** flush written outputs before acknowledging (default true) */
   fsync?: boolean;
   id?: string;
@@ -41,7 +43,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const js = jetstream(nc);
   const exec = new EmbeddedExecutor(opts.threads);
   let tasksDone = 0;
-  const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({ id, host: hostname(), pool, threads: opts.threads, ts: Date.now(), tasksDone }));
+  const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({ id, host: hostname(), pool, device: opts.device ?? 'cpu', threads: opts.threads, ts: Date.now(), tasksDone }));
   await heartbeat.start();
 
   // jobs that ended, announced by the coordinator in the jobs bucket
@@ -91,7 +93,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     };
     try {
       // a no-op task measures the dispatch path: it skips the thread pool
-      const result: TaskResult = msg.task.kind === 'noop' ? { kind: 'noop' } : await exec.run(msg.task, ctrl.signal);
+      const task: Task = msg.task.kind === 'activations' && opts.device ? { ...msg.task, device: opts.device } : msg.task;
+      const result: TaskResult = task.kind === 'noop' ? { kind: 'noop' } : await exec.run(task, ctrl.signal);
       runMs = result.ms ?? 0;
       if ((opts.fsync ?? true) && outputOf(msg.task)) await syncFile(outputOf(msg.task)!);
       await report(result, true);
@@ -141,7 +144,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     return stopping;
   };
   const done = (async () => { await loop.catch(() => undefined); await (stopping ?? stop()); })();
-  log({ event: 'started', id, pool, threads: opts.threads });
+  log({ event: 'started', id, pool, device: opts.device ?? 'cpu', threads: opts.threads });
   return { id, stop, done };
 }
 

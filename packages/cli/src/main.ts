@@ -1,5 +1,6 @@
 import { TESSERA_VERSION } from '@tessera/engine';
 import { Command, CommanderError } from 'commander';
+import { activationsCommand } from './commands/activations.js';
 import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
@@ -22,6 +23,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   verifyCommand(program, io);
   methodsCommand(program, io);
   evalCommand(program, io);
+  activationsCommand(program, io);
   workerCommand(program, io);
   coordinatorCommand(program, io);
   submitCommand(program, io);

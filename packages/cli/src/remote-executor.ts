@@ -1,15 +1,17 @@
-// `tessera merge --nats`: an inline coordinator, the tasks run on remote workers.
+// `tessera merge --nats` (and activations, aim): an inline coordinator, the tasks run on remote
+// workers; model tasks go to gpu workers when there are any.
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
-import { NatsExecutor } from '@tessera/coordinator';
+import { NatsExecutor, WorkerRegistry, modelTaskPool } from '@tessera/coordinator';
 import type { Executor } from '@tessera/engine';
-import { type NatsOptions, TASK_STREAM, connectNats, ensureTopology, jobTasks } from '@tessera/protocol';
+import { type NatsOptions, TASK_STREAM, WORKER_BUCKET, connectNats, ensureTopology, jobTasks, openBucket } from '@tessera/protocol';
 
 export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Executor; close(): Promise<void> }> {
   const nc = await connectNats({ ...o, name: 'tessera-merge' });
   const jsm = await ensureTopology(nc);
   const jobId = `m${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const executor = new NatsExecutor(jetstream(nc), jsm, jobId, 1, 64);
+  const poolOf = await modelTaskPool(new WorkerRegistry(await openBucket(nc, WORKER_BUCKET)));
+  const executor = new NatsExecutor(jetstream(nc), jsm, jobId, 1, 64, { poolOf });
   await executor.start();
   return {
     executor,

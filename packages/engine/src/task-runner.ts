@@ -19,6 +19,8 @@ export class TaskRunner {
       case 'hash': return hashFile(task.uri);
       case 'gather': return this.gather(task);
       case 'noop': return { kind: 'noop' };
+      // the model runtime (onnxruntime) loads only on threads that run models
+      case 'activations': return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };

@@ -2,6 +2,7 @@
 // byte ranges, dtypes, kernel spec, output position). The function that runs them has no idea
 // which executor delivered them.
 import type { FloatDtype, InputRounding, MergeSpec, StatsResult, StatsSpec } from '@tessera/tensor';
+import type { ActivationStage } from '@tessera/model';
 import type { WireError } from './wire-error.js';
 
 export interface SliceInput {
@@ -55,13 +56,19 @@ export interface HashTask {
   uri: string;
 }
 
+/** One stage (a layer, or the head) of the activation-statistics job for one chain of sequences. */
+export interface ActivationTask extends ActivationStage {
+  kind: 'activations';
+  id: string;
+}
+
 /** A task that does nothing (measuring the dispatch path). */
 export interface NoopTask {
   kind: 'noop';
   id: string;
 }
 
-export type Task = StatsTask | MergeTask | GatherTask | HashTask | NoopTask;
+export type Task = StatsTask | MergeTask | GatherTask | HashTask | ActivationTask | NoopTask;
 
 export interface MergeResult {
   kind: 'merge';
@@ -81,6 +88,7 @@ export type TaskResult = (
   | MergeResult
   | { kind: 'hash'; sha256: string; size: number }
   | { kind: 'gather'; bytesWritten: number }
+  | { kind: 'activations'; tokens: number; bytesWritten: number }
   | { kind: 'noop' }
 ) & { ms?: number };
 

@@ -7,3 +7,5 @@ export * from './runtime.js';
 export * from './forward.js';
 export * from './tokenizer.js';
 export * from './eval.js';
+export * from './stats-file.js';
+export * from './activations.js';

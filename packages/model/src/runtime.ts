@@ -3,6 +3,7 @@
 import { type Checkpoint, openCheckpoint } from '@tessera/checkpoint';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Batch } from './batch.js';
+import { Graph } from './graph.js';
 import { type LlamaConfig, ModelError, llamaConfig } from './llama-config.js';
 import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerWeight, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
 import { WeightReader } from './weights.js';
@@ -42,12 +43,7 @@ export class LlamaRuntime {
       const c = this.config;
       const model = stage === 'embed' ? embedGraph(c) : stage.startsWith('layer') ? layerGraph(c, stage === 'layer-stats') : headGraph(c, stage === 'head-stats');
       const device = this.opts.device ?? 'cpu';
-      s = InferenceSession.create(model, {
-        executionProviders: [device], graphOptimizationLevel: 'all',
-        ...(this.opts.threads ? { intraOpNumThreads: this.opts.threads, interOpNumThreads: 1 } : {}),
-      }).catch((e: Error) => {
-        throw device === 'cuda' ? new ModelError('--device cuda', `onnxruntime's CUDA execution provider is not available (${e.message}); install onnxruntime-node with its CUDA binaries (without ONNXRUNTIME_NODE_INSTALL=skip) on a machine with a GPU`) : e;
-      });
+      s = createSession(model, device, this.opts.threads);
       this.sessions.set(stage, s);
     }
     return s;
@@ -126,6 +122,23 @@ export class LlamaRuntime {
     this.sessions.clear();
     await this.weights.close();
   }
+}
+
+function createSession(model: Uint8Array, device: Device, threads?: number): Promise<InferenceSession> {
+  return InferenceSession.create(model, {
+    executionProviders: [device], graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  }).catch((e: Error) => {
+    throw device === 'cuda' ? new ModelError('--device cuda', `onnxruntime's CUDA execution provider is not available (${e.message}); install onnxruntime-node with its CUDA binaries (without ONNXRUNTIME_NODE_INSTALL=skip) on a machine with a GPU`) : e;
+  });
+}
+
+/** Fails with a clear error unless onnxruntime can run a graph with its CUDA provider. */
+export async function checkCuda(): Promise<void> {
+  const g = new Graph('check');
+  g.output(g.op('Neg', [g.input('x', [1])]), 'y', [1]);
+  const s = await createSession(g.encode(), 'cuda');
+  await s.release();
 }
 
 function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {

@@ -4,7 +4,8 @@ import { startWorker } from '@tessera/shard-worker';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
-import { positiveInt } from '../options.js';
+import { deviceOption, positiveInt } from '../options.js';
+import { checkCuda } from '@tessera/model';
 import { type Io, run } from '../run.js';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -18,14 +19,17 @@ function terminated(): Promise<string> {
 export function workerCommand(program: Command, io: Io): void {
   natsOptions(program.command('worker').description('run a shard-worker: pull merge tasks from NATS JetStream and run them'), true)
     .option('-t, --threads <n>', 'worker threads', positiveInt, 2)
-    .option('--pool <pool>', 'worker pool (cpu or gpu)', 'cpu')
+    .option('--pool <pool>', 'worker pool (cpu or gpu; default gpu with --device cuda)')
+    .option('--device <device>', 'where model tasks run: cpu, or cuda (onnxruntime\'s CUDA provider)', deviceOption, 'cpu')
     .option('--no-fsync', 'do not flush outputs before acknowledging tasks')
     .option('--debug', 'print stack traces')
-    .action(async (flags: NatsFlags & { threads: number; pool: string; fsync: boolean; debug?: boolean }) => {
+    .action(async (flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; debug?: boolean }) => {
       const logger = pino({ base: { service: 'tessera-worker' } });
       io.exitCode = await run(io, flags, async () => {
-        if (flags.pool !== 'cpu' && flags.pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${flags.pool}`);
-        const w = await startWorker({ ...natsConnection(flags), threads: flags.threads, pool: flags.pool, fsync: flags.fsync, log: (l) => logger.info(l) });
+        const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
+        if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${pool}`);
+        if (flags.device === 'cuda') await checkCuda();
+        const w = await startWorker({ ...natsConnection(flags), threads: flags.threads, pool, device: flags.device, fsync: flags.fsync, log: (l) => logger.info(l) });
         const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
         logger.info({ event: 'signal', signal });
         await w.stop();

@@ -1,0 +1,90 @@
+// The activation-statistics job: calibration sequences split into chains that run in parallel,
+// each chain a sequence of stage tasks (layer 0 .. layer L-1, head) passing hidden states
+// through shared storage. Any executor runs the stages (threads here, or remote workers); the
+// chains' sums are added in chain order, so the result does not depend on who ran what.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openCheckpoint } from '@tessera/checkpoint';
+import { type ActivationStats, type Device, ModelError, llamaConfig, loadTokenizer } from '@tessera/model';
+import type { Executor } from './executor.js';
+import type { ActivationTask, TaskResult } from './task.js';
+
+export interface ActivationOptions {
+  executor: Executor;
+  /** shared storage for hidden states between stages (removed at the end) */
+  workDir: string;
+  /** chains of sequences run in parallel (default 1) */
+  chains?: number;
+  batchSize?: number;
+  device?: Device;
+  signal?: AbortSignal;
+  onStage?: (done: number, total: number) => void;
+}
+
+/** Calibration sequences of a jsonl file of {"prompt": ...} (or {"text": ...}) rows: BOS + tokens. */
+export async function calibrationSequences(model: string, file: string): Promise<number[][]> {
+  const ckpt = await openCheckpoint(model);
+  const tok = await loadTokenizer(model, llamaConfig(model, ckpt.config).eos ?? -1);
+  const text = await readFile(file, 'utf8').catch(() => { throw new ModelError(file, 'cannot read the calibration file'); });
+  const seqs = text.split('\n').flatMap((line, i) => {
+    if (line.trim() === '') return [];
+    let row: { prompt?: unknown; text?: unknown };
+    try { row = JSON.parse(line) as typeof row; } catch { throw new ModelError(`${file}:${i + 1}`, 'not valid JSON'); }
+    const s = row.prompt ?? row.text;
+    if (typeof s !== 'string') throw new ModelError(`${file}:${i + 1}`, 'a calibration row needs a string "prompt" (or "text")');
+    return [tok.prompt(s)];
+  });
+  if (seqs.length === 0) throw new ModelError(file, 'no calibration sequences');
+  return seqs;
+}
+
+export function sequencesHash(seqs: readonly (readonly number[])[]): string {
+  return createHash('sha256').update(JSON.stringify(seqs)).digest('hex');
+}
+
+export async function collectActivations(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions): Promise<ActivationStats> {
+  const ckpt = await openCheckpoint(model);
+  const c = llamaConfig(model, ckpt.config);
+  const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
+  const dir = join(opts.workDir, `activations-${process.pid}-${Date.now().toString(36)}`);
+  await mkdir(dir, { recursive: true });
+  const total = chains * (c.layers + 1);
+  let done = 0;
+  try {
+    const chainSums = await Promise.all(Array.from({ length: chains }, async (_, k) => {
+      const from = Math.floor((k * seqs.length) / chains), to = Math.floor(((k + 1) * seqs.length) / chains);
+      const seqFile = join(dir, `chain-${k}.json`);
+      await writeFile(seqFile, JSON.stringify(seqs.slice(from, to)));
+      const sums = new Map<string, Float64Array>();
+      for (let stage = 0; stage <= c.layers; stage++) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+        const head = stage === c.layers;
+        const task: ActivationTask = {
+          kind: 'activations', id: `act/${k}/${head ? 'head' : stage}`, model, device: opts.device ?? 'cpu',
+          stage: head ? 'head' : stage, sequences: seqFile, batchSize: opts.batchSize ?? 16,
+          ...(stage > 0 ? { input: join(dir, `chain-${k}-h${stage - 1}.f32`) } : {}),
+          ...(head ? {} : { output: join(dir, `chain-${k}-h${stage}.f32`) }),
+          stats: join(dir, `chain-${k}-s${stage}.json`),
+        };
+        const r: TaskResult = await opts.executor.run(task, opts.signal);
+        if (r.kind !== 'activations') throw new Error(`internal error: stage ${task.id} returned ${r.kind}`);
+        for (const [name, values] of Object.entries(JSON.parse(await readFile(task.stats, 'utf8')) as Record<string, number[]>)) sums.set(name, Float64Array.from(values));
+        if (stage > 0) await rm(task.input!, { force: true });
+        opts.onStage?.(++done, total);
+      }
+      return sums;
+    }));
+    const sums = new Map<string, Float64Array>();
+    for (const chain of chainSums) {
+      for (const [name, v] of chain) {
+        const acc = sums.get(name);
+        if (!acc) sums.set(name, Float64Array.from(v));
+        else for (let j = 0; j < v.length; j++) acc[j]! += v[j]!;
+      }
+    }
+    return { sums, sequences: seqs.length, meta: { model, sequences_sha256: sequencesHash(seqs) } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,92 @@
+// Activation statistics: layer-by-layer stage tasks over chains of sequences, embedded and on
+// real worker processes over NATS, against a direct whole-model computation.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EmbeddedExecutor, calibrationSequences, collectActivations } from '@tessera/engine';
+import { readStats } from '@tessera/model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessera } from './support/cli.js';
+import { directStats } from './support/full-model.js';
+import { type NatsServer, startNats } from './support/nats.js';
+import { type Service, spawnService } from './support/services.js';
+import { tempDir } from './support/tmp.js';
+import { ZOO } from './support/vocab-fixtures.js';
+
+const BASE = join(ZOO, 'base');
+const PROBES = join(ZOO, 'probes.jsonl');
+const root = tempDir('activations');
+let direct: Map<string, Float64Array>;
+
+function expectClose(got: Map<string, Float64Array>, want: Map<string, Float64Array>): void {
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  let worst = 0;
+  for (const [name, w] of want) {
+    const g = got.get(name)!;
+    expect(g.length, name).toBe(w.length);
+    for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(g[j]! - w[j]!) / Math.max(Math.abs(w[j]!), 1e-30));
+  }
+  expect(worst).toBeLessThanOrEqual(1e-5);
+}
+
+beforeAll(async () => {
+  direct = await directStats(BASE, await calibrationSequences(BASE, PROBES));
+});
+
+describe('activation statistics', () => {
+  it('cover every linear layer and norm (not the embeddings), one value per input channel', () => {
+    expect(direct.size).toBe(4 * 9 + 2);
+    expect(direct.has('model.embed_tokens.weight')).toBe(false);
+    expect(direct.get('model.layers.0.mlp.down_proj.weight')!.length).toBe(352);
+    expect(direct.get('model.layers.2.self_attn.q_proj.weight')!.length).toBe(128);
+    // q, k and v read the same normed input
+    expect(direct.get('model.layers.1.self_attn.k_proj.weight')).toEqual(direct.get('model.layers.1.self_attn.q_proj.weight'));
+  });
+
+  it.each([[1, 16], [3, 5]])('embedded, %i chain(s), batches of %i: equal the direct whole-model computation', async (chains, batchSize) => {
+    const seqs = await calibrationSequences(BASE, PROBES);
+    const exec = new EmbeddedExecutor(2);
+    try {
+      const r = await collectActivations(BASE, seqs, { executor: exec, workDir: root, chains, batchSize });
+      expect(r.sequences).toBe(64);
+      expectClose(r.sums, direct);
+    } finally {
+      await exec.close();
+    }
+  });
+
+  describe('over NATS on worker processes', () => {
+    let nats: NatsServer;
+    const workers: Service[] = [];
+    beforeAll(async () => {
+      nats = await startNats();
+      for (let i = 0; i < 2; i++) {
+        const w = spawnService(['worker', '--nats', nats.url, '--threads', '1']);
+        workers.push(w);
+        await w.waitFor((l) => l.event === 'started');
+      }
+    });
+    afterAll(async () => {
+      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      await nats.stop();
+    });
+
+    it.each([1, 3])('%i chain(s): tessera activations --nats writes the same statistics', async (chains) => {
+      const out = join(root, `nats-${chains}.arrow`);
+      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', out, '--chains', String(chains), '--nats', nats.url, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const stats = await readStats(out);
+      expect(stats.sequences).toBe(64);
+      expectClose(stats.sums, direct);
+      const ran = workers.flatMap((w) => w.lines.filter((l) => l.event === 'task' && String(l.task).startsWith('act/')));
+      expect(ran.length).toBeGreaterThanOrEqual(chains * 5);
+    });
+  });
+
+  it('a bad calibration file exits 2 naming the file and line', async () => {
+    const bad = join(root, 'bad.jsonl');
+    writeFileSync(bad, '{"prompt": "fine"}\n{"prompt": 7}\n');
+    const r = await tessera(['activations', BASE, '--probes', bad, '--out', join(root, 'x.arrow')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.jsonl:2: a calibration row needs a string "prompt"/);
+  });
+});
