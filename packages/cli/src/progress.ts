@@ -38,6 +38,11 @@ export function humanReporter(err: NodeJS.WriteStream, out: NodeJS.WritableStrea
         barShown = true;
         break;
       }
+      case 'aim':
+        if (e.step === 'computing') { if (tty) { err.write(`\r\x1b[2Kaim: activation statistics, stage ${e.done}/${e.total}`); barShown = true; } break; }
+        clear();
+        err.write(e.step === 'cached' ? `aim: activation statistics from the cache (${e.stats})\n` : `aim: activation statistics ready (${e.stats})\n`);
+        break;
       case 'finalise':
         if (tty) { clear(); err.write(`\r\x1b[2Kfinalising: ${e.step}`); barShown = true; }
         break;

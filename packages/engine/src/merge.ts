@@ -11,6 +11,7 @@ import { type Recipe, loadRecipe, modelsOf } from '@tessera/recipe';
 import { EmbeddedExecutor } from './embedded.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
+import { aimStatistics, attachAim } from './aim.js';
 import { finalise } from './finalise.js';
 import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
 import { type Staging, discard, publish, stage } from './publish.js';
@@ -124,6 +125,11 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
         await resume?.markDone(scope, g.id);
       }));
     }
+    const aim = plan.recipe.aim;
+    if (aim) {
+      const stats = await aimStatistics(plan.recipe.base!.path, aim.calibration, { executor: exec, workDir: `${staging.tmp}.aim`, ...(aim.chains ? { chains: aim.chains } : {}), signal, emit });
+      for (const w of await attachAim(plan, aim, stats)) emit({ type: 'warning', message: w });
+    }
     const sink = isNullSink(staging.out);
     if (!sink) await ensureFiles(staging.tmp, plan.layout, resumed);
     const progress = progressReporter(plan, started, emit);
@@ -151,6 +157,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     throw e;
   } finally {
     if (plan.work) await rm(plan.work.dir, { recursive: true, force: true });
+    if (plan.recipe.aim) await rm(`${staging.tmp}.aim`, { recursive: true, force: true });
     if (!opts.executor) await exec.close();
   }
 }

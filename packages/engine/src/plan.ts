@@ -11,7 +11,7 @@ import {
 } from '@tessera/tensor';
 import { gradientPosition, isEmbedding, isPreLayer, layerCount, layerIndex, tiedTo, withLayer } from './architecture.js';
 import { MergeInputError } from './errors.js';
-import type { GatherTask } from './task.js';
+import type { AimParams, GatherTask } from './task.js';
 import { type RowSource, type VocabPlan, planVocabulary } from './vocab.js';
 
 export interface PlanOptions {
@@ -52,6 +52,8 @@ export interface TensorPlan {
   outFile: string;
   outOffset: number;
   inputBytes: number;
+  /** AIM applied by the merge tasks (see aim.ts) */
+  aim?: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } };
 }
 
 export interface JobPlan {

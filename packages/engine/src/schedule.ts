@@ -31,6 +31,7 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
   return {
     kind: 'merge', id: mergeTaskId(t, slice), tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n,
     rounding: t.rounding, spec, out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
+    ...(t.aim ? { aim: { ...t.aim, base: { ...t.aim.base, offset: t.aim.base.offset + s.elemStart * itemSize(t.aim.base.dtype) } } } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { isNullSink } from './null-sink.js';
 import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
 import { KernelRuntime, decode, encode, itemSize } from '@tessera/tensor';
+import { aimBytes, runAim } from './aim-task.js';
 import type { GatherTask, MergeTask, StatsTask, Task, TaskResult } from './task.js';
 
 const MAX_OPEN = 64;
@@ -19,6 +20,7 @@ export class TaskRunner {
       case 'hash': return hashFile(task.uri);
       case 'gather': return this.gather(task);
       case 'noop': return { kind: 'noop' };
+      case 'aim': return runAim(task);
       // the model runtime (onnxruntime) loads only on threads that run models
       case 'activations': return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
@@ -27,8 +29,9 @@ export class TaskRunner {
       }
       case 'merge': {
         const bytesRead = await this.load(task);
-        const { bytes, ...r } = this.runtime.merge(task.spec, task.elemStart);
+        const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
         const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
+        const bytes = ok && task.aim ? await aimBytes(task.tensor, merged, task.out.dtype, task.elemStart, task.aim) : merged;
         if (ok && isNullSink(task.out.uri)) return { kind: 'merge', ...r, bytesRead, bytesWritten: bytes.byteLength, digest: createHash('sha256').update(bytes).digest('hex') };
         if (ok) await writeAt(task.out.uri, task.out.offset, bytes);
         return { kind: 'merge', ...r, bytesRead, bytesWritten: ok ? bytes.byteLength : 0 };

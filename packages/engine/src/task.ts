@@ -33,6 +33,8 @@ export interface MergeTask extends SliceCommon {
   kind: 'merge';
   spec: MergeSpec;
   out: { uri: string; offset: number; dtype: FloatDtype };
+  /** AIM applied to the merged slice before it is written, with the base's slice */
+  aim?: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } };
 }
 
 /**
@@ -62,13 +64,40 @@ export interface ActivationTask extends ActivationStage {
   id: string;
 }
 
+/**
+ * AIM on a slice of a merged tensor, in place: M <- B + (M - B) * r, r per input channel
+ * (the last axis) from activation statistics.
+ */
+export interface AimTask {
+  kind: 'aim';
+  id: string;
+  tensor: string;
+  base: { uri: string; offset: number; dtype: FloatDtype };
+  /** the merged tensor's slice (read) */
+  merged: { uri: string; offset: number; dtype: FloatDtype };
+  /** where the result goes (another file: rerunning the task writes the same bytes) */
+  out: { uri: string; offset: number };
+  elemStart: number;
+  n: number;
+  aim: AimParams;
+}
+
+/** AIM parameters of a tensor */
+export interface AimParams {
+  /** Arrow statistics file (tessera activations) */
+  stats: string;
+  omega: number;
+  /** length of the last axis (input channels) */
+  cols: number;
+}
+
 /** A task that does nothing (measuring the dispatch path). */
 export interface NoopTask {
   kind: 'noop';
   id: string;
 }
 
-export type Task = StatsTask | MergeTask | GatherTask | HashTask | ActivationTask | NoopTask;
+export type Task = StatsTask | MergeTask | GatherTask | HashTask | ActivationTask | AimTask | NoopTask;
 
 export interface MergeResult {
   kind: 'merge';
@@ -89,6 +118,7 @@ export type TaskResult = (
   | { kind: 'hash'; sha256: string; size: number }
   | { kind: 'gather'; bytesWritten: number }
   | { kind: 'activations'; tokens: number; bytesWritten: number }
+  | { kind: 'aim'; bytesWritten: number }
   | { kind: 'noop' }
 ) & { ms?: number };
 

@@ -1,15 +1,15 @@
 // Recipe documents -> validated recipes. Structure errors are errors; keys mergekit would
 // silently ignore are warnings with the path and a suggestion (errors under `strict`).
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { type FloatDtype, OPERATORS, type Operator, type ParamSpec, dtypeFromTorchName, findOperator } from '@tessera/tensor';
 import { type Document, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError, formatPath } from './errors.js';
 import { resolveModel } from './models.js';
-import { KNOWN_KEYS, type ParamValueInput, RecipeSchema, coerceBoolean, coerceNumber } from './schema.js';
+import { KNOWN_KEYS, type ParamValueInput, type RecipeDocument, RecipeSchema, coerceBoolean, coerceNumber } from './schema.js';
 import { closest } from './suggest.js';
-import type { ModelSpec, Recipe, SliceSpec, SourceSpec, TokenizerSource } from './types.js';
+import type { AimSpec, ModelSpec, Recipe, SliceSpec, SourceSpec, TokenizerSource } from './types.js';
 import type { ParamMap } from './values.js';
 
 export interface ParseOptions {
@@ -221,6 +221,7 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
   check.keys(r as Record<string, unknown>, KNOWN_KEYS.recipe, []);
   const topParams = check.params(r.parameters, ['parameters'], 'global');
   check.keys(r.tokenizer, KNOWN_KEYS.tokenizer, ['tokenizer']);
+  check.keys(r.aim, KNOWN_KEYS.aim, ['aim']);
 
   // `modules: {default: ...}` is the body of an ordinary language model
   let body: { models?: typeof r.models; slices?: typeof r.slices; base_model?: string | undefined } = r;
@@ -294,6 +295,7 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
       tokens: r.tokenizer?.tokens,
     },
     seed: r.seed ?? 0,
+    aim: aimSpec(file, r.aim, base, recipeDir, cwd),
     warnings: check.warnings,
   };
 }
@@ -334,4 +336,17 @@ function checkOperatorInputs(file: string, op: Operator, slice: SliceSpec, globa
       throw new RecipeError(file, 'base_model', `${op.name} needs a ${p.name} for the base model too: list it under models with parameters.${p.name}`);
     }
   }
+}
+
+function aimSpec(file: string, aim: RecipeDocument['aim'], base: ModelSpec | undefined, recipeDir: string, cwd: string): AimSpec | undefined {
+  if (!aim) return undefined;
+  const omega = aim.omega ?? 0.4;
+  if (!(omega >= 0 && omega <= 1)) throw new RecipeError(file, 'aim.omega', `must be in [0, 1], got ${omega}`);
+  if (aim.chains !== undefined && aim.chains < 1) throw new RecipeError(file, 'aim.chains', `must be a positive integer, got ${aim.chains}`);
+  if (!base) throw new RecipeError(file, 'aim', 'needs base_model: AIM moves salient channels back toward the base');
+  if (!/\.(jsonl|arrow)$/.test(aim.calibration)) throw new RecipeError(file, 'aim.calibration', `must be a .jsonl calibration file or an .arrow statistics file, got ${aim.calibration}`);
+  const candidates = isAbsolute(aim.calibration) ? [aim.calibration] : [resolve(recipeDir, aim.calibration), resolve(cwd, aim.calibration)];
+  const calibration = candidates.find((p) => existsSync(p));
+  if (!calibration) throw new RecipeError(file, 'aim.calibration', `${aim.calibration}: no such file (looked in ${[...new Set(candidates)].join(', ')})`);
+  return { calibration, omega, chains: aim.chains };
 }

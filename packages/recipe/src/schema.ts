@@ -56,6 +56,12 @@ export const TokenizerSchema = z.looseObject({
   pad_to_multiple_of: Int.optional(),
 });
 
+export const AimSchema = z.looseObject({
+  calibration: z.string().describe('calibration prompts (.jsonl of {"prompt": ...}) or activation statistics (.arrow from tessera activations)'),
+  omega: z.number().optional().describe('relaxation ω in [0, 1]: 1 leaves the merge unchanged, 0 fully reverts the most salient channel; default 0.4'),
+  chains: Int.optional().describe('chains of calibration sequences run in parallel (default: the workers)'),
+});
+
 export const RecipeSchema = z.looseObject({
   merge_method: z.string().describe('the operator (see `tessera methods`)'),
   base_model: ModelRef.optional(),
@@ -71,6 +77,7 @@ export const RecipeSchema = z.looseObject({
   name: z.string().optional().describe('names an intermediate merge in a multi-document recipe'),
   seed: Int.refine((v) => v >= 0, { message: 'must be a non-negative integer' }).optional()
     .describe('Tessera: seed of the random masks (DARE, DELLA); default 0'),
+  aim: AimSchema.optional().describe('Tessera: activation-informed merging applied to the result'),
 });
 
 export type RecipeDocument = z.infer<typeof RecipeSchema>;
@@ -99,5 +106,6 @@ export const KNOWN_KEYS = {
   source: Object.keys(SliceSource.shape),
   module: Object.keys(Module.shape),
   tokenizer: Object.keys(TokenizerSchema.shape),
+  aim: Object.keys(AimSchema.shape),
   filter: Object.keys(FilterEntry.shape),
 } as const;

@@ -45,5 +45,14 @@ export interface Recipe {
   outDtype: FloatDtype | undefined;
   tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: Record<string, unknown> | undefined };
   seed: number;
+  /** activation-informed merging of the result (AIM) */
+  aim: AimSpec | undefined;
   warnings: string[];
+}
+
+export interface AimSpec {
+  /** a calibration .jsonl (statistics computed on the base, cached) or an .arrow statistics file */
+  calibration: string;
+  omega: number;
+  chains: number | undefined;
 }

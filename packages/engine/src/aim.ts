@@ -1,0 +1,97 @@
+// AIM in a merge job: the activation statistics of the base on the calibration set (computed
+// once, cached by the base's content hash and the calibration sequences' hash, or given as an
+// .arrow file), then every merge task of a tensor with statistics applies AIM to its slice.
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type Checkpoint, isRemote, openCheckpoint } from '@tessera/checkpoint';
+import { readStats, writeStats } from '@tessera/model';
+import type { AimSpec } from '@tessera/recipe';
+import { isFloatDtype } from '@tessera/tensor';
+import { calibrationSequences, collectActivations, sequencesHash } from './activations.js';
+import type { EventSink } from './events.js';
+import type { Executor } from './executor.js';
+import type { JobPlan } from './plan.js';
+
+export function cacheDir(): string {
+  return process.env.TESSERA_CACHE_DIR ?? join(homedir(), '.cache', 'tessera');
+}
+
+/** sha256 over the base's weight files (their contents, hashed on the executor; remote files by name and size) */
+async function checkpointHash(ckpt: Checkpoint, exec: Executor, signal?: AbortSignal): Promise<string> {
+  const parts = await Promise.all(ckpt.files.map(async (f) => {
+    if (isRemote(f)) return `${f}:${[...ckpt.tensors.values()].filter((t) => t.file === f).reduce((n, t) => Math.max(n, t.offset + t.byteLength), 0)}`;
+    const r = await exec.run({ kind: 'hash', id: `hash/${f}`, uri: f }, signal);
+    return r.kind === 'hash' ? r.sha256 : '';
+  }));
+  return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
+export interface AimStatsOptions {
+  executor: Executor;
+  /** shared storage: hidden states while computing, and the statistics file the tasks read */
+  workDir: string;
+  chains?: number;
+  signal?: AbortSignal;
+  emit?: EventSink;
+}
+
+/** The path of the statistics file (in `workDir`, readable by every worker) for `base` and `calibration`. */
+export async function aimStatistics(base: string, calibration: string, opts: AimStatsOptions): Promise<string> {
+  const emit = opts.emit ?? (() => undefined);
+  await mkdir(opts.workDir, { recursive: true });
+  const local = join(opts.workDir, 'aim-stats.arrow');
+  if (calibration.endsWith('.arrow')) {
+    await readStats(calibration);
+    await copyFile(calibration, local);
+    emit({ type: 'aim', step: 'ready', stats: calibration });
+    return local;
+  }
+  const ckpt = await openCheckpoint(base);
+  const seqs = await calibrationSequences(base, calibration);
+  const key = createHash('sha256').update(`${await checkpointHash(ckpt, opts.executor, opts.signal)}\n${sequencesHash(seqs)}`).digest('hex').slice(0, 32);
+  const cached = join(cacheDir(), 'activations', `${key}.arrow`);
+  if (await stat(cached).then(() => true, () => false)) {
+    emit({ type: 'aim', step: 'cached', stats: cached });
+  } else {
+    const stats = await collectActivations(base, seqs, {
+      executor: opts.executor, workDir: opts.workDir, chains: opts.chains ?? opts.executor.concurrency,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onStage: (done, total) => emit({ type: 'aim', step: 'computing', done, total }),
+    });
+    await mkdir(join(cacheDir(), 'activations'), { recursive: true });
+    const tmp = `${cached}.${process.pid}.tmp`;
+    await writeStats(tmp, { ...stats, meta: { ...stats.meta, calibration } });
+    await rename(tmp, cached);
+    emit({ type: 'aim', step: 'ready', stats: cached });
+  }
+  await copyFile(cached, local);
+  return local;
+}
+
+/**
+ * Gives the merge tasks of every tensor that has statistics and a same-shaped base tensor the
+ * AIM parameters; other tensors (embeddings, re-indexed vocabularies) keep the operator's result.
+ */
+export async function attachAim(plan: JobPlan, aim: AimSpec, statsPath: string): Promise<string[]> {
+  const warnings: string[] = [];
+  const stats = (await readStats(statsPath)).sums;
+  const base = await openCheckpoint(plan.recipe.base!.path);
+  for (const t of plan.tensors) {
+    const sums = stats.get(t.name);
+    if (!sums) continue;
+    const b = base.tensors.get(t.name);
+    const cols = t.shape[t.shape.length - 1]!;
+    if (!b || b.shape.join() !== t.shape.join() || !isFloatDtype(b.dtype)) {
+      warnings.push(`aim: tensor ${t.name} has no base tensor of shape [${t.shape.join(', ')}]; it keeps the operator's result`);
+      continue;
+    }
+    if (sums.length !== cols) {
+      warnings.push(`aim: tensor ${t.name} has ${cols} input channels, the statistics ${sums.length}; it keeps the operator's result`);
+      continue;
+    }
+    t.aim = { stats: statsPath, omega: aim.omega, cols, base: { uri: b.file, offset: b.offset, dtype: b.dtype } };
+  }
+  return warnings;
+}
