@@ -2,6 +2,7 @@ import { TESSERA_VERSION } from '@tessera/engine';
 import { Command, CommanderError } from 'commander';
 import { activationsCommand } from './commands/activations.js';
 import { aimCommand } from './commands/aim.js';
+import { probeCommand } from './commands/probe.js';
 import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
@@ -26,6 +27,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   evalCommand(program, io);
   activationsCommand(program, io);
   aimCommand(program, io);
+  probeCommand(program, io);
   workerCommand(program, io);
   coordinatorCommand(program, io);
   submitCommand(program, io);

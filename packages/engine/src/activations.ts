@@ -1,12 +1,12 @@
-// The activation-statistics job: calibration sequences split into chains that run in parallel,
+// The activation-statistics job (and the probe-representation job, its twin): calibration sequences split into chains that run in parallel,
 // each chain a sequence of stage tasks (layer 0 .. layer L-1, head) passing hidden states
 // through shared storage. Any executor runs the stages (threads here, or remote workers); the
 // chains' sums are added in chain order, so the result does not depend on who ran what.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpoint } from '@tessera/checkpoint';
-import { type ActivationStats, type Device, ModelError, llamaConfig, loadTokenizer } from '@tessera/model';
+import { type ActivationStats, type Device, ModelError, type ProbeRow, llamaConfig, loadTokenizer } from '@tessera/model';
 import type { Executor } from './executor.js';
 import type { ActivationTask, TaskResult } from './task.js';
 
@@ -43,48 +43,73 @@ export function sequencesHash(seqs: readonly (readonly number[])[]): string {
   return createHash('sha256').update(JSON.stringify(seqs)).digest('hex');
 }
 
-export async function collectActivations(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions): Promise<ActivationStats> {
+/**
+ * Runs the stage tasks of every chain (chains in parallel, stages in order) and hands each
+ * stage's output file to `read` (chain index, file); the hidden states are removed as they go.
+ */
+async function runChains(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string) => Promise<void>): Promise<number> {
   const ckpt = await openCheckpoint(model);
   const c = llamaConfig(model, ckpt.config);
   const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
-  const dir = join(opts.workDir, `activations-${process.pid}-${Date.now().toString(36)}`);
+  const dir = join(opts.workDir, `${probe ? 'probes' : 'activations'}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { recursive: true });
   const total = chains * (c.layers + 1);
   let done = 0;
   try {
-    const chainSums = await Promise.all(Array.from({ length: chains }, async (_, k) => {
+    await Promise.all(Array.from({ length: chains }, async (_, k) => {
       const from = Math.floor((k * seqs.length) / chains), to = Math.floor(((k + 1) * seqs.length) / chains);
       const seqFile = join(dir, `chain-${k}.json`);
       await writeFile(seqFile, JSON.stringify(seqs.slice(from, to)));
-      const sums = new Map<string, Float64Array>();
       for (let stage = 0; stage <= c.layers; stage++) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
         const head = stage === c.layers;
         const task: ActivationTask = {
-          kind: 'activations', id: `act/${k}/${head ? 'head' : stage}`, model, device: opts.device ?? 'cpu',
+          kind: 'activations', id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`, model, device: opts.device ?? 'cpu',
           stage: head ? 'head' : stage, sequences: seqFile, batchSize: opts.batchSize ?? 16,
           ...(stage > 0 ? { input: join(dir, `chain-${k}-h${stage - 1}.f32`) } : {}),
           ...(head ? {} : { output: join(dir, `chain-${k}-h${stage}.f32`) }),
           stats: join(dir, `chain-${k}-s${stage}.json`),
+          ...(probe ? { probe: true } : {}),
         };
         const r: TaskResult = await opts.executor.run(task, opts.signal);
         if (r.kind !== 'activations') throw new Error(`internal error: stage ${task.id} returned ${r.kind}`);
-        for (const [name, values] of Object.entries(JSON.parse(await readFile(task.stats, 'utf8')) as Record<string, number[]>)) sums.set(name, Float64Array.from(values));
+        await read(k, task.stats);
         if (stage > 0) await rm(task.input!, { force: true });
         opts.onStage?.(++done, total);
       }
-      return sums;
     }));
-    const sums = new Map<string, Float64Array>();
-    for (const chain of chainSums) {
-      for (const [name, v] of chain) {
-        const acc = sums.get(name);
-        if (!acc) sums.set(name, Float64Array.from(v));
-        else for (let j = 0; j < v.length; j++) acc[j]! += v[j]!;
-      }
-    }
-    return { sums, sequences: seqs.length, meta: { model, sequences_sha256: sequencesHash(seqs) } };
+    return chains;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** AIM's statistics: per tensor, the chains' sums added in chain order. */
+export async function collectActivations(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions): Promise<ActivationStats> {
+  const perChain: Map<string, Float64Array>[] = [];
+  await runChains(model, seqs, opts, false, async (k, file) => {
+    const sums = (perChain[k] ??= new Map());
+    for (const [name, values] of Object.entries(JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>)) sums.set(name, Float64Array.from(values));
+  });
+  const sums = new Map<string, Float64Array>();
+  for (const chain of perChain) {
+    for (const [name, v] of chain) {
+      const acc = sums.get(name);
+      if (!acc) sums.set(name, Float64Array.from(v));
+      else for (let j = 0; j < v.length; j++) acc[j]! += v[j]!;
+    }
+  }
+  return { sums, sequences: seqs.length, meta: { model, sequences_sha256: sequencesHash(seqs) } };
+}
+
+/** Probe representations (mean hidden states, last-token attention, next-token distributions) of every sequence. */
+export async function collectProbes(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions): Promise<ProbeRow[]> {
+  const perChain: ProbeRow[][] = [];
+  const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
+  await runChains(model, seqs, opts, true, async (k, file) => {
+    const first = Math.floor((k * seqs.length) / chains);
+    for (const r of JSON.parse(await readFile(file, 'utf8')) as ProbeRow[]) (perChain[k] ??= []).push({ ...r, sequence: r.sequence + first });
+  });
+  const order = { hidden: 0, attention: 1, next_token: 2 } as const;
+  return perChain.flat().sort((a, b) => a.sequence - b.sequence || a.layer - b.layer || order[a.kind] - order[b.kind] || a.head - b.head);
 }

@@ -3,7 +3,7 @@
 // from shared storage, runs every batch of the chain through the stage, writes the next hidden
 // states and the stage's statistics summed over the chain's sequences (in order, float64).
 import { readFile, writeFile } from 'node:fs/promises';
-import { makeBatch, batches } from './batch.js';
+import { type Batch, makeBatch, batches } from './batch.js';
 import { accumulate } from './forward.js';
 import { LAYER_TENSORS, type LayerWeight } from './llama-graphs.js';
 import { ModelError } from './llama-config.js';
@@ -20,9 +20,21 @@ export interface ActivationStage {
   input?: string;
   /** hidden states out (layers only) */
   output?: string;
-  /** JSON file: tensor name -> channel sums over the chain's sequences */
+  /** JSON file: tensor name -> channel sums over the chain's sequences (or, for probes, the probe rows) */
   stats: string;
   batchSize: number;
+  /** probe representations instead of statistics */
+  probe?: boolean;
+}
+
+/** A probe representation of one sequence (index within the chain) */
+export interface ProbeRow {
+  kind: 'hidden' | 'attention' | 'next_token';
+  sequence: number;
+  /** -1 where it does not apply */
+  layer: number;
+  head: number;
+  values: number[];
 }
 
 // one runtime per thread and model: sessions are reused by the next stages
@@ -60,12 +72,16 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
     hidden = plan.map((b) => all.subarray(at, (at += b.size * b.length * width)));
   }
   const sums = new Map<string, Float64Array>();
+  const rows: ProbeRow[] = [];
   let bytesWritten = 0;
+  const firstOf = (k: number) => plan.slice(0, k).reduce((n, b) => n + b.size, 0);
   if (s.stage === 'head') {
     const w = await rt.loadHead();
     for (const [k, b] of plan.entries()) {
-      const r = await rt.head(w, b, hidden[k]!, [0], true);
+      const last = b.lengths.map((len, q) => q * b.length + len - 1);
+      const r = await rt.head(w, b, hidden[k]!, s.probe ? last : [0], !s.probe);
       accumulate(sums, r.stats, b, (key) => (key === 'norm' ? 'model.norm.weight' : 'lm_head.weight'));
+      if (s.probe) for (let q = 0; q < b.size; q++) rows.push({ kind: 'next_token', sequence: firstOf(k) + q, layer: -1, head: -1, values: softmax(r.logits.subarray(q * c.vocabSize, (q + 1) * c.vocabSize)) });
     }
     if (c.tied) sums.delete('lm_head.weight');
   } else {
@@ -73,9 +89,10 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
     const w = await rt.loadLayer(layer);
     const next: Float32Array[] = [];
     for (const [k, b] of plan.entries()) {
-      const r = await rt.layer(w, b, hidden[k]!, true);
+      const r = await rt.layer(w, b, hidden[k]!, s.probe ? 'probe' : 'stats');
       next.push(r.hidden);
       accumulate(sums, r.stats, b, (key) => `model.layers.${layer}.${LAYER_TENSORS[key as LayerWeight]}`);
+      if (r.probe) rows.push(...layerProbeRows(r.probe, b, c.heads, c.hidden, layer, firstOf(k)));
     }
     if (!s.output) throw new ModelError(s.sequences, `layer ${layer}: no output for the hidden states`);
     const out = new Uint8Array(next.reduce((n, h) => n + h.byteLength, 0));
@@ -84,7 +101,30 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
     await writeFile(s.output, out);
     bytesWritten += out.byteLength;
   }
-  const json = JSON.stringify(Object.fromEntries([...sums].map(([k, v]) => [k, Array.from(v)])));
+  const json = s.probe ? JSON.stringify(rows) : JSON.stringify(Object.fromEntries([...sums].map(([k, v]) => [k, Array.from(v)])));
   await writeFile(s.stats, json);
   return { tokens: plan.reduce((n, b) => n + b.lengths.reduce((a, x) => a + x, 0), 0), bytesWritten: bytesWritten + json.length };
+}
+
+/** per sequence: its mean hidden state, and per head the attention of its last token over its tokens */
+function layerProbeRows(p: { attention: Float32Array; hidden: Float32Array }, b: Batch, heads: number, width: number, layer: number, first: number): ProbeRow[] {
+  const rows: ProbeRow[] = [];
+  const T = b.length;
+  for (let q = 0; q < b.size; q++) {
+    rows.push({ kind: 'hidden', sequence: first + q, layer, head: -1, values: Array.from(p.hidden.subarray(q * width, (q + 1) * width)) });
+    const len = b.lengths[q]!;
+    for (let h = 0; h < heads; h++) {
+      const at = ((q * heads + h) * T + len - 1) * T;
+      rows.push({ kind: 'attention', sequence: first + q, layer, head: h, values: Array.from(p.attention.subarray(at, at + len)) });
+    }
+  }
+  return rows;
+}
+
+function softmax(logits: Float32Array): number[] {
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  let sum = 0;
+  const e = Array.from(logits, (x) => { const v = Math.exp(x - max); sum += v; return v; });
+  return e.map((v) => v / sum);
 }

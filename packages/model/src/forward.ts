@@ -35,7 +35,7 @@ export async function forward(rt: LlamaRuntime, seqs: readonly (readonly number[
     const w = await rt.loadLayer(layer);
     const next: Float32Array[] = [];
     for (const [k, p] of plan.entries()) {
-      const r = await rt.layer(w, p.batch, hidden[k]!, want);
+      const r = await rt.layer(w, p.batch, hidden[k]!, want ? 'stats' : 'hidden');
       next.push(r.hidden);
       accumulate(stats, r.stats, p.batch, (key) => `model.layers.${layer}.${LAYER_TENSORS[key as LayerWeight]}`);
     }

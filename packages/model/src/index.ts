@@ -9,3 +9,4 @@ export * from './tokenizer.js';
 export * from './eval.js';
 export * from './stats-file.js';
 export * from './activations.js';
+export * from './probe-file.js';

@@ -75,20 +75,26 @@ function sequenceMeanAbs(g: Graph, x: string, b: BatchValues): string {
  * Adds one decoder layer to `g`: x [N, hidden] -> [N, hidden]. `w` names the weight values;
  * `stat` receives the statistics values when wanted.
  */
-export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWeight, string>, b: BatchValues, stat?: (name: string, value: string) => void): string {
+export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWeight, string>, b: BatchValues, stat?: (name: string, value: string) => void, probe?: (name: string, value: string) => void): string {
   const n1 = rmsnorm(g, x, w.ln1, c.eps);
   const heads = (y: string, shape: string) => g.op('Transpose', [g.op('Reshape', [y, shape])], { perm: { ints: [0, 2, 3, 1, 4] } });
   const q = rope(g, heads(linear(g, n1, w.q), b.shapeQ), b.cos, b.sin, c.headDim);
   const k = rope(g, heads(linear(g, n1, w.k), b.shapeKv), b.cos, b.sin, c.headDim);
   const v = heads(linear(g, n1, w.v), b.shapeKv);
   const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: { ints: [0, 1, 2, 4, 3] } })]), g.scalar(1 / Math.sqrt(c.headDim))]), b.bias]);
-  const attn = g.op('MatMul', [g.op('Softmax', [scores], { axis: { i: -1 } }), v]);
+  const probs = g.op('Softmax', [scores], { axis: { i: -1 } });
+  const attn = g.op('MatMul', [probs, v]);
   const attnRows = g.op('Reshape', [g.op('Transpose', [attn], { perm: { ints: [0, 3, 1, 2, 4] } }), b.shapeRows]);
   const mid = g.op('Add', [x, linear(g, attnRows, w.o)]);
   const n2 = rmsnorm(g, mid, w.ln2, c.eps);
   const gate = linear(g, n2, w.gate);
   const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, n2, w.up)]);
   const out = g.op('Add', [mid, linear(g, act, w.down)]);
+  if (probe) {
+    // attention probabilities [B, heads, T, T] (head h = kv * group + i), and the mean hidden state of each sequence
+    probe('probe.attention', g.op('Reshape', [probs, g.op('Concat', [g.op('Slice', [b.shapeQ, g.ints([0]), g.ints([1]), g.ints([0])]), g.ints([c.heads]), g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]), g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])])], { axis: { i: 0 } })]));
+    probe('probe.hidden', g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [out, b.shapeBt]), b.tokenWeight]), g.ints([1])], { keepdims: { i: 0 } }));
+  }
   if (stat) {
     const values: Record<string, string> = { 'stat.resid': x, 'stat.attn_in': n1, 'stat.attn_out': attnRows, 'stat.mid': mid, 'stat.mlp_in': n2, 'stat.mlp_act': act };
     for (const [name, v] of Object.entries(values)) stat(name, sequenceMeanAbs(g, v, b));
@@ -105,12 +111,17 @@ export function embedGraph(c: LlamaConfig): Uint8Array {
   return g.encode();
 }
 
-export function layerGraph(c: LlamaConfig, stats: boolean): Uint8Array {
+/** `stats`: activation statistics outputs; `probe`: attention probabilities and mean hidden states */
+export type LayerOutputs = 'hidden' | 'stats' | 'probe';
+
+export function layerGraph(c: LlamaConfig, outputs: LayerOutputs): Uint8Array {
   const g = new Graph('layer');
   const x = g.input('hidden', ['N', c.hidden]);
   const w = Object.fromEntries(LAYER_WEIGHTS.map((k) => [k, g.input(`w.${k}`, layerWeightShape(c, k))])) as Record<LayerWeight, string>;
   const b = batchInputs(g, c);
-  const out = addLayer(g, c, x, w, b, stats ? (name, v) => g.output(v, name, ['B', statWidth(c, name)]) : undefined);
+  const out = addLayer(g, c, x, w, b,
+    outputs === 'stats' ? (name, v) => g.output(v, name, ['B', statWidth(c, name)]) : undefined,
+    outputs === 'probe' ? (name, v) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) : undefined);
   g.output(out, 'hidden_out', ['N', c.hidden]);
   return g.encode();
 }

@@ -5,7 +5,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Batch } from './batch.js';
 import { Graph } from './graph.js';
 import { type LlamaConfig, ModelError, llamaConfig } from './llama-config.js';
-import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerWeight, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
+import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerOutputs, type LayerWeight, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
 import { WeightReader } from './weights.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -19,10 +19,13 @@ export interface RuntimeOptions {
 export type LayerTensors = Record<LayerWeight, Tensor>;
 export interface HeadTensors { norm: Tensor; lmHead: Tensor }
 
+/** probe outputs of a layer: attention probabilities [B, heads, T, T], mean hidden state per sequence [B, hidden] */
+export interface LayerProbe { attention: Float32Array; hidden: Float32Array }
+
 /** per-sequence statistics of one stage: tensor name -> [B, channels] row-major */
 export type StageStats = Map<string, Float32Array>;
 
-type Stage = 'embed' | 'layer' | 'layer-stats' | 'head' | 'head-stats';
+type Stage = 'embed' | 'layer' | 'layer-stats' | 'layer-probe' | 'head' | 'head-stats';
 
 export class LlamaRuntime {
   private readonly sessions = new Map<Stage, Promise<InferenceSession>>();
@@ -41,7 +44,7 @@ export class LlamaRuntime {
     let s = this.sessions.get(stage);
     if (!s) {
       const c = this.config;
-      const model = stage === 'embed' ? embedGraph(c) : stage.startsWith('layer') ? layerGraph(c, stage === 'layer-stats') : headGraph(c, stage === 'head-stats');
+      const model = stage === 'embed' ? embedGraph(c) : stage.startsWith('layer') ? layerGraph(c, stage === 'layer' ? 'hidden' : stage === 'layer-stats' ? 'stats' : 'probe') : headGraph(c, stage === 'head-stats');
       const device = this.opts.device ?? 'cpu';
       s = createSession(model, device, this.opts.threads);
       this.sessions.set(stage, s);
@@ -75,14 +78,15 @@ export class LlamaRuntime {
     return r.hidden!.data as Float32Array;
   }
 
-  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, stats: boolean): Promise<{ hidden: Float32Array; stats: StageStats }> {
-    const s = await this.session(stats ? 'layer-stats' : 'layer');
+  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, outputs: LayerOutputs): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe }> {
+    const s = await this.session(outputs === 'hidden' ? 'layer' : outputs === 'stats' ? 'layer-stats' : 'layer-probe');
     const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(batch, hidden) };
     for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
     const r = await s.run(pick(feeds, s.inputNames));
     const out: StageStats = new Map();
-    if (stats) for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
-    return { hidden: r.hidden_out!.data as Float32Array, stats: out };
+    if (outputs === 'stats') for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
+    const probe = outputs === 'probe' ? { attention: r['probe.attention']!.data as Float32Array, hidden: r['probe.hidden']!.data as Float32Array } : undefined;
+    return { hidden: r.hidden_out!.data as Float32Array, stats: out, ...(probe ? { probe } : {}) };
   }
 
   /** logits [rows, vocab] of the selected flat rows (b * length + position) */
