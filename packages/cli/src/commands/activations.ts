@@ -30,18 +30,23 @@ export async function withExecutor<T>(flags: NatsFlags & { workers?: number }, t
   }
 }
 
-export function activationsCommand(program: Command, io: Io): void {
-  natsOptions(program
-    .command('activations')
-    .description('activation statistics of a model on calibration prompts (AIM\'s per-channel mean |x| sums), as an Arrow IPC file'), false)
-    .argument('<checkpoint>', 'model folder')
-    .requiredOption('--probes <file>', 'calibration prompts: jsonl of {"prompt": ...}')
-    .requiredOption('-o, --out <file>', 'statistics file (.arrow)')
+/** Options of the jobs that run a model over chains of sequences, layer by layer. */
+export function chainOptions(cmd: Command): Command {
+  return cmd
     .option('--chains <n>', 'chains of sequences run in parallel', positiveInt, 1)
     .option('--batch <n>', 'sequences per forward batch', positiveInt, 16)
     .option('-w, --workers <n>', 'threads in embedded mode (default: --chains)', positiveInt)
     .option('--device <device>', 'cpu or cuda (embedded mode)', deviceOption, 'cpu')
-    .option('--work-dir <dir>', 'storage for hidden states between layers, shared with the workers (default: next to --out)')
+    .option('--work-dir <dir>', 'storage for hidden states between layers, shared with the workers (default: next to --out)');
+}
+
+export function activationsCommand(program: Command, io: Io): void {
+  chainOptions(natsOptions(program
+    .command('activations')
+    .description('activation statistics of a model on calibration prompts (AIM\'s per-channel mean |x| sums), as an Arrow IPC file'), false)
+    .argument('<checkpoint>', 'model folder')
+    .requiredOption('--probes <file>', 'calibration prompts: jsonl of {"prompt": ...}')
+    .requiredOption('-o, --out <file>', 'statistics file (.arrow)'))
     .option('--json', 'print one JSON object per event')
     .option('--debug', 'print stack traces')
     .action(async (model: string, flags: ActivationFlags) => {

@@ -3,22 +3,16 @@ import { calibrationSequences, collectProbes } from '@tessera/engine';
 import { writeProbes } from '@tessera/model';
 import type { Command } from 'commander';
 import { natsOptions, type NatsFlags } from '../nats-options.js';
-import { deviceOption, positiveInt } from '../options.js';
 import { type Io, run } from '../run.js';
-import { withExecutor } from './activations.js';
+import { chainOptions, withExecutor } from './activations.js';
 
 export function probeCommand(program: Command, io: Io): void {
-  natsOptions(program
+  chainOptions(natsOptions(program
     .command('probe')
     .description('probe representations of a model (per-layer mean hidden states, last-token attention per head, next-token distributions), as an Arrow IPC file'), false)
     .argument('<checkpoint>', 'model folder')
     .requiredOption('--probes <file>', 'probe prompts: jsonl of {"prompt": ...}')
-    .requiredOption('-o, --out <file>', 'representations file (.arrow)')
-    .option('--chains <n>', 'chains of sequences run in parallel', positiveInt, 1)
-    .option('--batch <n>', 'sequences per forward batch', positiveInt, 16)
-    .option('-w, --workers <n>', 'threads in embedded mode (default: --chains)', positiveInt)
-    .option('--device <device>', 'cpu or cuda (embedded mode)', deviceOption, 'cpu')
-    .option('--work-dir <dir>', 'storage for hidden states between layers, shared with the workers (default: next to --out)')
+    .requiredOption('-o, --out <file>', 'representations file (.arrow)'))
     .option('--debug', 'print stack traces')
     .action(async (model: string, flags: NatsFlags & { probes: string; out: string; chains: number; batch: number; workers?: number; device: 'cpu' | 'cuda'; workDir?: string; debug?: boolean }) => {
       io.exitCode = await run(io, flags, async (signal) => {
