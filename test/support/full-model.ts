@@ -15,9 +15,11 @@ export async function directStats(model: string, seqs: number[][]): Promise<Map<
   for (let i = 0; i < c.layers; i++) {
     const w = await rt.loadLayer(i);
     const names = Object.fromEntries(LAYER_WEIGHTS.map((k) => { feeds[`l${i}.${k}`] = w[k]; return [k, g.input(`l${i}.${k}`, [...w[k].dims])]; })) as Record<LayerWeight, string>;
-    x = addLayer(g, c, x, names, b, (name, v) => {
-      for (const k of LAYER_STATS[name]!) outputs.set(`model.layers.${i}.${LAYER_TENSORS[k]}`, `l${i}.${name}`);
-      g.output(v, `l${i}.${name}`, ['B', 'C']);
+    x = addLayer(g, c, x, names, b, {
+      stat: (name, v) => {
+        for (const k of LAYER_STATS[name]!) outputs.set(`model.layers.${i}.${LAYER_TENSORS[k]}`, `l${i}.${name}`);
+        g.output(v, `l${i}.${name}`, ['B', 'C']);
+      },
     });
   }
   const head = await rt.loadHead();

@@ -62,7 +62,7 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
   if (s.input === undefined) {
     if (s.stage !== 0) throw new ModelError(s.sequences, `stage ${s.stage} needs the hidden states of the previous stage`);
     const table = await rt.loadEmbedding();
-    hidden = await Promise.all(plan.map((b) => rt.embed(table, b)));
+    hidden = await Promise.all(plan.map((b) => rt.embed(table, b.ids)));
   } else {
     const raw = await readFile(s.input);
     const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));

@@ -12,7 +12,14 @@ import type { TextEncoder } from './tokenizer.js';
 
 export interface EvalRow { prompt: string; answer: string }
 export interface EvalTask { name: string; file: string; rows: EvalRow[] }
-export interface TaskScore { task: string; correct: number; total: number; accuracy: number }
+export interface TaskScore {
+  task: string;
+  correct: number;
+  total: number;
+  accuracy: number;
+  /** whether each row (in file order) is correct */
+  rows: boolean[];
+}
 
 /** jsonl files of {prompt, answer} rows, or folders of them (every *.jsonl) */
 export function loadTasks(paths: readonly string[]): EvalTask[] {
@@ -45,12 +52,14 @@ export async function evaluate(rt: LlamaRuntime, tok: TextEncoder, tasks: readon
   const seqs = items.map((it) => [...it.prompt, ...it.target.slice(0, -1)]);
   const r = await forward(rt, seqs, { ...(opts.batchSize ? { batchSize: opts.batchSize } : {}), positions: (i) => items[i]!.target.map((_, j) => items[i]!.prompt.length - 1 + j) });
   const V = rt.config.vocabSize;
-  const scores = tasks.map((t) => ({ task: t.name, correct: 0, total: 0, accuracy: 0 }));
+  const scores: TaskScore[] = tasks.map((t) => ({ task: t.name, correct: 0, total: 0, accuracy: 0, rows: [] }));
   items.forEach((it, i) => {
     const logits = r.logits[i]!;
     const ok = it.target.every((token, j) => argmax(logits, j * V, V) === token);
-    scores[it.task]!.total++;
-    if (ok) scores[it.task]!.correct++;
+    const score = scores[it.task]!;
+    score.total++;
+    score.rows.push(ok);
+    if (ok) score.correct++;
   });
   for (const s of scores) {
     s.accuracy = s.total ? s.correct / s.total : 0;

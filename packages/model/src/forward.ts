@@ -30,7 +30,7 @@ export async function forward(rt: LlamaRuntime, seqs: readonly (readonly number[
   const want = opts.stats ?? false;
 
   const table = await rt.loadEmbedding();
-  let hidden = await Promise.all(plan.map((p) => rt.embed(table, p.batch)));
+  let hidden = await Promise.all(plan.map((p) => rt.embed(table, p.batch.ids)));
   for (let layer = 0; layer < c.layers; layer++) {
     const w = await rt.loadLayer(layer);
     const next: Float32Array[] = [];

@@ -10,3 +10,4 @@ export * from './eval.js';
 export * from './stats-file.js';
 export * from './activations.js';
 export * from './probe-file.js';
+export * from './generate.js';

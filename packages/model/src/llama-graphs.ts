@@ -75,12 +75,29 @@ function sequenceMeanAbs(g: Graph, x: string, b: BatchValues): string {
  * Adds one decoder layer to `g`: x [N, hidden] -> [N, hidden]. `w` names the weight values;
  * `stat` receives the statistics values when wanted.
  */
-export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWeight, string>, b: BatchValues, stat?: (name: string, value: string) => void, probe?: (name: string, value: string) => void): string {
+export interface LayerHooks {
+  /** receives the statistics values */
+  stat?: (name: string, value: string) => void;
+  /** receives the probe values */
+  probe?: (name: string, value: string) => void;
+  /** keys and values of earlier positions [B, kv heads, 1, P, head dim] (decoding with a cache) */
+  past?: { k: string; v: string };
+  /** receives the keys (after rotary) and values of every position, past included */
+  kv?: (k: string, v: string) => void;
+}
+
+export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWeight, string>, b: BatchValues, hooks: LayerHooks = {}): string {
+  const { stat, probe } = hooks;
   const n1 = rmsnorm(g, x, w.ln1, c.eps);
   const heads = (y: string, shape: string) => g.op('Transpose', [g.op('Reshape', [y, shape])], { perm: { ints: [0, 2, 3, 1, 4] } });
   const q = rope(g, heads(linear(g, n1, w.q), b.shapeQ), b.cos, b.sin, c.headDim);
-  const k = rope(g, heads(linear(g, n1, w.k), b.shapeKv), b.cos, b.sin, c.headDim);
-  const v = heads(linear(g, n1, w.v), b.shapeKv);
+  let k = rope(g, heads(linear(g, n1, w.k), b.shapeKv), b.cos, b.sin, c.headDim);
+  let v = heads(linear(g, n1, w.v), b.shapeKv);
+  if (hooks.past) {
+    k = g.op('Concat', [hooks.past.k, k], { axis: { i: 3 } });
+    v = g.op('Concat', [hooks.past.v, v], { axis: { i: 3 } });
+  }
+  hooks.kv?.(k, v);
   const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: { ints: [0, 1, 2, 4, 3] } })]), g.scalar(1 / Math.sqrt(c.headDim))]), b.bias]);
   const probs = g.op('Softmax', [scores], { axis: { i: -1 } });
   const attn = g.op('MatMul', [probs, v]);
@@ -111,18 +128,47 @@ export function embedGraph(c: LlamaConfig): Uint8Array {
   return g.encode();
 }
 
-/** `stats`: activation statistics outputs; `probe`: attention probabilities and mean hidden states */
-export type LayerOutputs = 'hidden' | 'stats' | 'probe';
+/** `stats`: activation statistics outputs; `probe`: attention probabilities and mean hidden states; `kv`: keys and values for decoding */
+export type LayerOutputs = 'hidden' | 'stats' | 'probe' | 'kv';
 
 export function layerGraph(c: LlamaConfig, outputs: LayerOutputs): Uint8Array {
   const g = new Graph('layer');
   const x = g.input('hidden', ['N', c.hidden]);
   const w = Object.fromEntries(LAYER_WEIGHTS.map((k) => [k, g.input(`w.${k}`, layerWeightShape(c, k))])) as Record<LayerWeight, string>;
   const b = batchInputs(g, c);
-  const out = addLayer(g, c, x, w, b,
-    outputs === 'stats' ? (name, v) => g.output(v, name, ['B', statWidth(c, name)]) : undefined,
-    outputs === 'probe' ? (name, v) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) : undefined);
+  const kvDims = ['B', c.kvHeads, 1, 'T', c.headDim];
+  const out = addLayer(g, c, x, w, b, {
+    ...(outputs === 'stats' ? { stat: (name: string, v: string) => g.output(v, name, ['B', statWidth(c, name)]) } : {}),
+    ...(outputs === 'probe' ? { probe: (name: string, v: string) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) } : {}),
+    ...(outputs === 'kv' ? { kv: (k: string, v: string) => { g.output(k, 'present_k', kvDims); g.output(v, 'present_v', kvDims); } } : {}),
+  });
   g.output(out, 'hidden_out', ['N', c.hidden]);
+  return g.encode();
+}
+
+/**
+ * One decoding step of a layer with a key/value cache: one new token per sequence (hidden
+ * [B, hidden]) at its own position (cos/sin [B, 1, 1, 1, head dim]), attending to the cached
+ * positions and itself (bias [B, 1, 1, 1, P + 1]); outputs the grown cache.
+ */
+export function decodeLayerGraph(c: LlamaConfig): Uint8Array {
+  const g = new Graph('decode');
+  const x = g.input('hidden', ['B', c.hidden]);
+  const w = Object.fromEntries(LAYER_WEIGHTS.map((k) => [k, g.input(`w.${k}`, layerWeightShape(c, k))])) as Record<LayerWeight, string>;
+  const b: BatchValues = {
+    bias: g.input('bias', ['B', 1, 1, 1, 'S']),
+    cos: g.input('cos', ['B', 1, 1, 1, c.headDim]),
+    sin: g.input('sin', ['B', 1, 1, 1, c.headDim]),
+    shapeQ: g.input('shape_q', [5], 'int64'),
+    shapeKv: g.input('shape_kv', [5], 'int64'),
+    shapeBt: g.input('shape_bt', [3], 'int64'),
+    shapeRows: g.input('shape_rows', [2], 'int64'),
+    tokenWeight: g.input('token_weight', ['B', 1, 1]),
+  };
+  const pastDims = ['B', c.kvHeads, 1, 'P', c.headDim], presentDims = ['B', c.kvHeads, 1, 'S', c.headDim];
+  const past = { k: g.input('past_k', pastDims), v: g.input('past_v', pastDims) };
+  const out = addLayer(g, c, x, w, b, { past, kv: (k, v) => { g.output(k, 'present_k', presentDims); g.output(v, 'present_v', presentDims); } });
+  g.output(out, 'hidden_out', ['B', c.hidden]);
   return g.encode();
 }
 

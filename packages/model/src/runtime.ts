@@ -5,7 +5,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Batch } from './batch.js';
 import { Graph } from './graph.js';
 import { type LlamaConfig, ModelError, llamaConfig } from './llama-config.js';
-import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerOutputs, type LayerWeight, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
+import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerOutputs, type LayerWeight, decodeLayerGraph, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
 import { WeightReader } from './weights.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -19,13 +19,27 @@ export interface RuntimeOptions {
 export type LayerTensors = Record<LayerWeight, Tensor>;
 export interface HeadTensors { norm: Tensor; lmHead: Tensor }
 
+/** keys and values of a layer for every position so far: [B, kv heads, 1, positions, head dim] */
+export interface KvCache { k: Tensor; v: Tensor }
+
+/** the per-sequence inputs of one decoding step */
+export interface DecodeStep {
+  /** position of each sequence's new token */
+  positions: number[];
+  /** [B, S] additive mask over the S = cached + 1 positions */
+  bias: Float32Array;
+  /** [B, head dim] rotary tables at each sequence's position */
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
 /** probe outputs of a layer: attention probabilities [B, heads, T, T], mean hidden state per sequence [B, hidden] */
 export interface LayerProbe { attention: Float32Array; hidden: Float32Array }
 
 /** per-sequence statistics of one stage: tensor name -> [B, channels] row-major */
 export type StageStats = Map<string, Float32Array>;
 
-type Stage = 'embed' | 'layer' | 'layer-stats' | 'layer-probe' | 'head' | 'head-stats';
+type Stage = 'embed' | 'layer' | 'layer-stats' | 'layer-probe' | 'layer-kv' | 'decode' | 'head' | 'head-stats';
 
 export class LlamaRuntime {
   private readonly sessions = new Map<Stage, Promise<InferenceSession>>();
@@ -44,7 +58,8 @@ export class LlamaRuntime {
     let s = this.sessions.get(stage);
     if (!s) {
       const c = this.config;
-      const model = stage === 'embed' ? embedGraph(c) : stage.startsWith('layer') ? layerGraph(c, stage === 'layer' ? 'hidden' : stage === 'layer-stats' ? 'stats' : 'probe') : headGraph(c, stage === 'head-stats');
+      const model = stage === 'embed' ? embedGraph(c) : stage === 'decode' ? decodeLayerGraph(c)
+        : stage.startsWith('layer') ? layerGraph(c, stage === 'layer' ? 'hidden' : (stage.slice(6) as LayerOutputs)) : headGraph(c, stage === 'head-stats');
       const device = this.opts.device ?? 'cpu';
       s = createSession(model, device, this.opts.threads);
       this.sessions.set(stage, s);
@@ -72,28 +87,46 @@ export class LlamaRuntime {
     return { norm: new Tensor('float32', await this.weights.read('model.norm.weight', [c.hidden]), [c.hidden]), lmHead: new Tensor('float32', await this.weights.read(name, shape), shape) };
   }
 
-  async embed(table: Tensor, batch: Batch): Promise<Float32Array> {
+  /** hidden states [ids, hidden] of token ids */
+  async embed(table: Tensor, ids: BigInt64Array): Promise<Float32Array> {
     const s = await this.session('embed');
-    const r = await s.run({ embed: table, ids: new Tensor('int64', batch.ids, [batch.ids.length]) });
+    const r = await s.run({ embed: table, ids: new Tensor('int64', ids, [ids.length]) });
     return r.hidden!.data as Float32Array;
   }
 
-  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, outputs: LayerOutputs): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe }> {
-    const s = await this.session(outputs === 'hidden' ? 'layer' : outputs === 'stats' ? 'layer-stats' : 'layer-probe');
-    const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(batch, hidden) };
+  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, outputs: LayerOutputs): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe; kv?: KvCache }> {
+    const s = await this.session(outputs === 'hidden' ? 'layer' : `layer-${outputs}`);
+    const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(hidden) };
     for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
     const r = await s.run(pick(feeds, s.inputNames));
     const out: StageStats = new Map();
     if (outputs === 'stats') for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
     const probe = outputs === 'probe' ? { attention: r['probe.attention']!.data as Float32Array, hidden: r['probe.hidden']!.data as Float32Array } : undefined;
-    return { hidden: r.hidden_out!.data as Float32Array, stats: out, ...(probe ? { probe } : {}) };
+    return { hidden: r.hidden_out!.data as Float32Array, stats: out, ...(probe ? { probe } : {}), ...(outputs === 'kv' ? { kv: { k: r.present_k!, v: r.present_v! } } : {}) };
+  }
+
+  /** One decoding step of a layer: one token per sequence, attending to `past` (grown and returned). */
+  async decode(w: LayerTensors, step: DecodeStep, hidden: Float32Array, past: KvCache): Promise<{ hidden: Float32Array; kv: KvCache }> {
+    const s = await this.session('decode');
+    const c = this.config, B = step.positions.length, S = step.bias.length / B;
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
+    const feeds: Record<string, Tensor> = {
+      hidden: new Tensor('float32', hidden, [B, c.hidden]), past_k: past.k, past_v: past.v,
+      bias: new Tensor('float32', step.bias, [B, 1, 1, 1, S]),
+      cos: new Tensor('float32', step.cos, [B, 1, 1, 1, c.headDim]), sin: new Tensor('float32', step.sin, [B, 1, 1, 1, c.headDim]),
+      shape_q: i64([B, 1, c.kvHeads, c.heads / c.kvHeads, c.headDim]), shape_kv: i64([B, 1, c.kvHeads, 1, c.headDim]),
+      shape_bt: i64([B, 1, -1]), shape_rows: i64([B, -1]), token_weight: new Tensor('float32', new Float32Array(B).fill(1), [B, 1, 1]),
+    };
+    for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
+    const r = await s.run(pick(feeds, s.inputNames));
+    return { hidden: r.hidden_out!.data as Float32Array, kv: { k: r.present_k!, v: r.present_v! } };
   }
 
   /** logits [rows, vocab] of the selected flat rows (b * length + position) */
   async head(w: HeadTensors, batch: Batch, hidden: Float32Array, rows: readonly number[], stats: boolean): Promise<{ logits: Float32Array; stats: StageStats }> {
     const s = await this.session(stats ? 'head-stats' : 'head');
     const feeds: Record<string, Tensor> = {
-      ...this.batchFeeds(batch), hidden: this.hidden(batch, hidden), 'w.norm': w.norm, 'w.lm_head': w.lmHead,
+      ...this.batchFeeds(batch), hidden: this.hidden(hidden), 'w.norm': w.norm, 'w.lm_head': w.lmHead,
       rows: new Tensor('int64', BigInt64Array.from(rows, BigInt), [rows.length]),
     };
     const r = await s.run(pick(feeds, s.inputNames));
@@ -102,8 +135,8 @@ export class LlamaRuntime {
     return { logits: r.logits!.data as Float32Array, stats: out };
   }
 
-  private hidden(batch: Batch, x: Float32Array): Tensor {
-    return new Tensor('float32', x, [batch.size * batch.length, this.config.hidden]);
+  private hidden(x: Float32Array): Tensor {
+    return new Tensor('float32', x, [x.length / this.config.hidden, this.config.hidden]);
   }
 
   private batchFeeds(b: Batch): Record<string, Tensor> {

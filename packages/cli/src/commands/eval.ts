@@ -27,7 +27,7 @@ export function evalCommand(program: Command, io: Io): void {
           const seconds = (performance.now() - started) / 1000;
           const mean = scores.reduce((s, x) => s + x.accuracy, 0) / scores.length;
           if (flags.json) {
-            for (const s of scores) io.stdout.write(JSON.stringify({ type: 'task', ...s }) + '\n');
+            for (const { rows: _, ...s } of scores) io.stdout.write(JSON.stringify({ type: 'task', ...s }) + '\n');
             io.stdout.write(JSON.stringify({ type: 'summary', model: path, tasks: scores.length, mean, seconds }) + '\n');
             return;
           }
