@@ -46,6 +46,19 @@ export interface PeerRun {
 
 export const PYTHON = '/usr/bin/python3';
 
+/**
+ * Installs the PyTorch peer (Debian python3-torch) and an optimised BLAS for it when missing and
+ * this runs as root: Debian's torch otherwise uses the reference BLAS (about 1.6 GFLOP/s here,
+ * against 68 with OpenBLAS), which would make the forward-pass comparison meaningless.
+ */
+export function ensurePeer(): string {
+  const blas = spawnSync('sh', ['-c', 'update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"'], { stdio: 'ignore' }).status === 0;
+  if (torchAvailable() && blas) return 'PyTorch peer: Debian python3-torch with OpenBLAS';
+  if (process.getuid?.() !== 0) return `PyTorch peer: ${torchAvailable() ? 'torch without OpenBLAS (run as root to install libopenblas0-pthread)' : 'not installed (apt-get install python3-torch libopenblas0-pthread)'}`;
+  const r = spawnSync('sh', ['-c', 'apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1)'], { stdio: 'ignore' });
+  return r.status === 0 ? 'PyTorch peer: installed python3-torch and libopenblas0-pthread' : 'PyTorch peer: installing python3-torch libopenblas0-pthread failed';
+}
+
 export function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }

@@ -1,5 +1,6 @@
 // npm run bench: Tessera's merge throughput and memory against a PyTorch peer and the
-// machine's memcpy bandwidth, measured in one run; then the long fuzz of the reader.
+// machine's memcpy bandwidth, measured in one run; distributed figures; the model runtime's
+// tokens/s against PyTorch and the AIM accuracy table; then the long fuzz of the reader.
 //   BENCH_DIR   where the synthetic checkpoints live (default: $TMPDIR/tessera-bench; reused)
 //   BENCH_MODEL tinyllama (default, 1.1B: four 2.2 GB checkpoints) or small
 //   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
@@ -13,7 +14,9 @@ import { dispatchRate, plan405b, virtualMerge } from './distributed.js';
 import { fuzzLong } from './fuzz-long.js';
 import { kernelFigures } from './kernels.js';
 import { memcpyGBps } from './machine.js';
-import { OPS, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
+import { aimTable } from './aim-table.js';
+import { forwardFigures } from './forward.js';
+import { OPS, ensurePeer, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
 
 const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
 const shape = process.env.BENCH_MODEL === 'small' ? SMALL : TINYLLAMA_1_1B;
@@ -27,6 +30,7 @@ const line = (s = '') => console.log(s);
 
 async function main() {
   line(`# Tessera benchmark (${new Date().toISOString().slice(0, 10)}, ${WORKERS} worker threads)`);
+  line(ensurePeer());
   const memcpy = memcpyGBps();
   line(`memcpy, 1 thread: ${f2(memcpy)} GB/s copied`);
 
@@ -65,6 +69,15 @@ async function main() {
   const v2 = await virtualMerge(size, 2);
   const overhead = (v: typeof v1, n: number) => `${(100 * (1 - v.taskSeconds / (v.seconds * n))).toFixed(1)}%`;
   line(`virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`);
+
+  line('\n## Model runtime (onnxruntime CPU, 2 threads; PyTorch peer: the same forward pass in float32, 2 threads)');
+  line('model                                    batch x prompt  prefill tok/s (torch)   decode tok/s (torch)');
+  for (const f of await forwardFigures(dir)) {
+    const ratio = (a: number, b?: number) => (b ? ` (${b.toFixed(0)}, ${(a / b).toFixed(2)}x)` : '');
+    line(`${f.model.padEnd(40)} ${`${f.batch} x ${f.promptLen}`.padStart(14)}  ${(f.prefill.toFixed(0) + ratio(f.prefill, f.torchPrefill)).padStart(22)}  ${(f.decode.toFixed(1) + ratio(f.decode, f.torchDecode)).padStart(21)}`);
+  }
+  line('\n## AIM on zoo merges (exact-match accuracy %, own tasks of the merged experts)');
+  for (const l of await aimTable()) line(l);
 
   line(`\n## Reader fuzzing (${fuzzSeconds} s)`);
   const fz = await fuzzLong(fuzzSeconds);
