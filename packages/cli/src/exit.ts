@@ -2,7 +2,7 @@
 // 1 anything else. Errors print as one line; the stack only with --debug.
 import { CheckpointError, OutputError } from '@tessera/checkpoint';
 import { CancelledError, MergeInputError } from '@tessera/engine';
-import { ModelError } from '@tessera/model';
+import { ModelError } from '@tessera/model/errors';
 import { RecipeError } from '@tessera/recipe';
 import { OperatorError } from '@tessera/tensor';
 

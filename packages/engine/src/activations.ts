@@ -6,7 +6,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpoint } from '@tessera/checkpoint';
-import { type ActivationStats, type Device, ModelError, type ProbeRow, llamaConfig, loadTokenizer } from '@tessera/model';
+import type { ActivationStats, Device, ProbeRow } from '@tessera/model';
+import { ModelError } from '@tessera/model/errors';
+
+// the model runtime loads only when a model job runs
+const model = () => import('@tessera/model');
 import type { Executor } from './executor.js';
 import type { ActivationTask, TaskResult } from './task.js';
 
@@ -23,9 +27,10 @@ export interface ActivationOptions {
 }
 
 /** Calibration sequences of a jsonl file of {"prompt": ...} (or {"text": ...}) rows: BOS + tokens. */
-export async function calibrationSequences(model: string, file: string): Promise<number[][]> {
-  const ckpt = await openCheckpoint(model);
-  const tok = await loadTokenizer(model, llamaConfig(model, ckpt.config).eos ?? -1);
+export async function calibrationSequences(path: string, file: string): Promise<number[][]> {
+  const ckpt = await openCheckpoint(path);
+  const m = await model();
+  const tok = await m.loadTokenizer(path, m.llamaConfig(path, ckpt.config).eos ?? -1);
   const text = await readFile(file, 'utf8').catch(() => { throw new ModelError(file, 'cannot read the calibration file'); });
   const seqs = text.split('\n').flatMap((line, i) => {
     if (line.trim() === '') return [];
@@ -47,9 +52,9 @@ export function sequencesHash(seqs: readonly (readonly number[])[]): string {
  * Runs the stage tasks of every chain (chains in parallel, stages in order) and hands each
  * stage's output file to `read` (chain index, file); the hidden states are removed as they go.
  */
-async function runChains(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string) => Promise<void>): Promise<number> {
-  const ckpt = await openCheckpoint(model);
-  const c = llamaConfig(model, ckpt.config);
+async function runChains(path: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string) => Promise<void>): Promise<number> {
+  const ckpt = await openCheckpoint(path);
+  const c = (await model()).llamaConfig(path, ckpt.config);
   const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
   const dir = join(opts.workDir, `${probe ? 'probes' : 'activations'}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { recursive: true });
@@ -64,7 +69,7 @@ async function runChains(model: string, seqs: readonly (readonly number[])[], op
         if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
         const head = stage === c.layers;
         const task: ActivationTask = {
-          kind: 'activations', id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`, model, device: opts.device ?? 'cpu',
+          kind: 'activations', id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`, model: path, device: opts.device ?? 'cpu',
           stage: head ? 'head' : stage, sequences: seqFile, batchSize: opts.batchSize ?? 16,
           ...(stage > 0 ? { input: join(dir, `chain-${k}-h${stage - 1}.f32`) } : {}),
           ...(head ? {} : { output: join(dir, `chain-${k}-h${stage}.f32`) }),

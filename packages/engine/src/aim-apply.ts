@@ -5,7 +5,6 @@ import { availableParallelism } from 'node:os';
 import { copyFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MANIFEST_FILE, openCheckpoint, syncFile, writeManifest } from '@tessera/checkpoint';
-import { readStats } from '@tessera/model';
 import { isFloatDtype } from '@tessera/tensor';
 import { EmbeddedExecutor } from './embedded.js';
 import type { EventSink } from './events.js';
@@ -30,7 +29,7 @@ const SLICE_ELEMENTS = 2 ** 20;
 export async function applyAimToCheckpoint(base: string, merged: string, statsPath: string, opts: AimApplyOptions): Promise<{ out: string; tensors: number; seconds: number }> {
   const started = performance.now();
   const emit = opts.onEvent ?? (() => undefined);
-  const [b, m, stats] = await Promise.all([openCheckpoint(base), openCheckpoint(merged), readStats(statsPath)]);
+  const [b, m, stats] = await Promise.all([openCheckpoint(base), openCheckpoint(merged), import('@tessera/model').then((m) => m.readStats(statsPath))]);
   const staging = await stage(opts.out, opts.overwrite ?? false);
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
   try {

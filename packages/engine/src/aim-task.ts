@@ -4,8 +4,6 @@
 // Applied to the merged values as written (in the output dtype), so a recipe's `aim:` and
 // `tessera aim` on the plain merge give the same bytes.
 import { openSource, writeAt } from '@tessera/checkpoint';
-// the statistics reader alone: merge threads do not load the model runtime
-import { readStats } from '@tessera/model/stats';
 import { type FloatDtype, decode, encode, itemSize } from '@tessera/tensor';
 import { MergeInputError } from './errors.js';
 import type { AimParams, AimTask, TaskResult } from './task.js';
@@ -29,7 +27,8 @@ async function relaxationOf(tensor: string, p: AimParams): Promise<Float32Array>
   if (hit) return hit;
   let f = files.get(p.stats);
   if (!f) {
-    f = readStats(p.stats).then((s) => s.sums);
+    // the statistics reader (Arrow) loads only on threads that apply AIM
+    f = import('@tessera/model/stats').then((m) => m.readStats(p.stats)).then((s) => s.sums);
     f.catch(() => files.delete(p.stats));
     files.set(p.stats, f);
   }

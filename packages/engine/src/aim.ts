@@ -6,9 +6,10 @@ import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Checkpoint, isRemote, openCheckpoint } from '@tessera/checkpoint';
-import { readStats, writeStats } from '@tessera/model';
 import type { AimSpec } from '@tessera/recipe';
 import { isFloatDtype } from '@tessera/tensor';
+// the model runtime and Arrow load only when AIM is used
+const model = () => import('@tessera/model');
 import { calibrationSequences, collectActivations, sequencesHash } from './activations.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
@@ -43,7 +44,7 @@ export async function aimStatistics(base: string, calibration: string, opts: Aim
   await mkdir(opts.workDir, { recursive: true });
   const local = join(opts.workDir, 'aim-stats.arrow');
   if (calibration.endsWith('.arrow')) {
-    await readStats(calibration);
+    await (await model()).readStats(calibration);
     await copyFile(calibration, local);
     emit({ type: 'aim', step: 'ready', stats: calibration });
     return local;
@@ -62,7 +63,7 @@ export async function aimStatistics(base: string, calibration: string, opts: Aim
     });
     await mkdir(join(cacheDir(), 'activations'), { recursive: true });
     const tmp = `${cached}.${process.pid}.tmp`;
-    await writeStats(tmp, { ...stats, meta: { ...stats.meta, calibration } });
+    await (await model()).writeStats(tmp, { ...stats, meta: { ...stats.meta, calibration } });
     await rename(tmp, cached);
     emit({ type: 'aim', step: 'ready', stats: cached });
   }
@@ -76,7 +77,7 @@ export async function aimStatistics(base: string, calibration: string, opts: Aim
  */
 export async function attachAim(plan: JobPlan, aim: AimSpec, statsPath: string): Promise<string[]> {
   const warnings: string[] = [];
-  const stats = (await readStats(statsPath)).sums;
+  const stats = (await (await model()).readStats(statsPath)).sums;
   const base = await openCheckpoint(plan.recipe.base!.path);
   for (const t of plan.tensors) {
     const sums = stats.get(t.name);

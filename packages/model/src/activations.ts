@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { type Batch, makeBatch, batches } from './batch.js';
 import { accumulate } from './forward.js';
 import { LAYER_TENSORS, type LayerWeight } from './llama-graphs.js';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 import { type Device, LlamaRuntime } from './runtime.js';
 
 export interface ActivationStage {

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { forward } from './forward.js';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 import type { LlamaRuntime } from './runtime.js';
 import type { TextEncoder } from './tokenizer.js';
 

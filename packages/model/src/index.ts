@@ -1,3 +1,4 @@
+export * from './errors.js';
 export * from './llama-config.js';
 export * from './graph.js';
 export * from './llama-graphs.js';

@@ -1,11 +1,6 @@
 // The Llama-family settings of a checkpoint's config.json, validated: the forward pass refuses
 // what it does not implement instead of computing something else.
-export class ModelError extends Error {
-  override name = 'ModelError';
-  constructor(readonly path: string, problem: string) {
-    super(`${path}: ${problem}`);
-  }
-}
+import { ModelError } from './errors.js';
 
 export interface LlamaConfig {
   vocabSize: number;

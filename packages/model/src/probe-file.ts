@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Field, Float32, Int32, List, Table, Utf8, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import type { ProbeRow } from './activations.js';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 
 export async function writeProbes(path: string, rows: readonly ProbeRow[], meta: Record<string, string>): Promise<void> {
   const offsets = new Int32Array(rows.length + 1);

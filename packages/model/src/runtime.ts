@@ -4,7 +4,8 @@ import { type Checkpoint, openCheckpoint } from '@tessera/checkpoint';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Batch } from './batch.js';
 import { Graph } from './graph.js';
-import { type LlamaConfig, ModelError, llamaConfig } from './llama-config.js';
+import { ModelError } from './errors.js';
+import { type LlamaConfig, llamaConfig } from './llama-config.js';
 import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerOutputs, type LayerWeight, decodeLayerGraph, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
 import { WeightReader } from './weights.js';
 

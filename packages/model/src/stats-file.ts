@@ -2,7 +2,7 @@
 // a_j (sum over calibration sequences of the mean |x| over the sequence's tokens), in float64.
 import { readFile, writeFile } from 'node:fs/promises';
 import { Field, Float64, Int32, List, Table, Utf8, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 
 export interface ActivationStats {
   /** tensor name -> a_j per input channel */

@@ -2,7 +2,7 @@
 // prompt with the model's special tokens (BOS for Llama) and an answer without them.
 import { fileIn, readTextIfExists } from '@tessera/checkpoint';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 
 export interface TextEncoder {
   /** ids of a prompt, with the special tokens the model expects (BOS) */

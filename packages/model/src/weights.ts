@@ -2,7 +2,7 @@
 // at a time through the checkpoint's range sources.
 import { type Checkpoint, type RangeSource, openSource } from '@tessera/checkpoint';
 import { f16BitsToF32 } from '@tessera/tensor';
-import { ModelError } from './llama-config.js';
+import { ModelError } from './errors.js';
 
 export class WeightReader {
   private readonly sources = new Map<string, RangeSource>();

@@ -1,6 +1,5 @@
 import { dirname, resolve } from 'node:path';
 import { EmbeddedExecutor, type Executor, calibrationSequences, collectActivations } from '@tessera/engine';
-import { writeStats } from '@tessera/model';
 import type { Command } from 'commander';
 import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
 import { deviceOption, positiveInt } from '../options.js';
@@ -57,7 +56,7 @@ export function activationsCommand(program: Command, io: Io): void {
           executor, workDir: resolve(flags.workDir ?? dirname(resolve(flags.out))), chains: flags.chains, batchSize: flags.batch, device: flags.device, signal,
           onStage: (done, total) => { if (flags.json) io.stdout.write(JSON.stringify({ type: 'stage', done, total }) + '\n'); else io.stderr.write(`\rstages ${done}/${total}`); },
         }));
-        await writeStats(flags.out, stats);
+        await (await import('@tessera/model')).writeStats(flags.out, stats);
         const tokens = seqs.reduce((n, s) => n + s.length, 0), seconds = (performance.now() - started) / 1000;
         if (flags.json) io.stdout.write(JSON.stringify({ type: 'done', out: flags.out, tensors: stats.sums.size, sequences: seqs.length, tokens, seconds }) + '\n');
         else io.stderr.write(`\n${flags.out}: statistics of ${stats.sums.size} tensors over ${seqs.length} sequences (${tokens} tokens) in ${seconds.toFixed(1)}s\n`);

@@ -1,4 +1,3 @@
-import { LlamaRuntime, loadTasks, loadTokenizer, evaluate } from '@tessera/model';
 import type { Command } from 'commander';
 import { table } from '../format.js';
 import { deviceOption, positiveInt } from '../options.js';
@@ -18,6 +17,8 @@ export function evalCommand(program: Command, io: Io): void {
     .option('--debug', 'print stack traces')
     .action(async (path: string, flags: { tasks: string[]; limit?: number; batch: number; device: 'cpu' | 'cuda'; threads?: number; json?: boolean; debug?: boolean }) => {
       io.exitCode = await run(io, flags, async () => {
+        // the model runtime loads only for model commands
+        const { LlamaRuntime, evaluate, loadTasks, loadTokenizer } = await import('@tessera/model');
         const tasks = loadTasks(flags.tasks);
         const rt = await LlamaRuntime.open(path, { device: flags.device, ...(flags.threads ? { threads: flags.threads } : {}) });
         try {

@@ -1,6 +1,5 @@
 import { resolve, dirname } from 'node:path';
 import { calibrationSequences, collectProbes } from '@tessera/engine';
-import { writeProbes } from '@tessera/model';
 import type { Command } from 'commander';
 import { natsOptions, type NatsFlags } from '../nats-options.js';
 import { type Io, run } from '../run.js';
@@ -20,7 +19,7 @@ export function probeCommand(program: Command, io: Io): void {
         const rows = await withExecutor(flags, flags.chains, (executor) => collectProbes(model, seqs, {
           executor, workDir: resolve(flags.workDir ?? dirname(resolve(flags.out))), chains: flags.chains, batchSize: flags.batch, device: flags.device, signal,
         }));
-        await writeProbes(flags.out, rows, { model, probes: flags.probes });
+        await (await import('@tessera/model')).writeProbes(flags.out, rows, { model, probes: flags.probes });
         io.stdout.write(`${flags.out}: ${rows.length} rows for ${seqs.length} probes\n`);
       });
     });
