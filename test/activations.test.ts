@@ -2,6 +2,7 @@
 // real worker processes over NATS, against a direct whole-model computation.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256File } from '@tessera/checkpoint';
 import { EmbeddedExecutor, calibrationSequences, collectActivations } from '@tessera/engine';
 import { readStats } from '@tessera/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,30 @@ describe('activation statistics', () => {
       expectClose(stats.sums, direct);
       const ran = workers.flatMap((w) => w.lines.filter((l) => l.event === 'task' && String(l.task).startsWith('act/')));
       expect(ran.length).toBeGreaterThanOrEqual(chains * 5);
+    });
+
+    it('model tasks go to a worker of the gpu pool when one is live', async () => {
+      const gpu = spawnService(['worker', '--nats', nats.url, '--threads', '1', '--pool', 'gpu']);
+      workers.push(gpu);
+      await gpu.waitFor((l) => l.event === 'started');
+      await new Promise((r) => setTimeout(r, 2500)); // its first heartbeat is in the bucket
+      const before = workers.slice(0, 2).map((w) => w.lines.length);
+      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', join(root, 'gpu.arrow'), '--chains', '2', '--nats', nats.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(gpu.lines.filter((l) => l.event === 'task' && String(l.task).startsWith('act/'))).toHaveLength(2 * 5);
+      workers.slice(0, 2).forEach((w, i) => expect(w.lines.slice(before[i]).filter((l) => l.event === 'task')).toEqual([]));
+      expectClose((await readStats(join(root, 'gpu.arrow'))).sums, direct);
+    });
+
+    it('a recipe with aim: merged over NATS writes the bytes of the embedded merge', async () => {
+      const recipe = join(root, 'aim.yaml');
+      writeFileSync(recipe, `merge_method: task_arithmetic\nbase_model: ${BASE}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'rev')}, parameters: {weight: 1}}\naim: {calibration: ${PROBES}, omega: 0.5}\n`);
+      const env = { TESSERA_CACHE_DIR: join(root, 'cache-nats') };
+      const remote = await tessera(['merge', recipe, '--out', join(root, 'aim-nats'), '--nats', nats.url, '--no-fsync'], { env });
+      expect(remote.code, remote.stderr).toBe(0);
+      const local = await tessera(['merge', recipe, '--out', join(root, 'aim-local'), '--no-fsync'], { env: { TESSERA_CACHE_DIR: join(root, 'cache-local') } });
+      expect(local.code, local.stderr).toBe(0);
+      expect(await sha256File(join(root, 'aim-nats', 'model.safetensors'))).toBe(await sha256File(join(root, 'aim-local', 'model.safetensors')));
     });
   });
 
