@@ -191,6 +191,10 @@ describe('the gRPC API', () => {
     const outside = await tessera(['submit', join(root, 'dare.yaml'), '--out', '/tmp/elsewhere', '--server', server, '--token', 'sesame']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toMatch(/\/tmp\/elsewhere: output is outside the folders this coordinator may use/);
+    writeFileSync(join(root, 'aim-outside.yaml'), `${readFileSync(join(root, 'dare.yaml'), 'utf8')}aim: {calibration: ${join(ZOO, 'probes.jsonl')}}\n`);
+    const calibration = await tessera(['submit', join(root, 'aim-outside.yaml'), '--out', join(root, 'x'), '--server', server, '--token', 'sesame']);
+    expect(calibration.code).toBe(2);
+    expect(calibration.stderr).toMatch(/probes\.jsonl: aim\.calibration is outside the folders this coordinator may use/);
     const wrong = await tessera(['status', '--server', server, '--token', 'nope']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/missing or wrong bearer token/);

@@ -47,6 +47,7 @@ export class JobManager {
     const output = resolve(dir, req.output);
     this.confine(output, 'output');
     for (const r of recipes) for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) this.confine(m.path, m.where);
+    for (const r of recipes) if (r.aim) this.confine(r.aim.calibration, 'aim.calibration');
     if (!(o?.overwrite) && (await stat(output).then(() => true, () => false))) {
       throw new OutputError(output, 'already exists (pass overwrite to replace it)', { reason: 'exists' });
     }
