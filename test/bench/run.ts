@@ -70,9 +70,10 @@ async function main() {
   const overhead = (v: typeof v1, n: number) => `${(100 * (1 - v.taskSeconds / (v.seconds * n))).toFixed(1)}%`;
   line(`virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`);
 
-  line('\n## Model runtime (onnxruntime CPU, 2 threads; PyTorch peer: the same forward pass in float32, 2 threads)');
+  line('\n## Model runtime (onnxruntime CPU, up to 2 threads; PyTorch peer: the same forward pass in float32, 2 threads)');
   line('model                                    batch x prompt  prefill tok/s (torch)   decode tok/s (torch)');
   for (const f of await forwardFigures(dir)) {
+    if (f.threads !== WORKERS) line(`(${f.model}: ${f.threads} onnxruntime thread, the runtime's choice for a model this narrow)`);
     const ratio = (a: number, b?: number) => (b ? ` (${b.toFixed(0)}, ${(a / b).toFixed(2)}x)` : '');
     line(`${f.model.padEnd(40)} ${`${f.batch} x ${f.promptLen}`.padStart(14)}  ${(f.prefill.toFixed(0) + ratio(f.prefill, f.torchPrefill)).padStart(22)}  ${(f.decode.toFixed(1) + ratio(f.decode, f.torchDecode)).padStart(21)}`);
   }
