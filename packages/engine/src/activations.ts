@@ -1,6 +1,6 @@
-// The activation-statistics job (and the probe-representation job, its twin): calibration sequences split into chains that run in parallel,
-// each chain a sequence of stage tasks (layer 0 .. layer L-1, head) passing hidden states
-// through shared storage. Any executor runs the stages (threads here, or remote workers); the
+// The activation-statistics job (and the probe-representation job, its twin): calibration
+// sequences split into chains that run in parallel, each chain a sequence of stage tasks
+// (layer 0 .. layer L-1, head) passing hidden states through shared storage. Any executor runs the stages (threads here, or remote workers); the
 // chains' sums are added in chain order, so the result does not depend on who ran what.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +18,7 @@ export interface ActivationOptions {
   executor: Executor;
   /** shared storage for hidden states between stages (removed at the end) */
   workDir: string;
-  /** chains of sequences run in parallel (default 1) */
+  /** chains of sequences run in parallel (default 1; more when a chain's hidden states would pass 512 MiB) */
   chains?: number;
   batchSize?: number;
   device?: Device;
@@ -48,14 +48,20 @@ export function sequencesHash(seqs: readonly (readonly number[])[]): string {
   return createHash('sha256').update(JSON.stringify(seqs)).digest('hex');
 }
 
+/** hidden states of one chain at most (more chains than asked for when the sequences need it) */
+const CHAIN_BYTES = 512 * 2 ** 20;
+
 /**
  * Runs the stage tasks of every chain (chains in parallel, stages in order) and hands each
- * stage's output file to `read` (chain index, file); the hidden states are removed as they go.
+ * stage's output file to `read` (chain index, file, index of the chain's first sequence); the
+ * hidden states are removed as they go.
  */
-async function runChains(path: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string) => Promise<void>): Promise<number> {
+async function runChains(path: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string, first: number) => Promise<void>): Promise<number> {
   const ckpt = await openCheckpoint(path);
   const c = (await model()).llamaConfig(path, ckpt.config);
-  const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
+  // a stage task holds its chain's hidden states twice (in and out): keep a chain under CHAIN_BYTES
+  const hiddenBytes = seqs.reduce((n, s) => n + s.length, 0) * c.hidden * 4;
+  const chains = Math.max(1, Math.min(Math.max(opts.chains ?? 1, Math.ceil(hiddenBytes / CHAIN_BYTES)), seqs.length));
   const dir = join(opts.workDir, `${probe ? 'probes' : 'activations'}-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { recursive: true });
   const total = chains * (c.layers + 1);
@@ -78,7 +84,7 @@ async function runChains(path: string, seqs: readonly (readonly number[])[], opt
         };
         const r: TaskResult = await opts.executor.run(task, opts.signal);
         if (r.kind !== 'activations') throw new Error(`internal error: stage ${task.id} returned ${r.kind}`);
-        await read(k, task.stats);
+        await read(k, task.stats, from);
         if (stage > 0) await rm(task.input!, { force: true });
         opts.onStage?.(++done, total);
       }
@@ -110,9 +116,7 @@ export async function collectActivations(model: string, seqs: readonly (readonly
 /** Probe representations (mean hidden states, last-token attention, next-token distributions) of every sequence. */
 export async function collectProbes(model: string, seqs: readonly (readonly number[])[], opts: ActivationOptions): Promise<ProbeRow[]> {
   const perChain: ProbeRow[][] = [];
-  const chains = Math.max(1, Math.min(opts.chains ?? 1, seqs.length));
-  await runChains(model, seqs, opts, true, async (k, file) => {
-    const first = Math.floor((k * seqs.length) / chains);
+  await runChains(model, seqs, opts, true, async (k, file, first) => {
     for (const r of JSON.parse(await readFile(file, 'utf8')) as ProbeRow[]) (perChain[k] ??= []).push({ ...r, sequence: r.sequence + first });
   });
   const order = { hidden: 0, attention: 1, next_token: 2 } as const;
