@@ -42,7 +42,7 @@ export function loadTasks(paths: readonly string[]): EvalTask[] {
   });
 }
 
-export interface EvalOptions { limit?: number; batchSize?: number; onTask?: (s: TaskScore) => void }
+export interface EvalOptions { limit?: number; batchSize?: number; onLayer?: (layer: number) => void }
 
 export async function evaluate(rt: LlamaRuntime, tok: TextEncoder, tasks: readonly EvalTask[], opts: EvalOptions = {}): Promise<TaskScore[]> {
   const items = tasks.flatMap((t, ti) => t.rows.slice(0, opts.limit ?? t.rows.length).map((r) => {
@@ -50,7 +50,7 @@ export async function evaluate(rt: LlamaRuntime, tok: TextEncoder, tasks: readon
     return { task: ti, prompt, target };
   }));
   const seqs = items.map((it) => [...it.prompt, ...it.target.slice(0, -1)]);
-  const r = await forward(rt, seqs, { ...(opts.batchSize ? { batchSize: opts.batchSize } : {}), positions: (i) => items[i]!.target.map((_, j) => items[i]!.prompt.length - 1 + j) });
+  const r = await forward(rt, seqs, { ...(opts.batchSize ? { batchSize: opts.batchSize } : {}), ...(opts.onLayer ? { onLayer: opts.onLayer } : {}), positions: (i) => items[i]!.target.map((_, j) => items[i]!.prompt.length - 1 + j) });
   const V = rt.config.vocabSize;
   const scores: TaskScore[] = tasks.map((t) => ({ task: t.name, correct: 0, total: 0, accuracy: 0, rows: [] }));
   items.forEach((it, i) => {
@@ -61,10 +61,7 @@ export async function evaluate(rt: LlamaRuntime, tok: TextEncoder, tasks: readon
     score.rows.push(ok);
     if (ok) score.correct++;
   });
-  for (const s of scores) {
-    s.accuracy = s.total ? s.correct / s.total : 0;
-    opts.onTask?.(s);
-  }
+  for (const s of scores) s.accuracy = s.total ? s.correct / s.total : 0;
   return scores;
 }
 

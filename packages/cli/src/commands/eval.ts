@@ -24,7 +24,9 @@ export function evalCommand(program: Command, io: Io): void {
         try {
           const tok = await loadTokenizer(path, rt.config.eos);
           const started = performance.now();
-          const scores = await evaluate(rt, tok, tasks, { batchSize: flags.batch, ...(flags.limit ? { limit: flags.limit } : {}) });
+          const layers = rt.config.layers;
+          const onLayer = io.stderr.isTTY && !flags.json ? (l: number) => io.stderr.write(`\r\x1b[2Kforward pass: layer ${l + 1}/${layers}${l + 1 === layers ? '\n' : ''}`) : undefined;
+          const scores = await evaluate(rt, tok, tasks, { batchSize: flags.batch, ...(flags.limit ? { limit: flags.limit } : {}), ...(onLayer ? { onLayer } : {}) });
           const seconds = (performance.now() - started) / 1000;
           const mean = scores.reduce((s, x) => s + x.accuracy, 0) / scores.length;
           if (flags.json) {
