@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256File } from '@tessera/checkpoint';
 import { EmbeddedExecutor, calibrationSequences, collectActivations } from '@tessera/engine';
-import { readStats } from '@tessera/model';
+import { readProbes, readStats } from '@tessera/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
 import { directStats } from './support/full-model.js';
@@ -93,6 +93,18 @@ describe('activation statistics', () => {
       expect(gpu.lines.filter((l) => l.event === 'task' && String(l.task).startsWith('act/'))).toHaveLength(2 * 5);
       workers.slice(0, 2).forEach((w, i) => expect(w.lines.slice(before[i]).filter((l) => l.event === 'task')).toEqual([]));
       expectClose((await readStats(join(root, 'gpu.arrow'))).sums, direct);
+    });
+
+    it('tessera probe --nats writes the representations of the embedded run', async () => {
+      const outs = [join(root, 'probe-nats.arrow'), join(root, 'probe-local.arrow')];
+      const remote = await tessera(['probe', BASE, '--probes', PROBES, '--out', outs[0]!, '--chains', '2', '--nats', nats.url]);
+      expect(remote.code, remote.stderr).toBe(0);
+      expect((await tessera(['probe', BASE, '--probes', PROBES, '--out', outs[1]!])).code).toBe(0);
+      const [a, b] = await Promise.all(outs.map((o) => readProbes(o)));
+      expect(a!.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`)).toEqual(b!.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`));
+      let worst = 0;
+      a!.forEach((r, i) => r.values.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b![i]!.values[j]!)); }));
+      expect(worst).toBeLessThan(1e-4);
     });
 
     it('a recipe with aim: merged over NATS writes the bytes of the embedded merge', async () => {
