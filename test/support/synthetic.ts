@@ -2,39 +2,11 @@
 // and experts that differ from it in a share of their elements, as fine-tunes do.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createOutputFiles, planOutput, writeAt } from '@tessera/checkpoint';
+import { type LlamaShape, createOutputFiles, llamaTensors, planOutput, writeAt } from '@tessera/checkpoint';
 
-export interface LlamaShape {
-  layers: number;
-  hidden: number;
-  intermediate: number;
-  vocab: number;
-  heads: number;
-  kvHeads: number;
-}
+export type { LlamaShape };
 
 export const TINYLLAMA_1_1B: LlamaShape = { layers: 22, hidden: 2048, intermediate: 5632, vocab: 32000, heads: 32, kvHeads: 4 };
-
-export function llamaTensors(s: LlamaShape): { name: string; shape: number[] }[] {
-  const head = s.hidden / s.heads;
-  const t = [{ name: 'model.embed_tokens.weight', shape: [s.vocab, s.hidden] }];
-  for (let l = 0; l < s.layers; l++) {
-    const p = `model.layers.${l}.`;
-    t.push(
-      { name: `${p}self_attn.q_proj.weight`, shape: [s.hidden, s.hidden] },
-      { name: `${p}self_attn.k_proj.weight`, shape: [s.kvHeads * head, s.hidden] },
-      { name: `${p}self_attn.v_proj.weight`, shape: [s.kvHeads * head, s.hidden] },
-      { name: `${p}self_attn.o_proj.weight`, shape: [s.hidden, s.hidden] },
-      { name: `${p}mlp.gate_proj.weight`, shape: [s.intermediate, s.hidden] },
-      { name: `${p}mlp.up_proj.weight`, shape: [s.intermediate, s.hidden] },
-      { name: `${p}mlp.down_proj.weight`, shape: [s.hidden, s.intermediate] },
-      { name: `${p}input_layernorm.weight`, shape: [s.hidden] },
-      { name: `${p}post_attention_layernorm.weight`, shape: [s.hidden] },
-    );
-  }
-  t.push({ name: 'model.norm.weight', shape: [s.hidden] }, { name: 'lm_head.weight', shape: [s.vocab, s.hidden] });
-  return t;
-}
 
 export function llamaConfig(s: LlamaShape): Record<string, unknown> {
   return {

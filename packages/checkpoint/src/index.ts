@@ -9,3 +9,4 @@ export * from './hf-folder.js';
 export * from './manifest.js';
 export * from './tokenizer.js';
 export * from './location.js';
+export { type LlamaShape, llamaTensors } from './synthetic.js';

@@ -5,10 +5,10 @@
 import { CheckpointError } from './errors.js';
 import type { RangeSource } from './source.js';
 
-interface Shape { layers: number; hidden: number; intermediate: number; vocab: number; heads: number; kvHeads: number }
+export interface LlamaShape { layers: number; hidden: number; intermediate: number; vocab: number; heads: number; kvHeads: number }
 
 /** Llama 3.1 shapes (and smaller ones for quick runs). */
-const SIZES: Record<string, Shape> = {
+const SIZES: Record<string, LlamaShape> = {
   '405b': { layers: 126, hidden: 16384, intermediate: 53248, vocab: 128256, heads: 128, kvHeads: 8 },
   '70b': { layers: 80, hidden: 8192, intermediate: 28672, vocab: 128256, heads: 64, kvHeads: 8 },
   '8b': { layers: 32, hidden: 4096, intermediate: 14336, vocab: 128256, heads: 32, kvHeads: 8 },
@@ -17,7 +17,7 @@ const SIZES: Record<string, Shape> = {
   tiny: { layers: 2, hidden: 256, intermediate: 512, vocab: 1024, heads: 4, kvHeads: 2 },
 };
 
-interface Spec { shape: Shape; seed: number; model: number; file: string }
+interface Spec { shape: LlamaShape; seed: number; model: number; file: string }
 
 function parse(uri: string): Spec {
   const [main, file = 'model.safetensors'] = uri.split('#') as [string, string?];
@@ -28,7 +28,8 @@ function parse(uri: string): Spec {
   return { shape, seed: Number(q.get('seed') ?? 1), model: Number(q.get('model') ?? 0), file };
 }
 
-function tensors(s: Shape): { name: string; shape: number[] }[] {
+/** The tensors of a Llama checkpoint of this shape, in Hugging Face order. */
+export function llamaTensors(s: LlamaShape): { name: string; shape: number[] }[] {
   const head = s.hidden / s.heads;
   const t = [{ name: 'model.embed_tokens.weight', shape: [s.vocab, s.hidden] }];
   for (let l = 0; l < s.layers; l++) {
@@ -51,13 +52,13 @@ function tensors(s: Shape): { name: string; shape: number[] }[] {
 
 const headerCache = new Map<string, Uint8Array>();
 
-function header(s: Shape): Uint8Array {
+function header(s: LlamaShape): Uint8Array {
   const key = JSON.stringify(s);
   let h = headerCache.get(key);
   if (h) return h;
   const obj: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'tessera-synthetic' } };
   let pos = 0;
-  for (const t of tensors(s)) {
+  for (const t of llamaTensors(s)) {
     const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
     obj[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [pos, pos + bytes] };
     pos += bytes;
@@ -71,8 +72,8 @@ function header(s: Shape): Uint8Array {
   return h;
 }
 
-function dataBytes(s: Shape): number {
-  return tensors(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
+function dataBytes(s: LlamaShape): number {
+  return llamaTensors(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
 }
 
 /** bf16 bits of element e of a synthetic model (|value| 2^-8..2^-5, random sign). */

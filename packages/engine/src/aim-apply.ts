@@ -2,10 +2,11 @@
 // a temporary name, AIM tasks read the merged slices from the original and write into the copy
 // (so a task run twice writes the same bytes), then the manifest is written and the copy renamed.
 import { availableParallelism } from 'node:os';
-import { copyFile, readdir, stat } from 'node:fs/promises';
+import { copyFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MANIFEST_FILE, openCheckpoint, syncFile, writeManifest } from '@tessera/checkpoint';
 import { isFloatDtype } from '@tessera/tensor';
+import { aimStatistics } from './aim.js';
 import { EmbeddedExecutor } from './embedded.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
@@ -29,10 +30,13 @@ const SLICE_ELEMENTS = 2 ** 20;
 export async function applyAimToCheckpoint(base: string, merged: string, statsPath: string, opts: AimApplyOptions): Promise<{ out: string; tensors: number; seconds: number }> {
   const started = performance.now();
   const emit = opts.onEvent ?? (() => undefined);
-  const [b, m, stats] = await Promise.all([openCheckpoint(base), openCheckpoint(merged), import('@tessera/model').then((m) => m.readStats(statsPath))]);
+  const [b, m] = await Promise.all([openCheckpoint(base), openCheckpoint(merged)]);
   const staging = await stage(opts.out, opts.overwrite ?? false);
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
+  // the tasks read a copy of the statistics made for this job (workers cache files by path)
+  const work = `${staging.tmp}.aim`;
   try {
+    const stats = await aimStatistics(base, statsPath, { executor: exec, workDir: work });
     for (const name of await readdir(m.dir)) {
       if (name === MANIFEST_FILE || !(await stat(join(m.dir, name))).isFile()) continue;
       await copyFile(join(m.dir, name), join(staging.tmp, name));
@@ -57,7 +61,7 @@ export async function applyAimToCheckpoint(base: string, merged: string, statsPa
           base: { uri: bt.file, offset: bt.offset + e * baseItem, dtype: bt.dtype },
           merged: { uri: t.file, offset: t.offset + e * item, dtype: t.dtype },
           out: { uri: join(staging.tmp, basename(t.file)), offset: t.offset + e * item },
-          aim: { stats: statsPath, omega: opts.omega, cols },
+          aim: { stats: stats.path, omega: opts.omega, cols },
         });
       }
     }
@@ -78,6 +82,7 @@ export async function applyAimToCheckpoint(base: string, merged: string, statsPa
     await discard(staging);
     throw e;
   } finally {
+    await rm(work, { recursive: true, force: true });
     if (!opts.executor) await exec.close();
   }
 }

@@ -3,17 +3,22 @@
 // r_j = 1 the merged value is kept bit for bit, so omega = 1 reproduces the operator's output.
 // Applied to the merged values as written (in the output dtype), so a recipe's `aim:` and
 // `tessera aim` on the plain merge give the same bytes.
-import { openSource, writeAt } from '@tessera/checkpoint';
+import { type RangeSource, writeAt } from '@tessera/checkpoint';
 import { type FloatDtype, decode, encode, itemSize } from '@tessera/tensor';
 import { MergeInputError } from './errors.js';
 import type { AimParams, AimTask, TaskResult } from './task.js';
 
-// statistics files read on this thread, and relaxation vectors derived from them
+// statistics files read on this thread (a few: each job has its own copy), and relaxation
+// vectors derived from them
 const files = new Map<string, Promise<Map<string, Float64Array>>>();
 const relaxations = new Map<string, Float32Array>();
+const MAX_FILES = 4;
 const MAX_CACHED = 256;
 
-export function relaxation(sums: Float64Array, omega: number): Float32Array {
+/** the task runner's open sources */
+export type OpenSource = (uri: string) => RangeSource;
+
+function relaxation(sums: Float64Array, omega: number): Float32Array {
   let max = 0;
   for (const a of sums) if (a > max) max = a;
   const r = new Float32Array(sums.length);
@@ -27,6 +32,7 @@ async function relaxationOf(tensor: string, p: AimParams): Promise<Float32Array>
   if (hit) return hit;
   let f = files.get(p.stats);
   if (!f) {
+    if (files.size >= MAX_FILES) { files.clear(); relaxations.clear(); }
     // the statistics reader (Arrow) loads only on threads that apply AIM
     f = import('@tessera/model/stats').then((m) => m.readStats(p.stats)).then((s) => s.sums);
     f.catch(() => files.delete(p.stats));
@@ -41,21 +47,16 @@ async function relaxationOf(tensor: string, p: AimParams): Promise<Float32Array>
   return r;
 }
 
-async function readSlice(at: { uri: string; offset: number; dtype: FloatDtype }, n: number): Promise<Float64Array> {
-  const src = openSource(at.uri);
-  try {
-    const bytes = new Uint8Array(n * itemSize(at.dtype));
-    await src.readInto(at.offset, bytes);
-    return decode(bytes, at.dtype);
-  } finally {
-    await src.close();
-  }
+async function readSlice(open: OpenSource, at: { uri: string; offset: number; dtype: FloatDtype }, n: number): Promise<Float64Array> {
+  const bytes = new Uint8Array(n * itemSize(at.dtype));
+  await open(at.uri).readInto(at.offset, bytes);
+  return decode(bytes, at.dtype);
 }
 
 /** AIM on merged bytes (output dtype) of elements [elemStart, elemStart + n) of `tensor`; returns the new bytes. */
-export async function aimBytes(tensor: string, merged: Uint8Array, dtype: FloatDtype, elemStart: number, p: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } }): Promise<Uint8Array> {
+export async function aimBytes(open: OpenSource, tensor: string, merged: Uint8Array, dtype: FloatDtype, elemStart: number, p: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } }): Promise<Uint8Array> {
   const n = merged.byteLength / itemSize(dtype);
-  const [r, b] = await Promise.all([relaxationOf(tensor, p), readSlice(p.base, n)]);
+  const [r, b] = await Promise.all([relaxationOf(tensor, p), readSlice(open, p.base, n)]);
   const m = decode(merged, dtype);
   const f = Math.fround;
   for (let e = 0; e < n; e++) {
@@ -65,15 +66,10 @@ export async function aimBytes(tensor: string, merged: Uint8Array, dtype: FloatD
   return encode(m, dtype);
 }
 
-export async function runAim(task: AimTask): Promise<TaskResult> {
-  const src = openSource(task.merged.uri);
+export async function runAim(task: AimTask, open: OpenSource): Promise<TaskResult> {
   const merged = new Uint8Array(task.n * itemSize(task.merged.dtype));
-  try {
-    await src.readInto(task.merged.offset, merged);
-  } finally {
-    await src.close();
-  }
-  const bytes = await aimBytes(task.tensor, merged, task.merged.dtype, task.elemStart, { ...task.aim, base: task.base });
+  await open(task.merged.uri).readInto(task.merged.offset, merged);
+  const bytes = await aimBytes(open, task.tensor, merged, task.merged.dtype, task.elemStart, { ...task.aim, base: task.base });
   await writeAt(task.out.uri, task.out.offset, bytes);
   return { kind: 'aim', bytesWritten: bytes.byteLength };
 }

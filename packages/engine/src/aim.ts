@@ -2,7 +2,7 @@
 // once, cached by the base's content hash and the calibration sequences' hash, or given as an
 // .arrow file), then every merge task of a tensor with statistics applies AIM to its slice.
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Checkpoint, isRemote, openCheckpoint } from '@tessera/checkpoint';
@@ -15,17 +15,36 @@ import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
 import type { JobPlan } from './plan.js';
 
-export function cacheDir(): string {
+function cacheDir(): string {
   return process.env.TESSERA_CACHE_DIR ?? join(homedir(), '.cache', 'tessera');
 }
 
-/** sha256 over the base's weight files (their contents, hashed on the executor; remote files by name and size) */
+/**
+ * sha256 over the base's weight files: their contents, hashed on the executor and remembered in
+ * the cache by (path, size, mtime) so that a later merge of the same base does not read it all
+ * again; remote files by name and size.
+ */
 async function checkpointHash(ckpt: Checkpoint, exec: Executor, signal?: AbortSignal): Promise<string> {
+  const memoFile = join(cacheDir(), 'file-hashes.json');
+  const memo = await readFile(memoFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>).catch(() => ({}) as Record<string, string>);
+  let added = false;
   const parts = await Promise.all(ckpt.files.map(async (f) => {
     if (isRemote(f)) return `${f}:${[...ckpt.tensors.values()].filter((t) => t.file === f).reduce((n, t) => Math.max(n, t.offset + t.byteLength), 0)}`;
+    const info = await stat(f);
+    const key = `${f}:${info.size}:${info.mtimeMs}`;
+    if (memo[key]) return memo[key];
     const r = await exec.run({ kind: 'hash', id: `hash/${f}`, uri: f }, signal);
-    return r.kind === 'hash' ? r.sha256 : '';
+    if (r.kind !== 'hash') throw new Error(`internal error: hash task returned ${r.kind}`);
+    memo[key] = r.sha256;
+    added = true;
+    return r.sha256;
   }));
+  if (added) {
+    await mkdir(cacheDir(), { recursive: true });
+    const tmp = `${memoFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(memo));
+    await rename(tmp, memoFile);
+  }
   return createHash('sha256').update(parts.join('\n')).digest('hex');
 }
 
@@ -38,22 +57,25 @@ export interface AimStatsOptions {
   emit?: EventSink;
 }
 
-/** The path of the statistics file (in `workDir`, readable by every worker) for `base` and `calibration`. */
-export async function aimStatistics(base: string, calibration: string, opts: AimStatsOptions): Promise<string> {
+/** The statistics for `base` and `calibration`, and the path of their copy in `workDir` (readable by every worker). */
+export async function aimStatistics(base: string, calibration: string, opts: AimStatsOptions): Promise<{ path: string; sums: Map<string, Float64Array> }> {
   const emit = opts.emit ?? (() => undefined);
   await mkdir(opts.workDir, { recursive: true });
   const local = join(opts.workDir, 'aim-stats.arrow');
+  const { readStats, writeStats } = await model();
   if (calibration.endsWith('.arrow')) {
-    await (await model()).readStats(calibration);
+    const { sums } = await readStats(calibration);
     await copyFile(calibration, local);
     emit({ type: 'aim', step: 'ready', stats: calibration });
-    return local;
+    return { path: local, sums };
   }
   const ckpt = await openCheckpoint(base);
   const seqs = await calibrationSequences(base, calibration);
   const key = createHash('sha256').update(`${await checkpointHash(ckpt, opts.executor, opts.signal)}\n${sequencesHash(seqs)}`).digest('hex').slice(0, 32);
   const cached = join(cacheDir(), 'activations', `${key}.arrow`);
+  let sums: Map<string, Float64Array>;
   if (await stat(cached).then(() => true, () => false)) {
+    sums = (await readStats(cached)).sums;
     emit({ type: 'aim', step: 'cached', stats: cached });
   } else {
     const stats = await collectActivations(base, seqs, {
@@ -63,21 +85,21 @@ export async function aimStatistics(base: string, calibration: string, opts: Aim
     });
     await mkdir(join(cacheDir(), 'activations'), { recursive: true });
     const tmp = `${cached}.${process.pid}.tmp`;
-    await (await model()).writeStats(tmp, { ...stats, meta: { ...stats.meta, calibration } });
+    await writeStats(tmp, { ...stats, meta: { ...stats.meta, calibration } });
     await rename(tmp, cached);
+    sums = stats.sums;
     emit({ type: 'aim', step: 'ready', stats: cached });
   }
   await copyFile(cached, local);
-  return local;
+  return { path: local, sums };
 }
 
 /**
  * Gives the merge tasks of every tensor that has statistics and a same-shaped base tensor the
  * AIM parameters; other tensors (embeddings, re-indexed vocabularies) keep the operator's result.
  */
-export async function attachAim(plan: JobPlan, aim: AimSpec, statsPath: string): Promise<string[]> {
+export async function attachAim(plan: JobPlan, aim: AimSpec, statsPath: string, stats: ReadonlyMap<string, Float64Array>): Promise<string[]> {
   const warnings: string[] = [];
-  const stats = (await (await model()).readStats(statsPath)).sums;
   const base = await openCheckpoint(plan.recipe.base!.path);
   for (const t of plan.tensors) {
     const sums = stats.get(t.name);

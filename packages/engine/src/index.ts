@@ -13,7 +13,5 @@ export { layerIndex, withLayer, layerCount, isEmbedding, tiedTo } from './archit
 export { toWire, fromWire, type WireError } from './wire-error.js';
 export { stage, publish, discard, type Staging } from './publish.js';
 export { NULL_SINK, isNullSink } from './null-sink.js';
-export { collectActivations, collectProbes, calibrationSequences, sequencesHash, type ActivationOptions } from './activations.js';
-export { aimStatistics, cacheDir } from './aim.js';
+export { collectActivations, collectProbes, calibrationSequences, type ActivationOptions } from './activations.js';
 export { applyAimToCheckpoint, type AimApplyOptions } from './aim-apply.js';
-export { relaxation } from './aim-task.js';

@@ -128,7 +128,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     const aim = plan.recipe.aim;
     if (aim) {
       const stats = await aimStatistics(plan.recipe.base!.path, aim.calibration, { executor: exec, workDir: `${staging.tmp}.aim`, ...(aim.chains ? { chains: aim.chains } : {}), signal, emit });
-      for (const w of await attachAim(plan, aim, stats)) emit({ type: 'warning', message: w });
+      for (const w of await attachAim(plan, aim, stats.path, stats.sums)) emit({ type: 'warning', message: w });
     }
     const sink = isNullSink(staging.out);
     if (!sink) await ensureFiles(staging.tmp, plan.layout, resumed);

@@ -20,7 +20,7 @@ export class TaskRunner {
       case 'hash': return hashFile(task.uri);
       case 'gather': return this.gather(task);
       case 'noop': return { kind: 'noop' };
-      case 'aim': return runAim(task);
+      case 'aim': return runAim(task, (uri) => this.source(uri));
       // the model runtime (onnxruntime) loads only on threads that run models
       case 'activations': return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
@@ -31,7 +31,7 @@ export class TaskRunner {
         const bytesRead = await this.load(task);
         const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
         const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
-        const bytes = ok && task.aim ? await aimBytes(task.tensor, merged, task.out.dtype, task.elemStart, task.aim) : merged;
+        const bytes = ok && task.aim ? await aimBytes((uri) => this.source(uri), task.tensor, merged, task.out.dtype, task.elemStart, task.aim) : merged;
         if (ok && isNullSink(task.out.uri)) return { kind: 'merge', ...r, bytesRead, bytesWritten: bytes.byteLength, digest: createHash('sha256').update(bytes).digest('hex') };
         if (ok) await writeAt(task.out.uri, task.out.offset, bytes);
         return { kind: 'merge', ...r, bytesRead, bytesWritten: ok ? bytes.byteLength : 0 };

@@ -37,18 +37,19 @@ export interface ProbeRow {
   values: number[];
 }
 
-// one runtime per thread and model: sessions are reused by the next stages
-const runtimes = new Map<string, Promise<LlamaRuntime>>();
+// the runtime of the last model this thread ran: the next stages reuse its sessions; a stage of
+// another model closes it (a long-lived worker does not keep every model it has seen)
+let current: { key: string; rt: Promise<LlamaRuntime> } | undefined;
 
-function runtime(model: string, device: Device): Promise<LlamaRuntime> {
+async function runtime(model: string, device: Device): Promise<LlamaRuntime> {
   const key = `${device}:${model}`;
-  let rt = runtimes.get(key);
-  if (!rt) {
-    rt = LlamaRuntime.open(model, { device, threads: 1 });
-    rt.catch(() => runtimes.delete(key));
-    runtimes.set(key, rt);
-  }
-  return rt;
+  if (current?.key === key) return current.rt;
+  const previous = current;
+  const next = { key, rt: LlamaRuntime.open(model, { device, threads: 1 }) };
+  current = next;
+  next.rt.catch(() => { if (current === next) current = undefined; });
+  await previous?.rt.then((r) => r.close(), () => undefined);
+  return next.rt;
 }
 
 export async function runActivationStage(s: ActivationStage): Promise<{ tokens: number; bytesWritten: number }> {

@@ -196,11 +196,3 @@ function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<s
   return Object.fromEntries(names.map((n) => [n, feeds[n]!]));
 }
 
-/** names of the tensors whose input statistics a model has: every linear layer and norm, not the embeddings */
-export function statTensorNames(c: LlamaConfig): string[] {
-  const names: string[] = [];
-  for (let i = 0; i < c.layers; i++) for (const k of LAYER_WEIGHTS) names.push(`model.layers.${i}.${LAYER_TENSORS[k]}`);
-  names.push('model.norm.weight');
-  if (!c.tied) names.push('lm_head.weight');
-  return names;
-}
