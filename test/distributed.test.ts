@@ -45,6 +45,8 @@ const taskLines = (w: Service, job?: string) => w.lines.filter((l) => l.event ==
 beforeAll(async () => {
   for (const [e, m] of ['base', 'e1', 'e2', 'e3'].entries()) await writeSyntheticModel(join(root, m), SHAPE, e);
   writeFileSync(join(root, 'dare.yaml'), 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.3}}\n  - {model: e2, parameters: {weight: 0.7, density: 0.3}}\n  - {model: e3, parameters: {weight: 0.5, density: 0.3}}\nseed: 5\n');
+  // two documents whose tensors have the same indices (and so, unscoped, the same task ids)
+  writeFileSync(join(root, 'multi.yaml'), 'name: inner\nmerge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n---\nmerge_method: ties\nbase_model: base\nmodels:\n  - {model: inner, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
   writeFileSync(join(root, 'della.yaml'), 'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
 }, 120_000);
 // a fresh server per test: a job left unfinished by one test is not resumed by the next one's coordinator
@@ -150,6 +152,33 @@ describe('distributed merges', () => {
     expect(all.length).toBeGreaterThan(before.size);
     expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('della.yaml', 'della'));
   });
+
+  it('runs a multi-document recipe: the bytes of the embedded run', async () => {
+    const { server } = await coordinator();
+    await worker();
+    const out = join(root, 'out-multi');
+    const r = await tessera(['submit', join(root, 'multi.yaml'), '--out', out, '--server', server, '--token', 'sesame', '--slice-mb', '1', '--watch']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('multi.yaml', 'multi'));
+  });
+
+  it('resumes a multi-document job whose coordinator was killed during the second document', async () => {
+    const first = await coordinator();
+    const w = await worker();
+    const out = join(root, 'out-multi-kill');
+    const job = await submit(first.server, join(root, 'multi.yaml'), out);
+    const second = (l: Record<string, unknown>) => String(l.task).startsWith('d1:') && String(l.task).includes('/m/');
+    await w.waitFor(() => taskLines(w, job).filter(second).length >= 3, 90_000);
+    await first.svc.kill('SIGKILL');
+    const before = new Set(taskLines(w, job).map((l) => String(l.task)));
+    const again = await coordinator();
+    const end = await waitJob(again.server, job);
+    expect(end.state, end.error).toBe('done');
+    const all = taskLines(w, job).map((l) => String(l.task));
+    expect([...before].filter((t) => t.startsWith('d0:') && t.includes('/m/') && all.filter((x) => x === t).length > 1)).toEqual([]);
+    expect(all.filter((t) => t.startsWith('d0:')).length).toBe([...before].filter((t) => t.startsWith('d0:')).length);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('multi.yaml', 'multi'));
+  }, 150_000);
 
   it('completes across a nats-server restart (file-backed JetStream)', async () => {
     const { server } = await coordinator();

@@ -17,6 +17,7 @@ import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
 import { type Staging, discard, publish, stage } from './publish.js';
 import { runTensors } from './schedule.js';
 import { NULL_SINK, combineDigests, isNullSink } from './null-sink.js';
+import { scopedExecutor } from './scoped-executor.js';
 
 export interface MergeOptions extends Omit<PlanOptions, 'workDir' | 'stages'> {
   out: string;
@@ -75,7 +76,8 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
       const target = r.name === undefined ? opts.out : join(root, r.name);
       const done = r.name !== undefined && opts.resume?.isDone(r.name, 'stage');
       if (!done) {
-        summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : true, executor: exec }, stages);
+        // task ids are per document: scoped, documents never share an id on the executor
+        summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : true, executor: scopedExecutor(exec, `d${i}`) }, stages);
         if (r.name !== undefined) await opts.resume?.markDone(r.name, 'stage');
       }
       if (r.name !== undefined) stages.set(r.name, target);
