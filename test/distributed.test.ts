@@ -1,6 +1,6 @@
 // Distributed execution with real parts: a nats-server (JetStream, file store), coordinator and
 // shard-worker processes, the gRPC API through the CLI and a raw client.
-import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Metadata, credentials, status as grpcStatus } from '@grpc/grpc-js';
@@ -21,6 +21,8 @@ import { ZOO } from './support/vocab-fixtures.js';
 
 const SHAPE: LlamaShape = { layers: 4, hidden: 512, intermediate: 2304, vocab: 4096, heads: 8, kvHeads: 2 };
 const root = tempDir('dist');
+/** a folder outside the coordinator's root */
+const elsewhere = tempDir('dist-elsewhere');
 const env = { TESSERA_ACK_WAIT_MS: '3000' };
 let nats: NatsServer;
 const services: Service[] = [];
@@ -212,6 +214,26 @@ describe('distributed merges', () => {
       await http.close();
     }
   }, 150_000);
+
+  it('fails a job on the first delivery of a task whose input is wrong (no retry of a deterministic error)', async () => {
+    const http = await startRangeServer(join(ZOO, '..'));
+    try {
+      http.failData(/model\.safetensors$/, 10_000, 404);
+      const { server } = await coordinator();
+      const w = await worker();
+      writeFileSync(join(root, 'gone.yaml'), `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`);
+      const job = await submit(server, join(root, 'gone.yaml'), join(root, 'out-gone'));
+      const end = await waitJob(server, job, 60_000);
+      expect(end.state).toBe('failed');
+      expect(end.error).toMatch(/HTTP 404/);
+      const failures = w.lines.filter((l) => l.event === 'task-failed' && l.job === job);
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.every((l) => l.delivery === 1 && l.final === true)).toBe(true);
+      expect(end.redeliveries).toBe(0);
+    } finally {
+      await http.close();
+    }
+  });
 });
 
 describe('the gRPC API', () => {
@@ -254,6 +276,33 @@ describe('the gRPC API', () => {
     call.end();
     rc.close();
     expect(names).toEqual(expect.arrayContaining(['tessera.v1.MergeService', 'grpc.health.v1.Health']));
+  });
+
+  it('confines paths by their real location: symlinks out of a root are refused for reading and writing (PERMISSION_DENIED)', async () => {
+    const { server } = await coordinator('sesame', ['--root', root]);
+    symlinkSync(join(ZOO, 'up'), join(root, 'up-link'));
+    symlinkSync(elsewhere, join(root, 'tmplink'));
+    writeFileSync(join(root, 'link-in.yaml'), `merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: up-link, parameters: {weight: 1}}\n`);
+    const read = await tessera(['submit', join(root, 'link-in.yaml'), '--out', join(root, 'out-link-in'), '--server', server, '--token', 'sesame']);
+    expect(read.code).toBe(2);
+    expect(read.stderr).toMatch(/up-link: models\[0\]\.model is outside the folders this coordinator may use .*it leads to .*zoo\/up/);
+    const write = await tessera(['submit', join(root, 'dare.yaml'), '--out', join(root, 'tmplink', 'escape'), '--server', server, '--token', 'sesame']);
+    expect(write.code).toBe(2);
+    expect(write.stderr).toMatch(/tmplink\/escape: output is outside the folders/);
+    symlinkSync(elsewhere, join(root, 'out-as-link'));
+    const linked = await tessera(['submit', join(root, 'dare.yaml'), '--out', join(root, 'out-as-link'), '--server', server, '--token', 'sesame', '--overwrite']);
+    expect(linked.code).toBe(2);
+    expect(linked.stderr).toMatch(/output is a symbolic link/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readdirSync(elsewhere)).toEqual([]);
+    // the raw status is PERMISSION_DENIED
+    const Client = mergeServiceClient();
+    const c = new Client(server, credentials.createInsecure()) as unknown as { Submit(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void; close(): void };
+    const md = new Metadata();
+    md.set('authorization', 'Bearer sesame');
+    const code = await new Promise<number>((res) => c.Submit({ recipe: readFileSync(join(root, 'link-in.yaml'), 'utf8'), recipe_dir: root, output: join(root, 'out-raw') }, md, (e) => res(e?.code ?? 0)));
+    expect(code).toBe(grpcStatus.PERMISSION_DENIED);
+    c.close();
   });
 
   it('cancel: workers stop taking the job\'s tasks and the partial output is removed', async () => {

@@ -3,10 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { CheckpointError, OutputError } from '@tessera/checkpoint';
-import { MergeInputError } from '@tessera/engine';
 import { type JobEventMsg, type JobMsg, MERGE_PROTO, type SubmitRequestMsg, mergePackageDefinition, mergeServiceClient } from '@tessera/protocol';
-import { RecipeError } from '@tessera/recipe';
+import { ERROR_KINDS, errorKind } from '@tessera/tensor';
 import { HealthImplementation, protoPath as healthProto } from 'grpc-health-check';
 import { loadSync } from '@grpc/proto-loader';
 import { type JobManager, jobMessage } from './jobs.js';
@@ -31,9 +29,9 @@ function authorized(metadata: Metadata, token: string | undefined): boolean {
 
 function grpcError(e: unknown): { code: status; details: string } {
   const details = e instanceof Error ? e.message : String(e);
-  if (e instanceof RecipeError || e instanceof CheckpointError || e instanceof MergeInputError) return { code: status.INVALID_ARGUMENT, details };
-  if (e instanceof OutputError) return { code: e.reason === 'exists' ? status.ALREADY_EXISTS : status.INTERNAL, details };
-  return { code: status.INTERNAL, details };
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'number') return { code, details };
+  return { code: status[ERROR_KINDS[errorKind(e)].grpc], details };
 }
 
 export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: WorkerRegistry): Promise<{ server: Server; port: number }> {

@@ -3,12 +3,13 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { OutputError } from '@tessera/checkpoint';
 import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, mergeRecipes } from '@tessera/engine';
 import { TASK_STREAM, type JobEventMsg, type JobMsg, type SubmitRequestMsg, jobTasks } from '@tessera/protocol';
 import { type Recipe, modelsOf, parseRecipes } from '@tessera/recipe';
+import { confineInput, confineOutput } from './confine.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { modelTaskPool } from './model-pool.js';
 import { NatsExecutor } from './nats-executor.js';
@@ -43,11 +44,13 @@ export class JobManager {
     const dir = req.recipe_dir || process.cwd();
     const o = req.options;
     const recipes = this.parse(req.recipe, dir, o?.strict ?? false);
-    if (!req.output) throw new OutputError('', 'an output folder is required');
+    if (!req.output) throw new OutputError('', 'an output folder is required', { reason: 'input' });
     const output = resolve(dir, req.output);
-    this.confine(output, 'output');
-    for (const r of recipes) for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) this.confine(m.path, m.where);
-    for (const r of recipes) if (r.aim) this.confine(r.aim.calibration, 'aim.calibration');
+    if (this.roots.length > 0) {
+      await confineOutput(this.roots, output);
+      for (const r of recipes) for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) await confineInput(this.roots, m.path, m.where);
+      for (const r of recipes) if (r.aim) await confineInput(this.roots, r.aim.calibration, 'aim.calibration');
+    }
     if (!(o?.overwrite) && (await stat(output).then(() => true, () => false))) {
       throw new OutputError(output, 'already exists (pass overwrite to replace it)', { reason: 'exists' });
     }
@@ -64,12 +67,6 @@ export class JobManager {
     await this.store.put(job);
     this.start(job);
     return { jobId: job.id, warnings: recipes.flatMap((r) => r.warnings) };
-  }
-
-  private confine(path: string, what: string): void {
-    if (this.roots.length === 0) return;
-    const inside = this.roots.some((root) => { const rel = relative(resolve(root), resolve(path)); return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)); });
-    if (!inside) throw new OutputError(path, `${what} is outside the folders this coordinator may use (${this.roots.join(', ')})`, { reason: 'exists' });
   }
 
   private parse(text: string, dir: string, strict: boolean): Recipe[] {

@@ -1,13 +1,15 @@
 // The shard-worker: pulls task descriptors from its pool's durable consumer, runs them on a
 // piscina pool (the same task code as embedded mode), keeps long tasks alive with in-progress
 // acks, writes (and flushes) the output before it reports the result and acks, and on a
-// failure naks for a retry or, at the last delivery, reports the error as final. Tasks of a job
+// failure naks for a retry or, at the last delivery or for an error that is not retryable
+// (bad input), reports the error as final. Tasks of a job
 // that has ended (cancelled, failed) are dropped, and aborted if they are already running.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { syncFile } from '@tessera/checkpoint';
+import { ERROR_KINDS } from '@tessera/tensor';
 import { EmbeddedExecutor, type Task, type TaskResult, toWire } from '@tessera/engine';
 import {
   ACK_WAIT_MS, JOB_BUCKET, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
@@ -108,9 +110,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         log({ event: 'task-dropped', job: msg.jobId, task: msg.task.id, why: 'job ended' });
         return;
       }
-      const final = delivery >= MAX_DELIVER;
+      // an input error fails the same way on every delivery: its job fails at once
+      const wire = toWire(e);
+      const final = delivery >= MAX_DELIVER || !ERROR_KINDS[wire.kind].retryable;
       log({ event: 'task-failed', job: msg.jobId, task: msg.task.id, delivery, final, error: e instanceof Error ? e.message : String(e) });
-      await report({ kind: 'error', error: toWire(e) }, final).catch(() => undefined);
+      await report({ kind: 'error', error: wire }, final).catch(() => undefined);
       if (final) m.term(); else m.nak(500 * delivery);
     } finally {
       clearInterval(keepAlive);

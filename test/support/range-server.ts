@@ -9,14 +9,14 @@ export interface RangeRequest { path: string; start: number; end: number }
 export interface RangeServer {
   url: string;
   requests: RangeRequest[];
-  /** answer 500 to range requests past `from` bytes of paths matching `pattern` */
-  failData(pattern: RegExp | undefined, from?: number): void;
+  /** answer `status` (default 500) to range requests past `from` bytes of paths matching `pattern` */
+  failData(pattern: RegExp | undefined, from?: number, status?: number): void;
   close(): Promise<void>;
 }
 
 export async function startRangeServer(root: string): Promise<RangeServer> {
   const requests: RangeRequest[] = [];
-  let fail: { pattern: RegExp; from: number } | undefined;
+  let fail: { pattern: RegExp; from: number; status: number } | undefined;
   const server: Server = createServer((req, res) => {
     const m = /^\/([^?]+?)\/resolve\/main\/([^?]+)$/.exec(decodeURIComponent(req.url ?? ''));
     const path = m ? join(root, m[1]!, m[2]!) : '';
@@ -35,7 +35,7 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
     }
     const start = Number(range[1]), end = Math.min(Number(range[2]), size - 1);
     requests.push({ path: `${m![1]}/${m![2]}`, start, end });
-    if (fail && fail.pattern.test(path) && start >= fail.from) { res.writeHead(500).end('failing on purpose'); return; }
+    if (fail && fail.pattern.test(path) && start >= fail.from) { res.writeHead(fail.status).end('failing on purpose'); return; }
     if (start >= size) { res.writeHead(416).end(); return; }
     res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
     createReadStream(path, { start, end }).pipe(res);
@@ -45,7 +45,7 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    failData(pattern, from = 0) { fail = pattern ? { pattern, from } : undefined; },
+    failData(pattern, from = 0, status = 500) { fail = pattern ? { pattern, from, status } : undefined; },
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -1,6 +1,6 @@
 // HTTP(S) sources: byte ranges with Range requests, a bearer token from TESSERA_HTTP_TOKEN (or
 // HF_TOKEN), retries with backoff on transient failures (TESSERA_HTTP_ATTEMPTS), and one clear error naming the URL.
-import { CheckpointError } from './errors.js';
+import { CheckpointError, SourceError } from './errors.js';
 import type { RangeSource } from './source.js';
 
 /** attempts per request: TESSERA_HTTP_ATTEMPTS (1 to 20), default 5 (about 3 s of backoff) */
@@ -35,7 +35,7 @@ async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
     }
     if (attempt >= ATTEMPTS) {
       const why = res ? `HTTP ${res.status} ${res.statusText}` : (error as Error)?.message ?? String(error);
-      throw new CheckpointError(url, `${why} (after ${ATTEMPTS} attempts)`);
+      throw new SourceError(url, `${why} (after ${ATTEMPTS} attempts)`);
     }
     await new Promise((r) => setTimeout(r, delay));
     delay *= 2;
@@ -83,11 +83,11 @@ export class HttpFile implements RangeSource {
           done += chunk.byteLength;
         }
       } catch (e) {
-        if (e instanceof CheckpointError || attempt >= ATTEMPTS) throw e instanceof CheckpointError ? e : new CheckpointError(this.uri, `transfer failed (${(e as Error).message})`);
+        if (e instanceof CheckpointError || attempt >= ATTEMPTS) throw e instanceof CheckpointError ? e : new SourceError(this.uri, `transfer failed (${(e as Error).message})`);
         continue;
       }
       if (done === into.byteLength) return;
-      if (attempt >= ATTEMPTS) throw new CheckpointError(this.uri, `short read: ${done} of ${into.byteLength} bytes at ${position}`);
+      if (attempt >= ATTEMPTS) throw new SourceError(this.uri, `short read: ${done} of ${into.byteLength} bytes at ${position}`);
     }
   }
 

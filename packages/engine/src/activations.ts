@@ -11,6 +11,7 @@ import { ModelError } from '@tessera/model/errors';
 
 // the model runtime loads only when a model job runs
 const model = () => import('@tessera/model');
+import { CancelledError } from './errors.js';
 import type { Executor } from './executor.js';
 import type { ActivationTask, TaskResult } from './task.js';
 
@@ -72,7 +73,7 @@ async function runChains(path: string, seqs: readonly (readonly number[])[], opt
       const seqFile = join(dir, `chain-${k}.json`);
       await writeFile(seqFile, JSON.stringify(seqs.slice(from, to)));
       for (let stage = 0; stage <= c.layers; stage++) {
-        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+        if (opts.signal?.aborted) throw new CancelledError();
         const head = stage === c.layers;
         const task: ActivationTask = {
           kind: 'activations', id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`, model: path, device: opts.device ?? 'cpu',
@@ -90,6 +91,9 @@ async function runChains(path: string, seqs: readonly (readonly number[])[], opt
       }
     }));
     return chains;
+  } catch (e) {
+    // an aborted stage fails with the executor's own abort error: the job was cancelled
+    throw opts.signal?.aborted ? new CancelledError() : e;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

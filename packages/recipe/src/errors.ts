@@ -1,6 +1,9 @@
+import { TesseraError } from '@tessera/tensor';
+
 /** A recipe problem: `file` and `path` (e.g. `models[1].parameters.density`) locate it. */
-export class RecipeError extends Error {
+export class RecipeError extends TesseraError {
   override readonly name = 'RecipeError';
+  readonly kind = 'input';
   constructor(readonly file: string, readonly path: string, readonly problem: string) {
     super(`${file}: ${path ? `${path}: ` : ''}${problem}`);
   }

@@ -1,3 +1,4 @@
+export * from './errors.js';
 export * from './dtype.js';
 export * from './codec.js';
 export * from './rng.js';

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { JobEventMsg, JobMsg, WorkerMsg } from '@tessera/protocol';
+import { ERROR_KINDS, type ErrorKind, TesseraError } from '@tessera/tensor';
 import type { Command } from 'commander';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../exit.js';
 import { duration, gb, table } from '../format.js';
@@ -19,13 +20,20 @@ function clientOptions(cmd: Command): Command {
     .option('--debug', 'print stack traces');
 }
 
-/** gRPC errors the caller caused map to exit code 2. */
+/** A gRPC error answered by the coordinator, with the kind its status stands for (ERROR_KINDS). */
+class RemoteCallError extends TesseraError {
+  override readonly name = 'RemoteCallError';
+  constructor(message: string, readonly kind: ErrorKind) {
+    super(message);
+  }
+}
+
 function remoteError(e: unknown): Error {
   const code = (e as { code?: number }).code;
   const details = (e as { details?: string }).details ?? (e instanceof Error ? e.message : String(e));
-  if (code === grpcStatus.INVALID_ARGUMENT || code === grpcStatus.ALREADY_EXISTS || code === grpcStatus.NOT_FOUND || code === grpcStatus.UNAUTHENTICATED) {
-    return new UsageError(details);
-  }
+  const kind = (Object.keys(ERROR_KINDS) as ErrorKind[]).find((k) => grpcStatus[ERROR_KINDS[k].grpc] === code);
+  if (kind) return new RemoteCallError(details, kind);
+  if (code === grpcStatus.NOT_FOUND || code === grpcStatus.UNAUTHENTICATED) return new UsageError(details);
   return new Error(details);
 }
 

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
 import { deviceOption, positiveInt } from '../options.js';
+import { UsageError } from '../exit.js';
 import { type Io, run } from '../run.js';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -26,7 +27,7 @@ export function workerCommand(program: Command, io: Io): void {
       const logger = pino({ base: { service: 'tessera-worker' } });
       io.exitCode = await run(io, flags, async () => {
         const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
-        if (pool !== 'cpu' && pool !== 'gpu') throw new Error(`--pool must be cpu or gpu, got ${pool}`);
+        if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
         if (flags.device === 'cuda') await (await import('@tessera/model')).checkCuda();
         const w = await startWorker({ ...natsConnection(flags), threads: flags.threads, pool, device: flags.device, fsync: flags.fsync, log: (l) => logger.info(l) });
         const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);

@@ -1,5 +1,6 @@
 // What an operator declares: its parameters with defaults, which inputs it takes, and the
 // per-tensor program (stats passes, then per-slice merge specs) that computes one tensor.
+import { TesseraError } from '../errors.js';
 import type { MergeSpec, StatsResult, StatsSpec } from '../kernel-spec.js';
 
 export type ParamValue = number | boolean;
@@ -72,8 +73,9 @@ export interface Operator {
 }
 
 /** A problem with one tensor that the recipe or the inputs caused (reported with exit 2). */
-export class OperatorError extends Error {
+export class OperatorError extends TesseraError {
   override readonly name = 'OperatorError';
+  readonly kind = 'input';
   constructor(readonly tensor: string, message: string) {
     super(`tensor ${tensor}: ${message}`);
   }
