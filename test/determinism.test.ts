@@ -6,7 +6,7 @@ import { sha256File } from '@tessera/checkpoint';
 import { TaskRunner, mergeRecipeFile, mergeTask, planRecipe, statsTask } from '@tessera/engine';
 import { loadRecipe } from '@tessera/recipe';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type LlamaShape, writeSyntheticModel } from './support/synthetic.js';
+import { type LlamaShape, writeSyntheticModel, writeSyntheticTensors } from './support/synthetic.js';
 import { tempDir } from './support/tmp.js';
 
 // embed/lm_head 2M elements and MLP 1.18M elements: several slices at --slice-mb 1
@@ -51,6 +51,29 @@ describe('deterministic output bytes', () => {
       expect(manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(a);
     });
   }
+
+  it('a 1-D tensor longer than a block is one row for row-local operators: the same bytes for any slice size', async () => {
+    const odd = join(dir, 'one-d');
+    const shapes = [{ name: 'model.norm.weight', shape: [3 * 2 ** 19 + 8] }, { name: 'lm_head.weight', shape: [128, 1024] }];
+    for (let e = 0; e < 3; e++) await writeSyntheticTensors(join(odd, e === 0 ? 'base' : `e${e}`), shapes, e, 5, { model_type: 'llama', num_hidden_layers: 1 });
+    const row = {
+      model_stock: 'merge_method: model_stock\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\nparameters: {filter_wise: true}\n',
+      della: 'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n',
+      arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels:\n  - {model: e1}\n',
+    };
+    for (const [name, text] of Object.entries(row)) {
+      writeFileSync(join(odd, `${name}.yaml`), text);
+      const plan = await planRecipe(loadRecipe(join(odd, `${name}.yaml`))[0]!, { sliceBytes: 2 ** 20 });
+      expect(plan.tensors.find((t) => t.name === 'model.norm.weight')!.context.slices, name).toHaveLength(1);
+      const hashes = [];
+      for (const sliceBytes of [undefined, 2 ** 20]) {
+        const out = join(odd, `${name}-${sliceBytes ?? 'default'}`);
+        await mergeRecipeFile(join(odd, `${name}.yaml`), { out, fsync: false, workers: 2, ...(sliceBytes ? { sliceBytes } : {}) });
+        hashes.push(await sha256File(join(out, 'model.safetensors')));
+      }
+      expect(hashes[1], name).toBe(hashes[0]);
+    }
+  });
 
   it('a merge task run again writes the same bytes (idempotent redelivery)', async () => {
     const out = join(dir, 'dare_ties-w1');

@@ -38,8 +38,13 @@ function fill(words: Uint32Array, seed: number, offset: number, expert: number):
 
 /** Writes a synthetic checkpoint folder; `expert` 0 is the base, 1.. are its fine-tunes. */
 export async function writeSyntheticModel(dir: string, shape: LlamaShape, expert: number, seed = 1): Promise<void> {
+  await writeSyntheticTensors(dir, llamaTensors(shape), expert, seed, llamaConfig(shape));
+}
+
+/** Writes bf16 tensors of the given shapes (and a config.json) with the values of `fill`. */
+export async function writeSyntheticTensors(dir: string, shapes: { name: string; shape: number[] }[], expert: number, seed: number, config: Record<string, unknown>): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const tensors = llamaTensors(shape).map((t) => ({ ...t, dtype: 'BF16' }));
+  const tensors = shapes.map((t) => ({ ...t, dtype: 'BF16' }));
   const layout = planOutput(tensors, Number.MAX_SAFE_INTEGER);
   await createOutputFiles(dir, layout);
   const file = join(dir, layout.files[0]!.name);
@@ -54,5 +59,5 @@ export async function writeSyntheticModel(dir: string, shape: LlamaShape, expert
       await writeAt(file, t.offset + w * 4, new Uint8Array(view.buffer, 0, n * 4));
     }
   }
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(llamaConfig(shape), null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
 }

@@ -156,7 +156,8 @@ export function finishPlan(recipe: Recipe, tensors: Omit<TensorPlan, 'outFile' |
   const layout = planOutput(tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), opts.shardBytes);
   const where = new Map(layout.files.flatMap((f) => f.tensors.map((t) => [t.name, { file: f.name, offset: t.offset }] as const)));
   const planned = tensors.map((t) => {
-    const rowLen = t.shape.length > 1 ? t.shape[t.shape.length - 1]! : 1;
+    // a 1-D tensor is one row (row-local operators see it whole)
+    const rowLen = t.shape.length > 1 ? t.shape[t.shape.length - 1]! : t.numel;
     const slices = planSlices(t.numel, maxSliceElems(t, opts), rowLen, t.operator.slicing(t.context.params));
     const w = where.get(t.name)!;
     return { ...t, context: { ...t.context, slices }, outFile: w.file, outOffset: w.offset };
