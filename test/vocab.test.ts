@@ -57,6 +57,17 @@ describe('tokenizer_source', () => {
     expect(readFileSync(join(dir, 'model-src', 'tokenizer.json'))).toEqual(readFileSync(join(GENERATED, 'base-ext', 'tokenizer.json')));
   });
 
+  it('without tokenizer_source, each operator treats embeddings of other sizes as it declares: karcher merges the common rows, multislerp refuses', async () => {
+    writeFileSync(join(dir, 'karcher.yaml'), `merge_method: karcher\nmodels:\n  - {model: ${GENERATED}base-ext}\n  - {model: ${ZOO}up}\n`);
+    const warnings: string[] = [];
+    await mergeRecipeFile(join(dir, 'karcher.yaml'), { out: join(dir, 'karcher'), fsync: false, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); } });
+    const out = await tensorBytes(join(dir, 'karcher'));
+    expect(out.get('model.embed_tokens.weight')!.shape).toEqual([260, 128]);
+    expect(warnings.join('\n')).toMatch(/model.embed_tokens.weight: inputs have 264, 260 rows; merging the first 260/);
+    writeFileSync(join(dir, 'multislerp.yaml'), `merge_method: multislerp\nmodels:\n  - {model: ${GENERATED}base-ext, parameters: {weight: 1}}\n  - {model: ${ZOO}up, parameters: {weight: 1}}\n`);
+    await expect(mergeRecipeFile(join(dir, 'multislerp.yaml'), { out: join(dir, 'multislerp'), fsync: false })).rejects.toThrow(/inputs have 264, 260 rows and multislerp does not rectify embeddings; set tokenizer_source/);
+  });
+
   it('without tokenizer_source, a model with fewer rows than the base is a clear error', async () => {
     writeFileSync(join(dir, 'bad.yaml'), `merge_method: ties\nbase_model: ${GENERATED}base-ext\nmodels:\n  - {model: ${ZOO}up, parameters: {weight: 1, density: 0.5}}\n`);
     await expect(mergeRecipeFile(join(dir, 'bad.yaml'), { out: join(dir, 'bad'), fsync: false })).rejects.toThrow(/tensor model.embed_tokens.weight: models\[0\] has 260 rows, fewer than the 264 of base_model; set tokenizer_source/);

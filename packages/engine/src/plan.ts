@@ -293,10 +293,10 @@ function locate(d: Draft, skipMismatched: boolean, warnings: string[], vocab: Vo
     if (vocab) return { inputs: found, shape: [vocab.rows, cols], reindex: true };
     const rows = found.map((f) => f.loc.shape[0]!);
     if (rows.every((r) => r === rows[0])) return { inputs: found, shape: ref.loc.shape, reindex: false };
-    // as mergekit: task-vector methods cut to the base's rows, the others to the common rows
-    const recti = new Set(['linear', 'slerp', 'nuslerp', 'model_stock', 'arcee_fusion', 'passthrough']);
-    if (!taskVector && !recti.has(op.name)) throw new MergeInputError(`the inputs have ${rows.join(', ')} rows and ${op.name} does not rectify embeddings; set tokenizer_source`, d.name);
-    const outRows = taskVector ? rows[0]! : Math.min(...rows);
+    // the operator's declaration says how (as mergekit's methods do)
+    const policy = op.embeddings;
+    if (policy === 'refuse') throw new MergeInputError(`the inputs have ${rows.join(', ')} rows and ${op.name} does not rectify embeddings; set tokenizer_source`, d.name);
+    const outRows = policy === 'base-rows' ? rows[0]! : Math.min(...rows);
     const small = found.find((f) => f.loc.shape[0]! < outRows);
     if (small) throw new MergeInputError(`${small.draft.where} has ${small.loc.shape[0]} rows, fewer than the ${outRows} of ${ref.draft.where}; set tokenizer_source`, d.name);
     warnings.push(`tensor ${d.name}: inputs have ${rows.join(', ')} rows; merging the first ${outRows} (set tokenizer_source to follow a vocabulary)`);

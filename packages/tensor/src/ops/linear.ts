@@ -2,6 +2,7 @@ import { type Operator, direct, bool, num } from './types.js';
 
 export const linear: Operator = {
   name: 'linear',
+  embeddings: 'common-rows',
   summary: 'Weighted average of all inputs (the base too, when base_model is set).',
   base: 'optional',
   weighsBase: true,

@@ -4,6 +4,7 @@ import { type Operator, bool } from './types.js';
 
 export const modelStock: Operator = {
   name: 'model_stock',
+  embeddings: 'common-rows',
   summary: 'Average of the models pulled toward the base by the angle between their task vectors.',
   base: 'required',
   models: { min: 2 },

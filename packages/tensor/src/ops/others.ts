@@ -45,6 +45,7 @@ const valueOfBits = (bits: number) => { u32[0] = bits; return f32[0]!; };
 
 export const sce: Operator = {
   name: 'sce',
+  embeddings: 'base-rows',
   summary: 'SCE: keep the positions where the task vectors vary most, weight each model by its energy, merge what agrees in sign.',
   base: 'required',
   models: { min: 1 },
@@ -116,6 +117,7 @@ const ramParams = [
 
 export const ram: Operator = {
   name: 'ram',
+  embeddings: 'base-rows',
   summary: 'RAM: add the task-vector entries only one model changes, average those several models change.',
   base: 'required',
   models: { min: 1 },
@@ -126,6 +128,7 @@ export const ram: Operator = {
 
 export const ramplusTl: Operator = {
   name: 'ramplus_tl',
+  embeddings: 'base-rows',
   summary: 'RAM+ (tensor-local): as RAM, with each model\'s unique entries scaled up by how much it overlaps others.',
   base: 'required',
   models: { min: 1 },
@@ -152,6 +155,7 @@ export const ramplusTl: Operator = {
 
 export const nearswap: Operator = {
   name: 'nearswap',
+  embeddings: 'base-rows',
   summary: 'NearSwap: take the model where it is within t of the base, blend toward the base where it is farther.',
   base: 'required',
   models: { min: 1, max: 1 },
@@ -162,6 +166,7 @@ export const nearswap: Operator = {
 
 export const arceeFusion: Operator = {
   name: 'arcee_fusion',
+  embeddings: 'common-rows',
   summary: 'Arcee Fusion: take the model\'s changes whose importance (|d| times the rows\' softmax divergence) is an outlier.',
   base: 'required',
   models: { min: 1, max: 1 },
@@ -191,6 +196,7 @@ export const arceeFusion: Operator = {
 
 export const passthrough: Operator = {
   name: 'passthrough',
+  embeddings: 'refuse',
   summary: 'Copy the one input tensor (optionally scaled); with slices, stack layer ranges of several models.',
   base: 'none',
   models: { min: 1, max: 1 },

@@ -14,6 +14,7 @@ export function slerpCoefficients(t: number, bb: number, bx: number, xx: number)
 
 export const slerp: Operator = {
   name: 'slerp',
+  embeddings: 'common-rows',
   summary: 'Spherical interpolation between the base and one model (linear when nearly colinear).',
   base: 'required',
   models: { min: 1, max: 1 },

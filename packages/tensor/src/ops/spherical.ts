@@ -37,6 +37,7 @@ function combination(c: number[], delta: boolean, div = 1): MergeSpec {
 
 export const nuslerp: Operator = {
   name: 'nuslerp',
+  embeddings: 'common-rows',
   summary: 'Spherical interpolation of two models (of their task vectors when a base is given), whole tensor, per row or per column.',
   base: 'optional',
   models: { min: 2, max: 2 },
@@ -64,6 +65,7 @@ export const nuslerp: Operator = {
 
 export const multislerp: Operator = {
   name: 'multislerp',
+  embeddings: 'refuse',
   summary: 'Barycentric interpolation of several models on the hypersphere (of task vectors with a base).',
   base: 'optional',
   models: { min: 1 },
@@ -107,6 +109,7 @@ export const multislerp: Operator = {
 
 export const karcher: Operator = {
   name: 'karcher',
+  embeddings: 'common-rows',
   summary: 'Karcher (Riemannian) mean of all inputs on the hypersphere, scaled by their mean norm.',
   base: 'optional',
   models: { min: 1 },

@@ -43,6 +43,7 @@ export function taskVectorOperator(cfg: TaskVectorConfig): Operator {
   return {
     name: cfg.name,
     summary: cfg.summary,
+    embeddings: 'base-rows',
     base: 'required',
     models: { min: 1 },
     params,

@@ -54,9 +54,18 @@ export interface TensorProgram {
   merge(slice: number): MergeSpec;
 }
 
+/**
+ * What an operator does with embedding matrices whose inputs have different numbers of rows (no
+ * tokenizer source given): 'base-rows' cuts every input to the base's rows (task vectors need the
+ * base's shape), 'common-rows' merges the rows every input has (mergekit's rectify_embed_sizes),
+ * 'refuse' is an error that asks for a tokenizer source.
+ */
+export type EmbeddingRows = 'base-rows' | 'common-rows' | 'refuse';
+
 export interface Operator {
   name: string;
   summary: string;
+  embeddings: EmbeddingRows;
   /** whether the operator needs `base_model` */
   base: 'required' | 'optional' | 'none';
   /** the base is an input weighted like the models (linear): it needs the per-model parameters too */
