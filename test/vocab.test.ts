@@ -1,6 +1,6 @@
 // Vocabulary handling: embeddings re-indexed to the output vocabulary (tokenizer_source base,
 // union, or a model), and the tokenizer written to match.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeRecipeFile } from '@tessera/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -71,5 +71,57 @@ describe('tokenizer_source', () => {
   it('without tokenizer_source, a model with fewer rows than the base is a clear error', async () => {
     writeFileSync(join(dir, 'bad.yaml'), `merge_method: ties\nbase_model: ${GENERATED}base-ext\nmodels:\n  - {model: ${ZOO}up, parameters: {weight: 1, density: 0.5}}\n`);
     await expect(mergeRecipeFile(join(dir, 'bad.yaml'), { out: join(dir, 'bad'), fsync: false })).rejects.toThrow(/tensor model.embed_tokens.weight: models\[0\] has 260 rows, fewer than the 264 of base_model; set tokenizer_source/);
+  });
+});
+
+describe('tokenizer block, per-token embeddings and chat templates', () => {
+  const row = (t: { bytes: Uint8Array }, r: number) => t.bytes.subarray(r * ROW, (r + 1) * ROW);
+
+  it('tokenizer: {} builds the union vocabulary, as mergekit defaults it', async () => {
+    const out = await merge('empty-block', `merge_method: linear\nmodels:\n  - {model: ${ZOO}base, parameters: {weight: 1}}\n  - {model: ${GENERATED}base-ext, parameters: {weight: 1}}\ntokenizer: {}\n`);
+    expect(out.get('model.embed_tokens.weight')!.shape).toEqual([263, 128]);
+  });
+
+  it('tokens: a zero source for the models lacking a token, and a forced row from another token of a model', async () => {
+    const ext = await tensorBytes(join(GENERATED, 'base-ext'));
+    const out = await merge('tokens', `merge_method: linear\nmodels:\n  - {model: ${ZOO}base, parameters: {weight: 1}}\n  - {model: ${GENERATED}base-ext, parameters: {weight: 1}}\ntokenizer:\n  source: union\n  tokens:\n    <tool0>: {source: {kind: zero}}\n    a: {source: {kind: model_token, model: ${GENERATED}base-ext, token: b}, force: true}\n`);
+    const embed = out.get('model.embed_tokens.weight')!;
+    const extEmbed = ext.get('model.embed_tokens.weight')!;
+    // <tool0> (259 in the output, 260 in base-ext): base takes zeros, so the mean is half base-ext's row (exact in bf16)
+    const half = new Uint16Array(128);
+    const src = new Uint16Array(row(extEmbed, 260).slice().buffer);
+    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    for (let i = 0; i < 128; i++) { u[0] = src[i]! << 16; f[0] = f[0]! / 2; half[i] = u[0]! >>> 16; }
+    expect(same(row(embed, 259), new Uint8Array(half.buffer))).toBe(true);
+    // "a" (97) takes base-ext's row of "b" (98) in every model
+    expect(same(row(embed, 97), row(extEmbed, 98))).toBe(true);
+    expect(same(row(embed, 98), row(extEmbed, 98))).toBe(true);
+    // untouched tokens keep their merged rows
+    expect(same(row(embed, 99), row(extEmbed, 99))).toBe(true);
+  });
+
+  it('tokens: a source that does not have the token is a clear error', async () => {
+    writeFileSync(join(dir, 'bad-token.yaml'), `merge_method: linear\nmodels:\n  - {model: ${ZOO}base, parameters: {weight: 1}}\n  - {model: ${GENERATED}base-ext, parameters: {weight: 1}}\ntokenizer:\n  tokens:\n    <tool1>: {source: ${ZOO}base}\n`);
+    await expect(mergeRecipeFile(join(dir, 'bad-token.yaml'), { out: join(dir, 'bad-token'), fsync: false })).rejects.toThrow(/tokenizer\.tokens\.<tool1>\.source: token "<tool1>" is not in the vocabulary of .*zoo\/base/);
+  });
+
+  it('chat_template: a named template, auto (the most common among the inputs), and an unknown name refused', async () => {
+    const withTemplate = (name: string, template: string | undefined) => {
+      const d = join(dir, `chat-${name}`);
+      cpSync(join(ZOO, name), d, { recursive: true });
+      const cfg = JSON.parse(readFileSync(join(d, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      if (template !== undefined) cfg.chat_template = template;
+      writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify(cfg));
+      return d;
+    };
+    const [a, b, c] = [withTemplate('up', '{{ one }}'), withTemplate('rev', '{{ two }}'), withTemplate('add', '{{ two }}')];
+    await merge('chat-auto', `merge_method: task_arithmetic\nbase_model: ${ZOO}base\nmodels:\n  - {model: ${a}, parameters: {weight: 1}}\n  - {model: ${b}, parameters: {weight: 1}}\n  - {model: ${c}, parameters: {weight: 1}}\nchat_template: auto\n`);
+    expect(JSON.parse(readFileSync(join(dir, 'chat-auto', 'tokenizer_config.json'), 'utf8')).chat_template).toBe('{{ two }}');
+    await merge('chat-named', `merge_method: task_arithmetic\nbase_model: ${ZOO}base\nmodels:\n  - {model: ${a}, parameters: {weight: 1}}\nchat_template: chatml\n`);
+    const named = JSON.parse(readFileSync(join(dir, 'chat-named', 'tokenizer_config.json'), 'utf8')).chat_template as string;
+    expect(named).toContain('<|im_start|>');
+    expect(named).toContain("message['role']");
+    writeFileSync(join(dir, 'chat-typo.yaml'), `merge_method: task_arithmetic\nbase_model: ${ZOO}base\nmodels:\n  - {model: ${a}, parameters: {weight: 1}}\nchat_template: chatm1\n`);
+    await expect(mergeRecipeFile(join(dir, 'chat-typo.yaml'), { out: join(dir, 'chat-typo'), fsync: false })).rejects.toThrow(/chat_template: unknown template chatm1, did you mean chatml\?/);
   });
 });

@@ -6,7 +6,7 @@ import { fileIn, isRemote, readTextIfExists } from './location.js';
 /** Tokenizer files copied from the tokenizer source, when present. */
 export const TOKENIZER_FILES = [
   'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
-  'vocab.json', 'merges.txt', 'added_tokens.json', 'vocab.txt',
+  'vocab.json', 'merges.txt', 'added_tokens.json', 'vocab.txt', 'chat_template.jinja',
 ] as const;
 
 /** Copies the tokenizer files and generation_config.json that exist in `from` (a folder or a URL); returns their names. */

@@ -8,5 +8,6 @@ export * from './writer.js';
 export * from './hf-folder.js';
 export * from './manifest.js';
 export * from './tokenizer.js';
+export * from './chat-template.js';
 export * from './location.js';
 export { type LlamaShape, llamaTensors } from './synthetic.js';

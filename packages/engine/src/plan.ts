@@ -109,7 +109,8 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
   if (!first) throw new MergeInputError(`${recipe.file}: nothing to merge`);
   const models = [...new Set(drafts.flatMap((d) => d.inputs.map((i) => i.ckpt.dir)))];
   const baseCkpt = recipe.base ? await open(recipe.base) : undefined;
-  const vocab = await planVocabulary(recipe, baseCkpt?.dir, models, embeddingRows(drafts));
+  const dirOf = (m: ModelSpec) => (m.stage !== undefined ? opts.stages?.get(m.stage) ?? m.path : m.path);
+  const vocab = await planVocabulary(recipe, baseCkpt?.dir, models, embeddingRows(drafts), dirOf, warnings);
 
   const tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[] = [];
   const gathers: { tensor: number; input: number; sources: RowSource[]; src: { dir: string; loc: TensorLocation }[]; dtype: FloatDtype; cols: number }[] = [];

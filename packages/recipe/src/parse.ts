@@ -9,7 +9,8 @@ import { RecipeError, formatPath } from './errors.js';
 import { resolveModel } from './models.js';
 import { KNOWN_KEYS, type ParamValueInput, type RecipeDocument, RecipeSchema, coerceBoolean, coerceNumber } from './schema.js';
 import { closest } from './suggest.js';
-import type { AimSpec, ModelSpec, Recipe, SliceSpec, SourceSpec, TokenizerSource } from './types.js';
+import type { AimSpec, ModelSpec, Recipe, SliceSpec, SourceSpec, TokenEmbeddingSpec, TokenizerSource } from './types.js';
+import { CHAT_TEMPLATES, type ChatTemplateSpec } from './chat-templates.js';
 import type { ParamMap } from './values.js';
 
 export interface ParseOptions {
@@ -82,6 +83,7 @@ export function modelsOf(r: Recipe): ModelSpec[] {
     for (const src of s.sources) out.push(src.model);
   }
   if (r.tokenizer.source?.kind === 'model') out.push(r.tokenizer.source.model);
+  for (const t of r.tokenizer.tokens.values()) if (t.source?.kind === 'model' || t.source?.kind === 'model_token') out.push(t.source.model);
   return out;
 }
 
@@ -221,6 +223,7 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
   check.keys(r as Record<string, unknown>, KNOWN_KEYS.recipe, []);
   const topParams = check.params(r.parameters, ['parameters'], 'global');
   check.keys(r.tokenizer, KNOWN_KEYS.tokenizer, ['tokenizer']);
+  if (r.tokenizer && r.tokenizer_source !== undefined) throw new RecipeError(file, 'tokenizer_source', 'give either tokenizer_source or tokenizer, not both');
   check.keys(r.aim, KNOWN_KEYS.aim, ['aim']);
 
   // `modules: {default: ...}` is the body of an ordinary language model
@@ -290,10 +293,12 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
     dtype: dtypeOf(file, 'dtype', r.dtype),
     outDtype: dtypeOf(file, 'out_dtype', r.out_dtype),
     tokenizer: {
-      source: tokenizerSource(file, r.tokenizer?.source ?? r.tokenizer_source, r.tokenizer ? 'tokenizer.source' : 'tokenizer_source', model),
+      // as mergekit: a tokenizer block without a source builds the union vocabulary
+      source: tokenizerSource(file, r.tokenizer ? r.tokenizer.source ?? 'union' : r.tokenizer_source, r.tokenizer ? 'tokenizer.source' : 'tokenizer_source', model),
       padToMultipleOf: r.tokenizer?.pad_to_multiple_of,
-      tokens: r.tokenizer?.tokens,
+      tokens: tokenEmbeddings(file, r.tokenizer?.tokens, check, model),
     },
+    chatTemplate: chatTemplate(file, r.chat_template),
     seed: r.seed ?? 0,
     aim: aimSpec(file, r.aim, base, recipeDir, cwd),
     warnings: check.warnings,
@@ -303,6 +308,41 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
 function mergeParams(global: ParamMap | undefined, module: ParamMap | undefined): ParamMap | undefined {
   if (!global && !module) return undefined;
   return { ...(global ?? {}), ...(module ?? {}) };
+}
+
+function tokenEmbeddings(file: string, tokens: NonNullable<RecipeDocument['tokenizer']>['tokens'], check: Checker, model: (ref: string, where: string) => ModelSpec): Map<string, TokenEmbeddingSpec> {
+  const out = new Map<string, TokenEmbeddingSpec>();
+  for (const [token, cfg] of Object.entries(tokens ?? {})) {
+    const at: Path = ['tokenizer', 'tokens', token];
+    check.keys(cfg, KNOWN_KEYS.token, at);
+    const src = cfg.source;
+    let source: TokenEmbeddingSpec['source'];
+    if (src === undefined) source = undefined;
+    else if (typeof src === 'string') source = { kind: 'model', model: model(src, formatPath([...at, 'source'])) };
+    else if (src.kind === 'zero') source = { kind: 'zero' };
+    else {
+      check.keys(src, KNOWN_KEYS.modelToken, [...at, 'source']);
+      if ((src.token_id === undefined) === (src.token === undefined)) throw new RecipeError(file, formatPath([...at, 'source']), 'a model_token source needs exactly one of token_id and token');
+      if (src.token_id !== undefined && src.token_id < 0) throw new RecipeError(file, formatPath([...at, 'source', 'token_id']), `must be a non-negative integer, got ${src.token_id}`);
+      source = { kind: 'model_token', model: model(src.model, formatPath([...at, 'source', 'model'])), tokenId: src.token_id, token: src.token };
+    }
+    if (source === undefined && cfg.force === true) throw new RecipeError(file, formatPath([...at, 'force']), 'force needs a source');
+    out.set(token, { source, force: cfg.force ?? false, where: formatPath(at) });
+  }
+  return out;
+}
+
+function chatTemplate(file: string, value: string | undefined): ChatTemplateSpec | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'auto') return { kind: 'auto' };
+  const named = CHAT_TEMPLATES[value];
+  if (named !== undefined) return { kind: 'template', name: value, template: named };
+  // a literal template has Jinja in it; anything else is a name we do not know (a typo would otherwise be written as the template)
+  if (!/\{\{|\{%/.test(value)) {
+    const s = closest(value, Object.keys(CHAT_TEMPLATES));
+    throw new RecipeError(file, 'chat_template', `unknown template ${value}${s ? `, did you mean ${s}?` : ''} (auto, ${Object.keys(CHAT_TEMPLATES).join(', ')}, or a Jinja template)`);
+  }
+  return { kind: 'template', name: undefined, template: value };
 }
 
 function tokenizerSource(file: string, source: string | undefined, where: string, model: (ref: string, where: string) => ModelSpec): TokenizerSource | undefined {

@@ -50,9 +50,22 @@ const DtypeName = z.string().refine((s) => TORCH_DTYPE_NAMES.includes(s.toLowerC
   message: `must be one of ${['bfloat16', 'float16', 'float32', 'float64'].join(', ')}`,
 });
 
+const ModelTokenSource = z.looseObject({
+  kind: z.literal('model_token'),
+  model: ModelRef,
+  token_id: Int.optional().describe('the row of this id in the model\'s embeddings'),
+  token: z.string().optional().describe('the row of this token in the model\'s own vocabulary'),
+});
+
+export const TokenEmbedding = z.looseObject({
+  source: z.union([z.string(), ModelTokenSource, z.looseObject({ kind: z.literal('zero') })]).optional()
+    .describe('a model (its row for the same token), {kind: model_token, model, token_id | token}, or {kind: zero}'),
+  force: z.boolean().optional().describe('use this row for every model, even those that have the token'),
+});
+
 export const TokenizerSchema = z.looseObject({
-  source: z.string().describe('base, union, or a model'),
-  tokens: z.record(z.string(), z.unknown()).optional(),
+  source: z.string().optional().describe('base, union (default), or a model'),
+  tokens: z.record(z.string(), TokenEmbedding).optional().describe('per-token embedding sources'),
   pad_to_multiple_of: Int.optional(),
 });
 
@@ -73,7 +86,7 @@ export const RecipeSchema = z.looseObject({
   out_dtype: DtypeName.optional().describe('dtype of the output (default: dtype, else the base\'s)'),
   tokenizer_source: z.string().optional().describe('base, union, or a model'),
   tokenizer: TokenizerSchema.optional(),
-  chat_template: z.string().optional(),
+  chat_template: z.string().optional().describe('auto (the most common among the inputs), chatml, llama3, alpaca, mistral, or a Jinja template'),
   name: z.string().optional().describe('names an intermediate merge in a multi-document recipe'),
   seed: Int.refine((v) => v >= 0, { message: 'must be a non-negative integer' }).optional()
     .describe('Tessera: seed of the random masks (DARE, DELLA); default 0'),
@@ -106,6 +119,8 @@ export const KNOWN_KEYS = {
   source: Object.keys(SliceSource.shape),
   module: Object.keys(Module.shape),
   tokenizer: Object.keys(TokenizerSchema.shape),
+  token: Object.keys(TokenEmbedding.shape),
+  modelToken: Object.keys(ModelTokenSource.shape),
   aim: Object.keys(AimSchema.shape),
   filter: Object.keys(FilterEntry.shape),
 } as const;

@@ -1,3 +1,4 @@
+import type { ChatTemplateSpec } from './chat-templates.js';
 import type { FloatDtype, Operator } from '@tessera/tensor';
 import type { ParamMap } from './values.js';
 
@@ -29,6 +30,18 @@ export interface SliceSpec {
   where: string;
 }
 
+/** Where the embedding row of one token comes from (`tokenizer.tokens`). */
+export interface TokenEmbeddingSpec {
+  source:
+    | { kind: 'zero' }
+    | { kind: 'model'; model: ModelSpec }
+    | { kind: 'model_token'; model: ModelSpec; tokenId: number | undefined; token: string | undefined }
+    | undefined;
+  /** every model takes this row, even one that has the token */
+  force: boolean;
+  where: string;
+}
+
 export type TokenizerSource = { kind: 'base' } | { kind: 'union' } | { kind: 'model'; model: ModelSpec };
 
 export interface Recipe {
@@ -43,7 +56,9 @@ export interface Recipe {
   parameters: ParamMap | undefined;
   dtype: FloatDtype | undefined;
   outDtype: FloatDtype | undefined;
-  tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: Record<string, unknown> | undefined };
+  tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: ReadonlyMap<string, TokenEmbeddingSpec> };
+  /** the chat template written into tokenizer_config.json */
+  chatTemplate: ChatTemplateSpec | undefined;
   seed: number;
   /** activation-informed merging of the result (AIM) */
   aim: AimSpec | undefined;
