@@ -1,5 +1,7 @@
 // Activation statistics: layer-by-layer stage tasks over chains of sequences, embedded and on
-// real worker processes over NATS, against a direct whole-model computation.
+// real worker processes over NATS, against a direct whole-model computation (chain split and
+// batch size do not matter), which itself is held to an independent float64 forward pass (the
+// right activations are tapped), whose logits match the zoo's reference logits.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256File } from '@tessera/checkpoint';
@@ -7,11 +9,13 @@ import { EmbeddedExecutor, calibrationSequences, collectActivations } from '@tes
 import { readProbes, readStats } from '@tessera/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
+import { loadWeights, forward64 } from './support/float64-llama.js';
 import { directStats } from './support/full-model.js';
 import { type NatsServer, startNats } from './support/nats.js';
 import { type Service, spawnService } from './support/services.js';
 import { tempDir } from './support/tmp.js';
 import { ZOO } from './support/vocab-fixtures.js';
+import { readReferenceLogits } from './support/zoo-reference.js';
 
 const BASE = join(ZOO, 'base');
 const PROBES = join(ZOO, 'probes.jsonl');
@@ -34,6 +38,39 @@ beforeAll(async () => {
 });
 
 describe('activation statistics', () => {
+  it('the float64 reference forward pass reproduces the zoo\'s reference logits', async () => {
+    const { w, config } = await loadWeights(BASE);
+    let worst = 0;
+    for (const probe of (await readReferenceLogits(join(BASE, 'reference_logits.safetensors'))).slice(0, 3)) {
+      const { logits } = forward64(w, config, probe.ids);
+      logits.forEach((row, t) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - probe.logits[t * row.length + j]!)); }));
+    }
+    expect(worst).toBeLessThan(1e-3);
+  });
+
+  it('the direct computation taps the activations the float64 reference defines, for every statistic', async () => {
+    const { w, config } = await loadWeights(BASE);
+    const want = new Map<string, Float64Array>();
+    // 16 of the 64 sequences keep the float64 pass short
+    const seqs = (await calibrationSequences(BASE, PROBES)).slice(0, 16);
+    const got = await directStats(BASE, seqs);
+    for (const seq of seqs) {
+      for (const [name, m] of forward64(w, config, seq).taps) {
+        const acc = want.get(name) ?? new Float64Array(m.length);
+        m.forEach((v, j) => { acc[j]! += v; });
+        want.set(name, acc);
+      }
+    }
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    let worst = 0;
+    for (const [name, wv] of want) {
+      const g = got.get(name)!;
+      expect(g.length, name).toBe(wv.length);
+      wv.forEach((v, j) => { worst = Math.max(worst, Math.abs(g[j]! - v) / Math.max(Math.abs(v), 1e-3)); });
+    }
+    expect(worst).toBeLessThan(1e-4);
+  });
+
   it('cover every linear layer and norm (not the embeddings), one value per input channel', () => {
     expect(direct.size).toBe(4 * 9 + 2);
     expect(direct.has('model.embed_tokens.weight')).toBe(false);

@@ -15,8 +15,8 @@ function rng(seed: number): () => number {
   };
 }
 
-function withHeader(json: string, data: Uint8Array, lengthOverride?: bigint): Uint8Array {
-  const h = new TextEncoder().encode(json);
+function withHeader(json: string | Uint8Array, data: Uint8Array, lengthOverride?: bigint): Uint8Array {
+  const h = typeof json === 'string' ? new TextEncoder().encode(json) : json;
   const out = new Uint8Array(8 + h.byteLength + data.byteLength);
   new DataView(out.buffer).setBigUint64(0, lengthOverride ?? BigInt(h.byteLength), true);
   out.set(h, 8);
@@ -97,7 +97,8 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
         const len = 1 + int(4096);
         const g = new Uint8Array(len);
         for (let k = 0; k < len; k++) g[k] = int(256);
-        yield { kind, bytes: withHeader(new TextDecoder().decode(g), data) };
+        // raw bytes, most of them not UTF-8 (decoding them to a string first would repair them)
+        yield { kind, bytes: withHeader(g, data) };
         break;
       }
     }
@@ -105,7 +106,7 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
 }
 
 /** Reads a file the way merges do; returns whether it was accepted. Throws on any non-typed failure. */
-export async function readOrReject(path: string, fileSize: number): Promise<'read' | 'rejected'> {
+export async function readOrReject(path: string, fileSize: number, onReject?: (e: CheckpointError) => void): Promise<'read' | 'rejected'> {
   const src = openSource(path);
   try {
     const h = await readHeader(src);
@@ -115,7 +116,7 @@ export async function readOrReject(path: string, fileSize: number): Promise<'rea
     for (const t of h.tensors) await src.readInto(t.offset, new Uint8Array(t.byteLength));
     return 'read';
   } catch (e) {
-    if (e instanceof CheckpointError) return 'rejected';
+    if (e instanceof CheckpointError) { onReject?.(e); return 'rejected'; }
     throw e;
   } finally {
     await src.close();

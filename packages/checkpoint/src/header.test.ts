@@ -10,8 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tessera-header-'));
 
 /** A safetensors file from a header object (or raw header text) and a data section size. */
 function file(header: unknown, dataBytes: number, lengthOverride?: bigint): string {
-  const json = typeof header === 'string' ? header : JSON.stringify(header);
-  const bytes = new TextEncoder().encode(json);
+  const bytes = header instanceof Uint8Array ? header : new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const buf = new Uint8Array(8 + bytes.byteLength + dataBytes);
   new DataView(buf.buffer).setBigUint64(0, lengthOverride ?? BigInt(bytes.byteLength), true);
   buf.set(bytes, 8);
@@ -74,7 +73,13 @@ describe('safetensors header validation', () => {
     expect((await error(file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4))).message).toMatch(/reversed/);
     expect((await error(file({ a: { dtype: 'F32', shape: [1] } }, 4))).message).toMatch(/data_offsets must be/);
     expect((await error(file({ __metadata__: { format: 3 } }, 0))).message).toMatch(/__metadata__.format is not a string/);
-    expect((await error(file(new Uint8Array([0xff, 0xfe]).reduce((s) => s, '{"\udcff": 1}'), 0))).message).toMatch(/UTF-8|JSON|not an object/);
+  });
+  it('rejects header bytes that are not UTF-8 (raw bytes: a stray 0xff, an encoded surrogate, a truncated sequence)', async () => {
+    const enc = (s: string) => [...new TextEncoder().encode(s)];
+    for (const bad of [[0xff], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+      const raw = new Uint8Array([...enc('{"a'), ...bad, ...enc('": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}')]);
+      expect((await error(file(raw, 4))).message).toMatch(/header is not valid UTF-8/);
+    }
   });
   it('survives deeply nested JSON', async () => {
     const depth = 200_000;
