@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { OutputError } from '@tessera/checkpoint';
 import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, mergeRecipes } from '@tessera/engine';
 import { TASK_STREAM, type JobEventMsg, type JobMsg, type SubmitRequestMsg, jobTasks } from '@tessera/protocol';

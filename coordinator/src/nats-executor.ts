@@ -1,7 +1,7 @@
 // The distributed Executor: a task is a message on the work-queue stream (one subject per job,
 // phase and pool); its result comes back on the job's result stream, read by a durable consumer
 // so that results survive a coordinator restart. Tensor bytes never travel here.
-import { type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { CancelledError, type Executor, type Task, type TaskResult, fromWire } from '@tessera/engine';
 import { type Pool, RESULT_STREAM, type ResultMessage, decodeJson, encodeTask, ensureResultConsumer, resultSubject, taskSubject, withRetry } from '@tessera/protocol';
 

@@ -4,7 +4,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 
-export interface RangeRequest { path: string; start: number; end: number }
+interface RangeRequest { path: string; start: number; end: number }
 
 export interface RangeServer {
   url: string;

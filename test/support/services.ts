@@ -49,11 +49,3 @@ export function spawnService(args: string[], opts: { cwd?: string; env?: NodeJS.
     stderr: () => err,
   };
 }
-
-export function startCoordinatorProcess(nats: string, extra: string[] = [], opts: { cwd?: string } = {}): Service {
-  return spawnService(['coordinator', '--nats', nats, '--grpc', '127.0.0.1:0', ...extra], opts);
-}
-
-export function startWorkerProcess(nats: string, extra: string[] = [], opts: { cwd?: string } = {}): Service {
-  return spawnService(['worker', '--nats', nats, '--threads', '1', ...extra], opts);
-}

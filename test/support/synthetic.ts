@@ -8,7 +8,7 @@ export type { LlamaShape };
 
 export const TINYLLAMA_1_1B: LlamaShape = { layers: 22, hidden: 2048, intermediate: 5632, vocab: 32000, heads: 32, kvHeads: 4 };
 
-export function llamaConfig(s: LlamaShape): Record<string, unknown> {
+function llamaConfig(s: LlamaShape): Record<string, unknown> {
   return {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hidden, intermediate_size: s.intermediate,
     num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,

@@ -13,7 +13,7 @@ import { ModelError } from '@tessera/model/errors';
 const model = () => import('@tessera/model');
 import { CancelledError } from './errors.js';
 import type { Executor } from './executor.js';
-import type { ActivationTask, TaskResult } from './task.js';
+import type { ActivationTask, TaskResult } from '@tessera/protocol/task';
 
 export interface ActivationOptions {
   executor: Executor;

@@ -11,7 +11,7 @@ import { EmbeddedExecutor } from './embedded.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
 import { discard, publish, stage, syncDir } from './publish.js';
-import type { AimTask } from './task.js';
+import type { AimTask } from '@tessera/protocol/task';
 import { TESSERA_VERSION } from './version.js';
 
 export interface AimApplyOptions {

@@ -6,7 +6,7 @@
 import { type RangeSource, writeAt } from '@tessera/checkpoint';
 import { type FloatDtype, decode, encode, itemSize } from '@tessera/tensor';
 import { MergeInputError } from './errors.js';
-import type { AimParams, AimTask, TaskResult } from './task.js';
+import type { AimParams, AimTask, TaskResult } from '@tessera/protocol/task';
 
 // statistics files read on this thread (a few: each job has its own copy), and relaxation
 // vectors derived from them

@@ -1,7 +1,7 @@
 // The embedded executor: a piscina pool of worker threads in this process.
 import { Piscina } from 'piscina';
 import type { Executor } from './executor.js';
-import type { Task, TaskFailure, TaskResult } from './task.js';
+import type { Task, TaskFailure, TaskResult } from '@tessera/protocol/task';
 import { fromWire } from './wire-error.js';
 
 export class EmbeddedExecutor implements Executor {

@@ -1,4 +1,4 @@
-import type { Task, TaskResult } from './task.js';
+import type { Task, TaskResult } from '@tessera/protocol/task';
 
 /**
  * Runs tasks somewhere: threads of this process (EmbeddedExecutor) or remote workers. The

@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './events.js';
-export * from './task.js';
+export type * from '@tessera/protocol/task';
 export type { Executor } from './executor.js';
 export { EmbeddedExecutor } from './embedded.js';
 export { TaskRunner } from './task-runner.js';
@@ -10,7 +10,7 @@ export { runTensors, runTensor, statsTask, mergeTask, type ScheduleHooks } from 
 export { mergeRecipe, mergeRecipeFile, mergeRecipes, runPlan, type MergeOptions, type MergeSummary, type ResumeHooks } from './merge.js';
 export { TESSERA_VERSION } from './version.js';
 export { layerIndex, withLayer, layerCount, isEmbedding, tiedTo } from './architecture.js';
-export { toWire, fromWire, type WireError } from './wire-error.js';
+export { toWire, fromWire } from './wire-error.js';
 export { stage, publish, discard, type Staging } from './publish.js';
 export { NULL_SINK, isNullSink } from './null-sink.js';
 export { collectActivations, collectProbes, calibrationSequences, type ActivationOptions } from './activations.js';

@@ -11,7 +11,7 @@ import {
 } from '@tessera/tensor';
 import { gradientPosition, isEmbedding, isPreLayer, layerCount, layerIndex, tiedTo, withLayer } from './architecture.js';
 import { MergeInputError } from './errors.js';
-import type { AimParams, GatherTask } from './task.js';
+import type { AimParams, GatherTask } from '@tessera/protocol/task';
 import { type RowSource, type VocabPlan, planVocabulary } from './vocab.js';
 
 export interface PlanOptions {
@@ -32,7 +32,7 @@ export interface PlanOptions {
 
 export const DEFAULT_MEMORY_BYTES = 512 * 2 ** 20;
 
-export interface PlannedInput {
+interface PlannedInput {
   uri: string;
   /** byte offset of the tensor's first element */
   offset: number;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CancelledError, MergeInputError } from './errors.js';
 import type { Executor } from './executor.js';
 import type { JobPlan, TensorPlan } from './plan.js';
-import type { MergeResult, MergeTask, StatsTask, TaskResult } from './task.js';
+import type { MergeResult, MergeTask, StatsTask, TaskResult } from '@tessera/protocol/task';
 import { NULL_SINK, isNullSink } from './null-sink.js';
 
 export interface ScheduleHooks {
@@ -35,7 +35,7 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
   };
 }
 
-export function mergeTaskId(t: TensorPlan, slice: number): string {
+function mergeTaskId(t: TensorPlan, slice: number): string {
   return `${t.index}/m/${slice}`;
 }
 

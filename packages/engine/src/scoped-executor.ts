@@ -2,7 +2,7 @@
 // documents as one job on one executor. Prefixing every id with the document's position keeps
 // their tasks and results apart on the wire (message ids, result replay after a resume).
 import type { Executor } from './executor.js';
-import type { Task, TaskResult } from './task.js';
+import type { Task, TaskResult } from '@tessera/protocol/task';
 
 export function scopedExecutor(exec: Executor, scope: string): Executor {
   return {

@@ -6,7 +6,7 @@ import { isNullSink } from './null-sink.js';
 import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
 import { KernelRuntime, decode, encode, itemSize } from '@tessera/tensor';
 import { aimBytes, runAim } from './aim-task.js';
-import type { GatherTask, MergeTask, StatsTask, Task, TaskResult } from './task.js';
+import type { GatherTask, MergeTask, StatsTask, Task, TaskResult } from '@tessera/protocol/task';
 
 const MAX_OPEN = 64;
 

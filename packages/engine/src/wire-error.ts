@@ -5,14 +5,9 @@ import { CheckpointError, OutputError, SourceError } from '@tessera/checkpoint';
 import { ModelError } from '@tessera/model/errors';
 import { RecipeError } from '@tessera/recipe';
 import { ERROR_KINDS, type ErrorKind, OperatorError, TesseraError, errorKind } from '@tessera/tensor';
+import type { WireError } from '@tessera/protocol/task';
 import { CancelledError, MergeInputError } from './errors.js';
 
-export interface WireError {
-  name: string;
-  message: string;
-  kind: ErrorKind;
-  fields: Record<string, string | undefined>;
-}
 
 /** An error of a class this side does not know, rebuilt with its name and kind. */
 class RemoteError extends TesseraError {

@@ -1,5 +1,5 @@
 // The piscina worker module of the embedded executor: one TaskRunner per thread.
-import type { Task, TaskFailure, TaskResult } from './task.js';
+import type { Task, TaskFailure, TaskResult } from '@tessera/protocol/task';
 import { TaskRunner } from './task-runner.js';
 import { toWire } from './wire-error.js';
 

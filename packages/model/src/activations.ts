@@ -4,10 +4,9 @@
 // states and the stage's statistics summed over the chain's sequences (in order, float64).
 import { readFile, writeFile } from 'node:fs/promises';
 import { type Batch, makeBatch, batches } from './batch.js';
-import { accumulate } from './forward.js';
 import { LAYER_TENSORS, type LayerWeight } from './llama-graphs.js';
 import { ModelError } from './errors.js';
-import { type Device, LlamaRuntime } from './runtime.js';
+import { type Device, LlamaRuntime, type StageStats } from './runtime.js';
 
 export interface ActivationStage {
   model: string;
@@ -128,4 +127,14 @@ function softmax(logits: Float32Array): number[] {
   let sum = 0;
   const e = Array.from(logits, (x) => { const v = Math.exp(x - max); sum += v; return v; });
   return e.map((v) => v / sum);
+}
+
+/** Adds the per-sequence rows of `stage` to the sums, sequences in order. */
+function accumulate(into: Map<string, Float64Array>, stage: StageStats, batch: Batch, name: (key: string) => string): void {
+  for (const [key, rows] of stage) {
+    const width = rows.length / batch.size, tensor = name(key);
+    let sum = into.get(tensor);
+    if (!sum) into.set(tensor, (sum = new Float64Array(width)));
+    for (let b = 0; b < batch.size; b++) for (let j = 0; j < width; j++) sum[j]! += rows[b * width + j]!;
+  }
 }

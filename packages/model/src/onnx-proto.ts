@@ -24,7 +24,7 @@ export const ELEM = { float: 1, int64: 7 } as const;
 /** AttributeProto.AttributeType */
 export const ATTR = { float: 1, int: 2, tensor: 4, floats: 6, ints: 7 } as const;
 /** The opset the graphs are written for (ReduceMean takes `axes` as an attribute up to 17). */
-export const OPSET = 17;
+const OPSET = 17;
 const IR_VERSION = 8;
 
 

@@ -1,6 +1,6 @@
 // Task and result messages on NATS: JSON, with typed arrays tagged so they come back exactly
 // (float64 as base64 of their bytes, bit for bit; u32 histograms sparse, as they are mostly 0).
-import type { Task, TaskFailure, TaskResult } from '@tessera/engine';
+import type { Task, TaskFailure, TaskResult } from './task.js';
 
 type Tagged = { $f64: string } | { $f32: string } | { $u32: number; i: number[]; c: number[] };
 

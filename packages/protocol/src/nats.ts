@@ -7,7 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import { credsAuthenticator, connect, nanos } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ACK_WAIT_MS, JOB_BUCKET, MAX_DELIVER, POOLS, RESULT_STREAM, TASK_STREAM, WORKER_BUCKET, poolConsumer, poolFilter, resultSubject } from './subjects.js';
+import { ACK_WAIT_MS, type JOB_BUCKET, MAX_DELIVER, POOLS, RESULT_STREAM, TASK_STREAM, type WORKER_BUCKET, poolConsumer, poolFilter, resultSubject } from './subjects.js';
 
 export interface NatsOptions {
   /** nats://host:port (comma-separated for several) */

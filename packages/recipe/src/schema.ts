@@ -5,10 +5,9 @@ import { z } from 'zod';
 
 const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /** A number; YAML 1.1 readers return forms such as `1e-10` as strings, which are coerced. */
-const Num = z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), z.number());
 const Int = z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), z.number().int());
 
-export const FilterEntry = z.looseObject({
+const FilterEntry = z.looseObject({
   filter: z.string().optional().describe('substring of the tensor name; absent or "*" matches every tensor'),
   value: z.unknown().describe('a scalar or a gradient'),
 });
@@ -16,30 +15,30 @@ export const FilterEntry = z.looseObject({
  * Parameter maps accept any value here: mergekit ignores parameters a method does not declare,
  * whatever their value; the declared ones are checked against the operator's declarations.
  */
-export const Params = z.record(z.string(), z.unknown());
+const Params = z.record(z.string(), z.unknown());
 
 const ModelRef = z.string().min(1).describe('a local model folder (relative to the recipe file)');
 const LayerRange = z.tuple([Int, Int]).describe('[start, end) of the source layers');
 
-export const ModelEntry = z.looseObject({
+const ModelEntry = z.looseObject({
   model: ModelRef,
   parameters: Params.optional().describe('per-model parameters'),
 });
 
-export const SliceSource = z.looseObject({
+const SliceSource = z.looseObject({
   model: ModelRef,
   layer_range: LayerRange,
   parameters: Params.optional(),
 });
 
-export const Slice = z.looseObject({
+const Slice = z.looseObject({
   sources: z.array(SliceSource).min(1),
   parameters: Params.optional(),
   base_model: ModelRef.optional(),
   merge_method: z.string().optional().describe('Tessera: this slice\'s operator (default: the recipe\'s)'),
 });
 
-export const Module = z.looseObject({
+const Module = z.looseObject({
   models: z.array(ModelEntry).min(1).optional(),
   slices: z.array(Slice).min(1).optional(),
   parameters: Params.optional(),
@@ -57,19 +56,19 @@ const ModelTokenSource = z.looseObject({
   token: z.string().optional().describe('the row of this token in the model\'s own vocabulary'),
 });
 
-export const TokenEmbedding = z.looseObject({
+const TokenEmbedding = z.looseObject({
   source: z.union([z.string(), ModelTokenSource, z.looseObject({ kind: z.literal('zero') })]).optional()
     .describe('a model (its row for the same token), {kind: model_token, model, token_id | token}, or {kind: zero}'),
   force: z.boolean().optional().describe('use this row for every model, even those that have the token'),
 });
 
-export const TokenizerSchema = z.looseObject({
+const TokenizerSchema = z.looseObject({
   source: z.string().optional().describe('base, union (default), or a model'),
   tokens: z.record(z.string(), TokenEmbedding).optional().describe('per-token embedding sources'),
   pad_to_multiple_of: Int.optional(),
 });
 
-export const AimSchema = z.looseObject({
+const AimSchema = z.looseObject({
   calibration: z.string().describe('calibration prompts (.jsonl of {"prompt": ...}) or activation statistics (.arrow from tessera activations)'),
   omega: z.number().optional().describe('relaxation ω in [0, 1]: 1 leaves the merge unchanged, 0 fully reverts the most salient channel; default 0.4'),
   chains: Int.optional().describe('chains of calibration sequences run in parallel (default: the workers)'),

@@ -4,9 +4,9 @@
 export const CH: i32 = 2048; // elements per chunk: the f32 scratch of one chunk is 8 KiB
 
 export const OUT_BF16: i32 = 0;
-export const OUT_F16: i32 = 1;
-export const OUT_F32: i32 = 2;
-export const OUT_F64: i32 = 3;
+const OUT_F16: i32 = 1;
+const OUT_F32: i32 = 2;
+const OUT_F64: i32 = 3;
 
 @inline export function ld<T>(p: usize, j: i32): v128 {
   if (sizeof<T>() == 2) return i32x4.shl(v128.load16x4_u(p + (<usize>j << 1)), 16);
@@ -18,7 +18,7 @@ export const OUT_F64: i32 = 3;
   return load<f32>(p + (<usize>j << 2));
 }
 
-@inline export function elemPtr<T>(p: usize, j: i32): usize {
+@inline function elemPtr<T>(p: usize, j: i32): usize {
   return p + <usize>j * sizeof<T>();
 }
 
@@ -35,7 +35,7 @@ export const OUT_F64: i32 = 3;
 }
 
 // f32 bits -> bf16 bits in the low half of each lane, round-to-nearest-even, NaN stays NaN.
-@inline export function bf16Lanes(a: v128): v128 {
+@inline function bf16Lanes(a: v128): v128 {
   const r = bf16LanesFinite(a);
   const isNan = i32x4.gt_s(v128.and(a, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000)); // sign cleared: signed compare
   const quiet = v128.or(i32x4.shr_u(a, 16), i32x4.splat(0x40));
@@ -103,7 +103,7 @@ export function emit(acc: usize, out: usize, off: i32, m: i32, kind: i32): i32 {
 }
 
 /** Exact count of NaN/Inf among m f32 values (the rare path: a flag said there are some). */
-export function countNonFinite(p: usize, m: i32): i32 {
+function countNonFinite(p: usize, m: i32): i32 {
   let count = 0;
   for (let j = 0; j < m; j++) if ((load<u32>(p + (<usize>j << 2)) & 0x7f800000) == 0x7f800000) count++;
   return count;

@@ -9,7 +9,7 @@ export const MASK_TOPK: i32 = 1; // keep |d| > T, and the first q elements with 
 export const MASK_WINDOW: i32 = 2; // keep L < |d| < H; of |d| == L drop the first q_L; of |d| == H keep the first q_H
 export const MASK_BERNOULLI: i32 = 3; // keep when u(e) < p
 export const MASK_PROBS: i32 = 4; // keep when u(e) < p_e (p_e from an f32 array)
-export const MASK_ZERO: i32 = 5; // keep nothing
+const MASK_ZERO: i32 = 5; // keep nothing
 
 function quotaKeep(slot: usize, q: i32, eq: v128, keep: v128, keepFirst: bool): v128 {
   // Lanes equal to the threshold are decided one by one in element order.
@@ -40,7 +40,7 @@ export type KWindow = u64;
 export type KProbs = f32;
 export type KZero = f64;
 
-@inline export function kindOf<K>(): i32 {
+@inline function kindOf<K>(): i32 {
   if (isFloat<K>()) return sizeof<K>() == 4 ? MASK_PROBS : MASK_ZERO;
   if (sizeof<K>() == 1) return MASK_NONE;
   if (sizeof<K>() == 2) return MASK_TOPK;
@@ -67,7 +67,7 @@ export type KZero = f64;
 }
 
 // Applies the mask to d (4 lanes of one chunk at global element index e) and returns it.
-@inline export function applyMask(kind: i32, slot: usize, d: v128, e: u64, j: i32): v128 {
+@inline function applyMask(kind: i32, slot: usize, d: v128, e: u64, j: i32): v128 {
   if (kind == MASK_NONE) return d;
   if (kind == MASK_ZERO) return f32x4.splat(0);
   if (kind == MASK_TOPK) {
@@ -103,4 +103,3 @@ export type KZero = f64;
   return v128.and(d, f32x4.lt(u, p));
 }
 
-export { CH };

@@ -126,7 +126,7 @@ export const karcher: Operator = {
 };
 
 /** Karcher mean as coefficients of the inputs (iterates on coefficients of unit vectors). */
-export function karcherCoefficients(g: (i: number, j: number) => number, n: number, maxIter: number, tol: number): number[] {
+function karcherCoefficients(g: (i: number, j: number) => number, n: number, maxIter: number, tol: number): number[] {
   const alphas = new Array<number>(n).fill(1 / n);
   const norms = Array.from({ length: n }, (_, i) => Math.sqrt(g(i, i)));
   const valid = norms.flatMap((x, i) => (x > tol ? [i] : []));

@@ -8,9 +8,9 @@ import { maskKey } from '../rng.js';
 import { type ExactValue, type HighBin, highBinAtRank, sliceQuotas, sumHistograms, valueAtRank } from '../topk.js';
 import { type Operator, OperatorError, type ParamSpec, type ParamValue, type TensorContext, type TensorProgram, bool, num } from './types.js';
 
-export type Sparsification = 'none' | 'magnitude' | 'outliers' | 'random' | 'della';
+type Sparsification = 'none' | 'magnitude' | 'outliers' | 'random' | 'della';
 
-export interface TaskVectorConfig {
+interface TaskVectorConfig {
   name: string;
   summary: string;
   sparsification: Sparsification;
@@ -24,7 +24,7 @@ const DENSITY: ParamSpec = {
   doc: 'fraction of each task vector kept',
 };
 
-export function taskVectorOperator(cfg: TaskVectorConfig): Operator {
+function taskVectorOperator(cfg: TaskVectorConfig): Operator {
   const sparse = cfg.sparsification !== 'none';
   const params: ParamSpec[] = [
     { name: 'weight', scope: 'model', type: 'number', doc: 'weight of the model\'s task vector' },

@@ -3,7 +3,7 @@ import type { DerivedValue } from '../kernel-spec.js';
 import type { Round } from '../reference/precision.js';
 
 /** Population variance over the models of the task vectors x_i - b, two passes, model order. */
-export function variance(inputs: Float64Array[], n: number, r: Round): Float64Array {
+function variance(inputs: Float64Array[], n: number, r: Round): Float64Array {
   const base = inputs[0]!, models = inputs.slice(1);
   const out = new Float64Array(n);
   const m = models.length;

@@ -1,9 +1,8 @@
 // Task descriptors: plain serialisable values that say everything a worker needs (sources,
 // byte ranges, dtypes, kernel spec, output position). The function that runs them has no idea
 // which executor delivered them.
-import type { FloatDtype, InputRounding, MergeSpec, StatsResult, StatsSpec } from '@tessera/tensor';
+import type { ErrorKind, FloatDtype, InputRounding, MergeSpec, StatsResult, StatsSpec } from '@tessera/tensor';
 import type { ActivationStage } from '@tessera/model';
-import type { WireError } from './wire-error.js';
 
 export interface SliceInput {
   /** the source file */
@@ -121,6 +120,14 @@ export type TaskResult = (
   | { kind: 'aim'; bytesWritten: number }
   | { kind: 'noop' }
 ) & { ms?: number };
+
+/** An error as it crosses a thread or process boundary: its class name, message and kind. */
+export interface WireError {
+  name: string;
+  message: string;
+  kind: ErrorKind;
+  fields: Record<string, string | undefined>;
+}
 
 /** What a worker returns when a task fails (the error, serialised). */
 export interface TaskFailure {
