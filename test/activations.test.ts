@@ -38,12 +38,16 @@ beforeAll(async () => {
 });
 
 describe('activation statistics', () => {
-  it('the float64 reference forward pass reproduces the zoo\'s reference logits', async () => {
+  it("the float64 reference forward pass reproduces the zoo's reference logits", async () => {
     const { w, config } = await loadWeights(BASE);
     let worst = 0;
     for (const probe of (await readReferenceLogits(join(BASE, 'reference_logits.safetensors'))).slice(0, 3)) {
       const { logits } = forward64(w, config, probe.ids);
-      logits.forEach((row, t) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - probe.logits[t * row.length + j]!)); }));
+      logits.forEach((row, t) =>
+        row.forEach((v, j) => {
+          worst = Math.max(worst, Math.abs(v - probe.logits[t * row.length + j]!));
+        }),
+      );
     }
     expect(worst).toBeLessThan(1e-3);
   });
@@ -57,7 +61,9 @@ describe('activation statistics', () => {
     for (const seq of seqs) {
       for (const [name, m] of forward64(w, config, seq).taps) {
         const acc = want.get(name) ?? new Float64Array(m.length);
-        m.forEach((v, j) => { acc[j]! += v; });
+        m.forEach((v, j) => {
+          acc[j]! += v;
+        });
         want.set(name, acc);
       }
     }
@@ -66,7 +72,9 @@ describe('activation statistics', () => {
     for (const [name, wv] of want) {
       const g = got.get(name)!;
       expect(g.length, name).toBe(wv.length);
-      wv.forEach((v, j) => { worst = Math.max(worst, Math.abs(g[j]! - v) / Math.max(Math.abs(v), 1e-3)); });
+      wv.forEach((v, j) => {
+        worst = Math.max(worst, Math.abs(g[j]! - v) / Math.max(Math.abs(v), 1e-3));
+      });
     }
     expect(worst).toBeLessThan(1e-4);
   });
@@ -80,7 +88,10 @@ describe('activation statistics', () => {
     expect(direct.get('model.layers.1.self_attn.k_proj.weight')).toEqual(direct.get('model.layers.1.self_attn.q_proj.weight'));
   });
 
-  it.each([[1, 16], [3, 5]])('embedded, %i chain(s), batches of %i: equal the direct whole-model computation', async (chains, batchSize) => {
+  it.each([
+    [1, 16],
+    [3, 5],
+  ])('embedded, %i chain(s), batches of %i: equal the direct whole-model computation', async (chains, batchSize) => {
     const seqs = await calibrationSequences(BASE, PROBES);
     const exec = new EmbeddedExecutor(2);
     try {
@@ -140,13 +151,20 @@ describe('activation statistics', () => {
       const [a, b] = await Promise.all(outs.map((o) => readProbes(o)));
       expect(a!.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`)).toEqual(b!.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`));
       let worst = 0;
-      a!.forEach((r, i) => r.values.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b![i]!.values[j]!)); }));
+      a!.forEach((r, i) =>
+        r.values.forEach((v, j) => {
+          worst = Math.max(worst, Math.abs(v - b![i]!.values[j]!));
+        }),
+      );
       expect(worst).toBeLessThan(1e-4);
     });
 
     it('a recipe with aim: merged over NATS writes the bytes of the embedded merge', async () => {
       const recipe = join(root, 'aim.yaml');
-      writeFileSync(recipe, `merge_method: task_arithmetic\nbase_model: ${BASE}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'rev')}, parameters: {weight: 1}}\naim: {calibration: ${PROBES}, omega: 0.5}\n`);
+      writeFileSync(
+        recipe,
+        `merge_method: task_arithmetic\nbase_model: ${BASE}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'rev')}, parameters: {weight: 1}}\naim: {calibration: ${PROBES}, omega: 0.5}\n`,
+      );
       const env = { TESSERA_CACHE_DIR: join(root, 'cache-nats') };
       const remote = await tessera(['merge', recipe, '--out', join(root, 'aim-nats'), '--nats', nats.url, '--no-fsync'], { env });
       expect(remote.code, remote.stderr).toBe(0);

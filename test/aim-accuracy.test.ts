@@ -8,13 +8,28 @@ import { aimStudy } from './support/aim-study.js';
 import { tempDir } from './support/tmp.js';
 import { ZOO } from './support/vocab-fixtures.js';
 
-const published = new Map(readFileSync(join(ZOO, 'results_pairs.csv'), 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [a, b, op, task, acc] = l.split(',');
-  return [`${[a, b].sort().join('+')}/${op}/${task}`, Number(acc)] as const;
-}));
+const published = new Map(
+  readFileSync(join(ZOO, 'results_pairs.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => {
+      const [a, b, op, task, acc] = l.split(',');
+      return [`${[a, b].sort().join('+')}/${op}/${task}`, Number(acc)] as const;
+    }),
+);
 
 it('scores pair merges with and without AIM', async () => {
-  const rows = await aimStudy(ZOO, tempDir('aim-study'), [['up', 'rev'], ['sort', 'max']], ['ta_1.0', 'ties_0.2'], [1]);
+  const rows = await aimStudy(
+    ZOO,
+    tempDir('aim-study'),
+    [
+      ['up', 'rev'],
+      ['sort', 'max'],
+    ],
+    ['ta_1.0', 'ties_0.2'],
+    [1],
+  );
   expect(rows).toHaveLength(2 * 2 * 2);
   for (const r of rows.filter((x) => x.omega === null)) {
     for (const [task, acc] of Object.entries(r.accuracy)) {

@@ -21,15 +21,28 @@ const OPS: Record<string, string> = {
 };
 function recipe(op: string, aim?: string): string {
   const file = join(root, `${op}-${aim ? aim.replace(/[^a-z0-9.]/gi, '') : 'plain'}.yaml`);
-  writeFileSync(file, `${OPS[op]}\nbase_model: ${join(ZOO, 'base')}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'sort')}, parameters: {weight: 1}}\n${aim ? `aim: ${aim}\n` : ''}`);
+  writeFileSync(
+    file,
+    `${OPS[op]}\nbase_model: ${join(ZOO, 'base')}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'sort')}, parameters: {weight: 1}}\n${aim ? `aim: ${aim}\n` : ''}`,
+  );
   return file;
 }
 async function merge(file: string, out: string): Promise<string> {
   const events: string[] = [];
-  await mergeRecipeFile(file, { out: join(root, out), workers: 2, fsync: false, onEvent: (e) => { if (e.type === 'aim') events.push(e.step); } });
+  await mergeRecipeFile(file, {
+    out: join(root, out),
+    workers: 2,
+    fsync: false,
+    onEvent: (e) => {
+      if (e.type === 'aim') events.push(e.step);
+    },
+  });
   return events.join(',');
 }
-const bf16 = (bytes: Uint8Array) => { const u = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2); return Array.from(u, bf16BitsToF32); };
+const bf16 = (bytes: Uint8Array) => {
+  const u = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  return Array.from(u, bf16BitsToF32);
+};
 
 describe('AIM', () => {
   beforeAll(async () => {
@@ -39,7 +52,12 @@ describe('AIM', () => {
   it('computes the statistics once and then reads them from the cache', async () => {
     expect(await merge(recipe('task_arithmetic', `{calibration: ${join(ZOO, 'probes.jsonl')}}`), 'ta-aim')).toMatch(/computing.*ready/);
     expect(await merge(recipe('task_arithmetic', `{calibration: ${join(ZOO, 'probes.jsonl')}, omega: 0.4}`), 'ta-aim-again')).toBe('cached');
-    expect(same((await tensorBytes(join(root, 'ta-aim'))).get('lm_head.weight')!.bytes, (await tensorBytes(join(root, 'ta-aim-again'))).get('lm_head.weight')!.bytes)).toBe(true);
+    expect(
+      same(
+        (await tensorBytes(join(root, 'ta-aim'))).get('lm_head.weight')!.bytes,
+        (await tensorBytes(join(root, 'ta-aim-again'))).get('lm_head.weight')!.bytes,
+      ),
+    ).toBe(true);
   });
 
   it('equals B + (M - B) * r computed independently in float64, per input channel; embeddings untouched', async () => {
@@ -47,12 +65,22 @@ describe('AIM', () => {
     const r = await tessera(['activations', join(ZOO, 'base'), '--probes', join(ZOO, 'probes.jsonl'), '--out', stats]);
     expect(r.code, r.stderr).toBe(0);
     await merge(recipe('ties', `{calibration: ${stats}, omega: 0.3}`), 'ties-aim');
-    const [base, plain, aim, sums] = await Promise.all([tensorBytes(join(ZOO, 'base')), tensorBytes(join(root, 'ties-plain')), tensorBytes(join(root, 'ties-aim')), readStats(stats)]);
+    const [base, plain, aim, sums] = await Promise.all([
+      tensorBytes(join(ZOO, 'base')),
+      tensorBytes(join(root, 'ties-plain')),
+      tensorBytes(join(root, 'ties-aim')),
+      readStats(stats),
+    ]);
     expect(same(aim.get('model.embed_tokens.weight')!.bytes, plain.get('model.embed_tokens.weight')!.bytes)).toBe(true);
-    let changed = 0, outside = 0, checked = 0;
+    let changed = 0,
+      outside = 0,
+      checked = 0;
     for (const [name, a] of sums.sums) {
-      const b = bf16(base.get(name)!.bytes), m = bf16(plain.get(name)!.bytes), got = bf16(aim.get(name)!.bytes);
-      const cols = a.length, max = Math.max(...a);
+      const b = bf16(base.get(name)!.bytes),
+        m = bf16(plain.get(name)!.bytes),
+        got = bf16(aim.get(name)!.bytes);
+      const cols = a.length,
+        max = Math.max(...a);
       for (let e = 0; e < m.length; e++) {
         const rel = 1 - (a[e % cols]! / max) * (1 - 0.3);
         const want = b[e]! + (m[e]! - b[e]!) * rel;
@@ -69,7 +97,12 @@ describe('AIM', () => {
 
   it.each(Object.keys(OPS))('ω = 1 reproduces the bytes of %s without AIM', async (op) => {
     await merge(recipe(op, `{calibration: ${join(ZOO, 'probes.jsonl')}, omega: 1}`), `${op}-w1`);
-    expect(same((await tensorBytes(join(root, `${op}-w1`))).get('model.layers.1.mlp.down_proj.weight')!.bytes, (await tensorBytes(join(root, `${op}-plain`))).get('model.layers.1.mlp.down_proj.weight')!.bytes)).toBe(true);
+    expect(
+      same(
+        (await tensorBytes(join(root, `${op}-w1`))).get('model.layers.1.mlp.down_proj.weight')!.bytes,
+        (await tensorBytes(join(root, `${op}-plain`))).get('model.layers.1.mlp.down_proj.weight')!.bytes,
+      ),
+    ).toBe(true);
     expect(await sha256File(join(root, `${op}-w1`, 'model.safetensors'))).toBe(await sha256File(join(root, `${op}-plain`, 'model.safetensors')));
   });
 
@@ -84,9 +117,15 @@ describe('AIM', () => {
   });
 
   it('recipe errors name the path: omega out of range, no base_model, missing calibration file', async () => {
-    const bad = (text: string) => { const f = join(root, 'bad.yaml'); writeFileSync(f, text); return tessera(['merge', f, '--out', join(root, 'never')]); };
+    const bad = (text: string) => {
+      const f = join(root, 'bad.yaml');
+      writeFileSync(f, text);
+      return tessera(['merge', f, '--out', join(root, 'never')]);
+    };
     const models = `models:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'sort')}, parameters: {weight: 1}}\n`;
-    let r = await bad(`merge_method: task_arithmetic\nbase_model: ${join(ZOO, 'base')}\n${models}aim: {calibration: ${join(ZOO, 'probes.jsonl')}, omega: 1.5}\n`);
+    let r = await bad(
+      `merge_method: task_arithmetic\nbase_model: ${join(ZOO, 'base')}\n${models}aim: {calibration: ${join(ZOO, 'probes.jsonl')}, omega: 1.5}\n`,
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml: aim\.omega: must be in \[0, 1\], got 1\.5/);
     r = await bad(`merge_method: linear\n${models}aim: {calibration: ${join(ZOO, 'probes.jsonl')}}\n`);

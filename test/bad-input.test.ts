@@ -37,13 +37,19 @@ function withHeader(bytes: Uint8Array, header: object): Uint8Array {
   return out;
 }
 
-const RECIPE = 'merge_method: ties\nbase_model: base\nmodels:\n  - {model: add, parameters: {weight: 1, density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 0.5}}\n';
+const RECIPE =
+  'merge_method: ties\nbase_model: base\nmodels:\n  - {model: add, parameters: {weight: 1, density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 0.5}}\n';
 
 async function expectRejected(dir: string, message: RegExp, recipe = RECIPE, extra: string[] = []) {
   writeFileSync(join(dir, 'recipe.yaml'), recipe);
   const r = await tessera(['merge', join(dir, 'recipe.yaml'), '--out', join(dir, 'out'), '--no-fsync', ...extra]);
   expect(r.stderr).toMatch(message);
-  expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  expect(
+    r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('error:')),
+  ).toHaveLength(1);
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
   expect(r.code).toBe(2);
   expect(existsSync(join(dir, 'out'))).toBe(false);
@@ -58,7 +64,11 @@ describe('bad input exits 2 with a precise message and no output', () => {
     await expectRejected(dir, new RegExp(`error: ${addFile(dir)}: tensor lm_head.weight: data_offsets .* run past the end of the data section`));
   });
   it('header length past the end of the file', async () => {
-    const dir = workdir((b) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(0, 2n ** 62n, true); return c; });
+    const dir = workdir((b) => {
+      const c = b.slice();
+      new DataView(c.buffer).setBigUint64(0, 2n ** 62n, true);
+      return c;
+    });
     await expectRejected(dir, new RegExp(`${addFile(dir)}: header length 4611686018427387904 exceeds the file size`));
   });
   it('overlapping offsets', async () => {
@@ -70,15 +80,24 @@ describe('bad input exits 2 with a precise message and no output', () => {
     await expectRejected(dir, new RegExp(`${addFile(dir)}: tensor model.layers.1.mlp.(up|gate)_proj.weight: data of .* overlaps`));
   });
   it('unknown dtype', async () => {
-    const dir = workdir((b, h) => { h['model.norm.weight']!.dtype = 'F12'; return withHeader(b, h); });
+    const dir = workdir((b, h) => {
+      h['model.norm.weight']!.dtype = 'F12';
+      return withHeader(b, h);
+    });
     await expectRejected(dir, new RegExp(`${addFile(dir)}: tensor model.norm.weight: unknown dtype "F12"`));
   });
   it('shape and byte length mismatch', async () => {
-    const dir = workdir((b, h) => { h['model.norm.weight']!.shape = [129]; return withHeader(b, h); });
+    const dir = workdir((b, h) => {
+      h['model.norm.weight']!.shape = [129];
+      return withHeader(b, h);
+    });
     await expectRejected(dir, /tensor model.norm.weight: shape \[129\] × 2 bytes \(BF16\) = 258 bytes, but data_offsets span 256/);
   });
   it('a tensor missing in one model', async () => {
-    const dir = workdir((b, h) => { delete h['model.layers.2.self_attn.k_proj.weight']; return withHeader(b, h); });
+    const dir = workdir((b, h) => {
+      delete h['model.layers.2.self_attn.k_proj.weight'];
+      return withHeader(b, h);
+    });
     await expectRejected(dir, /error: tensor model.layers.2.self_attn.k_proj.weight: missing in models\[0\]/);
   });
   it('shape mismatch between models', async () => {
@@ -87,11 +106,16 @@ describe('bad input exits 2 with a precise message and no output', () => {
       t.shape = [128, 64];
       return withHeader(b, h);
     });
-    await expectRejected(dir, /error: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .* differs from \[64, 128\] in base_model/);
+    await expectRejected(
+      dir,
+      /error: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .* differs from \[64, 128\] in base_model/,
+    );
     // --skip-mismatched: as mergekit, the model is left out of that tensor, with a warning
     const r = await tessera(['merge', join(dir, 'recipe.yaml'), '--out', join(dir, 'skipped'), '--no-fsync', '--skip-mismatched']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/warning: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .*; that model is left out of this tensor/);
+    expect(r.stderr).toMatch(
+      /warning: tensor model.layers.0.self_attn.k_proj.weight: shape \[128, 64\] in models\[0\] .*; that model is left out of this tensor/,
+    );
   });
   it('NaN produced by the merge', async () => {
     const dir = workdir();
@@ -103,7 +127,8 @@ describe('bad input exits 2 with a precise message and no output', () => {
       const c = b.slice();
       const len = Number(new DataView(c.buffer).getBigUint64(0, true));
       const at = 8 + len + h['model.layers.3.mlp.down_proj.weight']!.data_offsets[0]! + 2 * 77;
-      c[at] = 0xc0; c[at + 1] = 0x7f; // bf16 NaN
+      c[at] = 0xc0;
+      c[at + 1] = 0x7f; // bf16 NaN
       return c;
     });
     await expectRejected(dir, /error: tensor model.layers.3.mlp.down_proj.weight: the inputs hold 1 NaN\/Inf value\(s\), the first at element 77/);
@@ -129,6 +154,13 @@ describe('bad input exits 2 with a precise message and no output', () => {
   });
   it('a bad recipe value names the recipe path', async () => {
     const dir = workdir();
-    await expectRejected(dir, /recipe.yaml: models\[1\].parameters.density: must be in \(0, 1\], got 1.5/, RECIPE.replace('density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 0.5', 'density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 1.5'));
+    await expectRejected(
+      dir,
+      /recipe.yaml: models\[1\].parameters.density: must be in \(0, 1\], got 1.5/,
+      RECIPE.replace(
+        'density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 0.5',
+        'density: 0.5}}\n  - {model: up, parameters: {weight: 1, density: 1.5',
+      ),
+    );
   });
 });

@@ -17,13 +17,16 @@ describe('safetensors reader under hostile input', () => {
       const path = join(dir, `m${i++}.safetensors`);
       writeFileSync(path, m.bytes);
       const started = performance.now();
-      const r = await readOrReject(path, m.bytes.byteLength, (e) => { (reasons[m.kind] ??= []).push(e.message); });
+      const r = await readOrReject(path, m.bytes.byteLength, (e) => {
+        (reasons[m.kind] ??= []).push(e.message);
+      });
       expect(performance.now() - started, `${m.kind} took too long`).toBeLessThan(5000);
       outcomes[`${m.kind}:${r}`] = (outcomes[`${m.kind}:${r}`] ?? 0) + 1;
       rmSync(path);
     }
     // every kind of mutation was tried, and each kind that must be rejected was
-    for (const kind of ['truncate', 'header-length', 'nested-json', 'offsets', 'shape', 'garbage']) expect(outcomes[`${kind}:rejected`] ?? 0, kind).toBeGreaterThan(0);
+    for (const kind of ['truncate', 'header-length', 'nested-json', 'offsets', 'shape', 'garbage'])
+      expect(outcomes[`${kind}:rejected`] ?? 0, kind).toBeGreaterThan(0);
     expect(outcomes['huge-json:read'] ?? 0).toBeGreaterThan(0);
     // random header bytes reach the UTF-8 check (not only the JSON parser)
     expect(reasons.garbage!.filter((m) => /header is not valid UTF-8/.test(m)).length).toBeGreaterThan(0);

@@ -14,17 +14,25 @@ const SHAPE: LlamaShape = { layers: 2, hidden: 512, intermediate: 2304, vocab: 4
 const dir = tempDir('determinism');
 
 const recipes: Record<string, string> = {
-  linear: 'merge_method: linear\nmodels:\n  - {model: e1, parameters: {weight: 0.5}}\n  - {model: e2, parameters: {weight: 0.3}}\n  - {model: e3, parameters: {weight: 0.2}}\n',
-  task_arithmetic: 'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 0.7}}\n  - {model: e2, parameters: {weight: [0.2, 1.0]}}\n  - {model: e3, parameters: {weight: 0.5}}\nparameters: {lambda: 0.9}\n',
+  linear:
+    'merge_method: linear\nmodels:\n  - {model: e1, parameters: {weight: 0.5}}\n  - {model: e2, parameters: {weight: 0.3}}\n  - {model: e3, parameters: {weight: 0.2}}\n',
+  task_arithmetic:
+    'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 0.7}}\n  - {model: e2, parameters: {weight: [0.2, 1.0]}}\n  - {model: e3, parameters: {weight: 0.5}}\nparameters: {lambda: 0.9}\n',
   ties: 'merge_method: ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 0.8, density: 0.3}}\n  - {model: e3, parameters: {weight: -0.5, density: 0.2}}\n',
-  dare_linear: 'merge_method: dare_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\nseed: 7\n',
-  dare_ties: 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\n',
-  slerp: 'merge_method: slerp\nbase_model: base\nmodels:\n  - {model: base}\n  - {model: e1}\nparameters:\n  t:\n    - {filter: self_attn, value: [0, 0.5, 0.3]}\n    - {value: 0.6}\n',
+  dare_linear:
+    'merge_method: dare_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\nseed: 7\n',
+  dare_ties:
+    'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\n',
+  slerp:
+    'merge_method: slerp\nbase_model: base\nmodels:\n  - {model: base}\n  - {model: e1}\nparameters:\n  t:\n    - {filter: self_attn, value: [0, 0.5, 0.3]}\n    - {value: 0.6}\n',
   model_stock: 'merge_method: model_stock\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\n',
-  breadcrumbs_ties: 'merge_method: breadcrumbs_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n  - {model: e2, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n',
-  della: 'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\nseed: 3\n',
+  breadcrumbs_ties:
+    'merge_method: breadcrumbs_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n  - {model: e2, parameters: {weight: 1, density: 0.4, gamma: 0.02}}\n',
+  della:
+    'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\nseed: 3\n',
   sce: 'merge_method: sce\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\nparameters: {select_topk: 0.3}\n',
-  nuslerp: 'merge_method: nuslerp\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1}}\n  - {model: e2, parameters: {weight: 2}}\nparameters: {nuslerp_flatten: false}\n',
+  nuslerp:
+    'merge_method: nuslerp\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1}}\n  - {model: e2, parameters: {weight: 2}}\nparameters: {nuslerp_flatten: false}\n',
   karcher: 'merge_method: karcher\nmodels:\n  - {model: e1}\n  - {model: e2}\n  - {model: e3}\n',
   arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels:\n  - {model: e1}\n',
 };
@@ -54,11 +62,15 @@ describe('deterministic output bytes', () => {
 
   it('a 1-D tensor longer than a block is one row for row-local operators: the same bytes for any slice size', async () => {
     const odd = join(dir, 'one-d');
-    const shapes = [{ name: 'model.norm.weight', shape: [3 * 2 ** 19 + 8] }, { name: 'lm_head.weight', shape: [128, 1024] }];
+    const shapes = [
+      { name: 'model.norm.weight', shape: [3 * 2 ** 19 + 8] },
+      { name: 'lm_head.weight', shape: [128, 1024] },
+    ];
     for (let e = 0; e < 3; e++) await writeSyntheticTensors(join(odd, e === 0 ? 'base' : `e${e}`), shapes, e, 5, { model_type: 'llama', num_hidden_layers: 1 });
     const row = {
       model_stock: 'merge_method: model_stock\nbase_model: base\nmodels:\n  - {model: e1}\n  - {model: e2}\nparameters: {filter_wise: true}\n',
-      della: 'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n',
+      della:
+        'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n',
       arcee_fusion: 'merge_method: arcee_fusion\nbase_model: base\nmodels:\n  - {model: e1}\n',
     };
     for (const [name, text] of Object.entries(row)) {

@@ -46,13 +46,24 @@ const taskLines = (w: Service, job?: string) => w.lines.filter((l) => l.event ==
 
 beforeAll(async () => {
   for (const [e, m] of ['base', 'e1', 'e2', 'e3'].entries()) await writeSyntheticModel(join(root, m), SHAPE, e);
-  writeFileSync(join(root, 'dare.yaml'), 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.3}}\n  - {model: e2, parameters: {weight: 0.7, density: 0.3}}\n  - {model: e3, parameters: {weight: 0.5, density: 0.3}}\nseed: 5\n');
+  writeFileSync(
+    join(root, 'dare.yaml'),
+    'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.3}}\n  - {model: e2, parameters: {weight: 0.7, density: 0.3}}\n  - {model: e3, parameters: {weight: 0.5, density: 0.3}}\nseed: 5\n',
+  );
   // two documents whose tensors have the same indices (and so, unscoped, the same task ids)
-  writeFileSync(join(root, 'multi.yaml'), 'name: inner\nmerge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n---\nmerge_method: ties\nbase_model: base\nmodels:\n  - {model: inner, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
-  writeFileSync(join(root, 'della.yaml'), 'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n');
+  writeFileSync(
+    join(root, 'multi.yaml'),
+    'name: inner\nmerge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n---\nmerge_method: ties\nbase_model: base\nmodels:\n  - {model: inner, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n',
+  );
+  writeFileSync(
+    join(root, 'della.yaml'),
+    'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n',
+  );
 }, 120_000);
 // a fresh server per test: a job left unfinished by one test is not resumed by the next one's coordinator
-beforeEach(async () => { nats = await startNats(); });
+beforeEach(async () => {
+  nats = await startNats();
+});
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => s.kill('SIGKILL')));
   await nats.stop();
@@ -101,8 +112,13 @@ describe('distributed merges', () => {
     const http = await startRangeServer(join(ZOO, '..'));
     try {
       const { server } = await coordinator();
-      for (const n of [1, 2]) { const cwd = join(root, `w${n}`); mkdirSync(cwd, { recursive: true }); await worker(cwd); }
-      const recipe = (src: string) => `merge_method: ties\nbase_model: ${src}/base\nmodels:\n  - {model: ${src}/add, parameters: {weight: 1, density: 0.3}}\n  - {model: ${src}/vow, parameters: {weight: 1, density: 0.3}}\ndtype: bfloat16\n`;
+      for (const n of [1, 2]) {
+        const cwd = join(root, `w${n}`);
+        mkdirSync(cwd, { recursive: true });
+        await worker(cwd);
+      }
+      const recipe = (src: string) =>
+        `merge_method: ties\nbase_model: ${src}/base\nmodels:\n  - {model: ${src}/add, parameters: {weight: 1, density: 0.3}}\n  - {model: ${src}/vow, parameters: {weight: 1, density: 0.3}}\ndtype: bfloat16\n`;
       writeFileSync(join(root, 'http.yaml'), recipe(`${http.url}/zoo`));
       writeFileSync(join(root, 'local.yaml'), recipe(ZOO.replace(/\/$/, '')));
       const out = join(root, 'out-http');
@@ -113,7 +129,11 @@ describe('distributed merges', () => {
       expect(readFileSync(join(out, 'tokenizer.json'))).toEqual(readFileSync(join(ZOO, 'base', 'tokenizer.json')));
       // every data request is one planned slice of one input (or a header read)
       const plan = await planRecipe(loadRecipe(join(root, 'local.yaml'))[0]!);
-      const slices = new Set(plan.tensors.flatMap((t) => t.context.slices.flatMap((s) => t.inputs.map((i) => `zoo/${i.uri.split('/zoo/')[1]}:${i.offset + s.elemStart * 2}:${s.n * 2}`))));
+      const slices = new Set(
+        plan.tensors.flatMap((t) =>
+          t.context.slices.flatMap((s) => t.inputs.map((i) => `zoo/${i.uri.split('/zoo/')[1]}:${i.offset + s.elemStart * 2}:${s.n * 2}`)),
+        ),
+      );
       const data = http.requests.filter((q) => q.path.endsWith('model.safetensors') && q.start >= 8 + 4000);
       expect(data.length).toBeGreaterThan(0);
       for (const q of data) expect(slices.has(`${q.path}:${q.start}:${q.end - q.start + 1}`), `${q.path} ${q.start}-${q.end}`).toBe(true);
@@ -196,13 +216,16 @@ describe('distributed merges', () => {
     expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('della.yaml', 'della'));
   });
 
-  it('fails a job whose task always fails, after max_deliver, with the worker\'s error and no output', async () => {
+  it("fails a job whose task always fails, after max_deliver, with the worker's error and no output", async () => {
     const http = await startRangeServer(join(ZOO, '..'));
     try {
       http.failData(/model\.safetensors$/, 10_000);
       const { server } = await coordinator();
       await worker(undefined, { TESSERA_HTTP_ATTEMPTS: '2' });
-      writeFileSync(join(root, 'fail.yaml'), `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`);
+      writeFileSync(
+        join(root, 'fail.yaml'),
+        `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`,
+      );
       const out = join(root, 'out-fail');
       const job = await submit(server, join(root, 'fail.yaml'), out);
       const end = await waitJob(server, job, 120_000);
@@ -221,7 +244,10 @@ describe('distributed merges', () => {
       http.failData(/model\.safetensors$/, 10_000, 404);
       const { server } = await coordinator();
       const w = await worker();
-      writeFileSync(join(root, 'gone.yaml'), `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`);
+      writeFileSync(
+        join(root, 'gone.yaml'),
+        `merge_method: task_arithmetic\nbase_model: ${http.url}/zoo/base\nmodels:\n  - {model: ${http.url}/zoo/up, parameters: {weight: 1}}\n`,
+      );
       const job = await submit(server, join(root, 'gone.yaml'), join(root, 'out-gone'));
       const end = await waitJob(server, job, 60_000);
       expect(end.state).toBe('failed');
@@ -252,12 +278,23 @@ describe('the gRPC API', () => {
     const none = await tessera(['submit', join(root, 'dare.yaml'), '--out', join(root, 'x'), '--server', server]);
     expect(none.code).toBe(2);
     const Client = mergeServiceClient();
-    const c = new Client(server, credentials.createInsecure()) as unknown as { List(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void; close(): void };
+    const c = new Client(server, credentials.createInsecure()) as unknown as {
+      List(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void;
+      close(): void;
+    };
     const code = await new Promise<number>((res) => c.List({}, new Metadata(), (e) => res(e?.code ?? 0)));
     expect(code).toBe(grpcStatus.UNAUTHENTICATED);
     c.close();
     const healthDef = loadSync(createRequire(import.meta.url).resolve('grpc-health-check/proto/health/v1/health.proto'), { keepCase: true, enums: String });
-    const Health = (loadPackageDefinition(healthDef) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => { Check(r: object, cb: (e: Error | null, r: { status: string }) => void): void; close(): void } } } } }).grpc.health.v1.Health;
+    const Health = (
+      loadPackageDefinition(healthDef) as unknown as {
+        grpc: {
+          health: {
+            v1: { Health: new (a: string, c: unknown) => { Check(r: object, cb: (e: Error | null, r: { status: string }) => void): void; close(): void } };
+          };
+        };
+      }
+    ).grpc.health.v1.Health;
     const h = new Health(server, credentials.createInsecure());
     const health = await new Promise<string>((res, rej) => h.Check({ service: 'tessera.v1.MergeService' }, (e, r) => (e ? rej(e) : res(r.status))));
     expect(health).toBe('SERVING');
@@ -265,7 +302,8 @@ describe('the gRPC API', () => {
     // server reflection lists the services to generic clients
     const reflDef = loadSync(createRequire(import.meta.url).resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), { keepCase: true });
     type Refl = new (a: string, c: unknown) => { ServerReflectionInfo(): NodeJS.ReadWriteStream & { write(m: object): void; end(): void }; close(): void };
-    const Reflection = (loadPackageDefinition(reflDef) as unknown as { grpc: { reflection: { v1: { ServerReflection: Refl } } } }).grpc.reflection.v1.ServerReflection;
+    const Reflection = (loadPackageDefinition(reflDef) as unknown as { grpc: { reflection: { v1: { ServerReflection: Refl } } } }).grpc.reflection.v1
+      .ServerReflection;
     const rc = new Reflection(server, credentials.createInsecure());
     const call = rc.ServerReflectionInfo();
     const names = await new Promise<string[]>((res, rej) => {
@@ -290,22 +328,37 @@ describe('the gRPC API', () => {
     expect(write.code).toBe(2);
     expect(write.stderr).toMatch(/tmplink\/escape: output is outside the folders/);
     symlinkSync(elsewhere, join(root, 'out-as-link'));
-    const linked = await tessera(['submit', join(root, 'dare.yaml'), '--out', join(root, 'out-as-link'), '--server', server, '--token', 'sesame', '--overwrite']);
+    const linked = await tessera([
+      'submit',
+      join(root, 'dare.yaml'),
+      '--out',
+      join(root, 'out-as-link'),
+      '--server',
+      server,
+      '--token',
+      'sesame',
+      '--overwrite',
+    ]);
     expect(linked.code).toBe(2);
     expect(linked.stderr).toMatch(/output is a symbolic link/);
     await new Promise((r) => setTimeout(r, 500));
     expect(readdirSync(elsewhere)).toEqual([]);
     // the raw status is PERMISSION_DENIED
     const Client = mergeServiceClient();
-    const c = new Client(server, credentials.createInsecure()) as unknown as { Submit(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void; close(): void };
+    const c = new Client(server, credentials.createInsecure()) as unknown as {
+      Submit(r: object, md: Metadata, cb: (e: { code: number } | null) => void): void;
+      close(): void;
+    };
     const md = new Metadata();
     md.set('authorization', 'Bearer sesame');
-    const code = await new Promise<number>((res) => c.Submit({ recipe: readFileSync(join(root, 'link-in.yaml'), 'utf8'), recipe_dir: root, output: join(root, 'out-raw') }, md, (e) => res(e?.code ?? 0)));
+    const code = await new Promise<number>((res) =>
+      c.Submit({ recipe: readFileSync(join(root, 'link-in.yaml'), 'utf8'), recipe_dir: root, output: join(root, 'out-raw') }, md, (e) => res(e?.code ?? 0)),
+    );
     expect(code).toBe(grpcStatus.PERMISSION_DENIED);
     c.close();
   });
 
-  it('cancel: workers stop taking the job\'s tasks and the partial output is removed', async () => {
+  it("cancel: workers stop taking the job's tasks and the partial output is removed", async () => {
     const { server } = await coordinator();
     const w = await worker();
     const out = join(root, 'out-cancel');

@@ -48,7 +48,10 @@ describe('error kinds', () => {
     expect((model as ModelError).path).toBe('/m/config.json');
     const out = fromWire(toWire(new OutputError('/o', 'outside', { reason: 'permission' })));
     expect(errorKind(out)).toBe('permission');
-    class Odd extends TesseraError { override readonly name = 'OddError'; readonly kind = 'exists'; }
+    class Odd extends TesseraError {
+      override readonly name = 'OddError';
+      readonly kind = 'exists';
+    }
     const odd = fromWire(toWire(new Odd('strange')));
     expect([odd.name, odd.message, errorKind(odd)]).toEqual(['OddError', 'strange', 'exists']);
     expect(errorKind(fromWire(toWire(new TypeError('x'))))).toBe('internal');
@@ -68,12 +71,19 @@ describe('exit codes of the command', () => {
     expect(r.code).toBe(2);
   });
 
-  it('a cancelled activations job fails with CancelledError (exit 130), not the executor\'s abort', async () => {
+  it("a cancelled activations job fails with CancelledError (exit 130), not the executor's abort", async () => {
     const seqs = await calibrationSequences(join(ZOO, 'base'), join(ZOO, 'probes.jsonl'));
     const exec = new EmbeddedExecutor(1);
     const ctrl = new AbortController();
     try {
-      const run = collectActivations(join(ZOO, 'base'), seqs.slice(0, 4), { executor: exec, workDir: work, signal: ctrl.signal, onStage: (done) => { if (done === 1) ctrl.abort(); } });
+      const run = collectActivations(join(ZOO, 'base'), seqs.slice(0, 4), {
+        executor: exec,
+        workDir: work,
+        signal: ctrl.signal,
+        onStage: (done) => {
+          if (done === 1) ctrl.abort();
+        },
+      });
       await expect(run).rejects.toBeInstanceOf(CancelledError);
     } finally {
       await exec.close();

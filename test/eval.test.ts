@@ -6,10 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
 import { ZOO } from './support/vocab-fixtures.js';
 
-const published = new Map(readFileSync(join(ZOO, 'results_models.csv'), 'utf8').trim().split('\n').slice(1).map((l) => {
-  const [model, task, acc] = l.split(',');
-  return [`${model}/${task}`, Number(acc)] as const;
-}));
+const published = new Map(
+  readFileSync(join(ZOO, 'results_models.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => {
+      const [model, task, acc] = l.split(',');
+      return [`${model}/${task}`, Number(acc)] as const;
+    }),
+);
 
 describe('exact-match evaluation', () => {
   it('encodes prompts with the zoo tokenizer rule (BOS, then bytes)', async () => {
@@ -35,7 +41,10 @@ describe('exact-match evaluation', () => {
   it('tessera eval prints per-task JSON; bad task files exit 2 naming file and line', async () => {
     const r = await tessera(['eval', join(ZOO, 'up'), '--tasks', join(ZOO, 'eval', 'up.jsonl'), '--limit', '20', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ type: 'task', task: 'up', total: 20, correct: 20 });
     expect(lines[1]).toMatchObject({ type: 'summary', mean: 1 });
     const bad = join(import.meta.dirname, 'fixtures', 'generated', 'bad-task.jsonl');

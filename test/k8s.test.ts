@@ -7,8 +7,17 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 
 const k8s = fileURLToPath(new URL('../k8s/', import.meta.url));
-const docs = (dir: string) => readdirSync(join(k8s, dir)).filter((f) => f.endsWith('.yaml'))
-  .flatMap((f) => parseAllDocuments(readFileSync(join(k8s, dir, f), 'utf8')).map((d) => { expect(d.errors, f).toEqual([]); return d.toJS() as Record<string, any>; }));
+const docs = (dir: string) =>
+  readdirSync(join(k8s, dir))
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(k8s, dir, f), 'utf8')).map((d) => {
+        expect(d.errors, f).toEqual([]);
+        return d.toJS() as K8sObject;
+      }),
+    );
+// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML, read field by field
+type K8sObject = Record<string, any>;
 
 describe('k8s manifests', () => {
   it('base: every kustomization resource exists; services run the CLI with the NATS service', () => {

@@ -14,7 +14,18 @@ it('writes mean hidden states, last-token attention per head and next-token dist
   const runs = [];
   for (const chains of [1, 3]) {
     const out = join(root, `p${chains}.arrow`);
-    const r = await tessera(['probe', join(ZOO, 'base'), '--probes', join(ZOO, 'probes.jsonl'), '--out', out, '--chains', String(chains), '--batch', String(chains === 1 ? 64 : 7)]);
+    const r = await tessera([
+      'probe',
+      join(ZOO, 'base'),
+      '--probes',
+      join(ZOO, 'probes.jsonl'),
+      '--out',
+      out,
+      '--chains',
+      String(chains),
+      '--batch',
+      String(chains === 1 ? 64 : 7),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     runs.push(await readProbes(out));
   }
@@ -24,7 +35,8 @@ it('writes mean hidden states, last-token attention per head and next-token dist
   for (const [i, p] of ref.entries()) {
     const row = one.find((r) => r.kind === 'next_token' && r.sequence === i)!;
     const last = p.logits.subarray((p.ids.length - 1) * 260, p.ids.length * 260);
-    const max = Math.max(...last), z = last.reduce((s, x) => s + Math.exp(x - max), 0);
+    const max = Math.max(...last),
+      z = last.reduce((s, x) => s + Math.exp(x - max), 0);
     const want = Array.from(last, (x) => Math.exp(x - max) / z);
     expect(Math.max(...want.map((w, j) => Math.abs(w - row.values[j]!)))).toBeLessThan(1e-4);
     for (const a of one.filter((r) => r.kind === 'attention' && r.sequence === i)) {
@@ -34,6 +46,10 @@ it('writes mean hidden states, last-token attention per head and next-token dist
   }
   expect(three.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`)).toEqual(one.map((r) => `${r.kind}/${r.sequence}/${r.layer}/${r.head}`));
   let worst = 0;
-  three.forEach((r, i) => r.values.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - one[i]!.values[j]!)); }));
+  three.forEach((r, i) =>
+    r.values.forEach((v, j) => {
+      worst = Math.max(worst, Math.abs(v - one[i]!.values[j]!));
+    }),
+  );
   expect(worst).toBeLessThan(1e-4);
 });

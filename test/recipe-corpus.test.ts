@@ -10,10 +10,14 @@ import { tempDir } from './support/tmp.js';
 import { ensureVocabFixtures } from './support/vocab-fixtures.js';
 
 const corpus = fileURLToPath(new URL('./recipes/', import.meta.url));
-const recipes = readdirSync(corpus).filter((f) => f.endsWith('.yaml')).sort();
+const recipes = readdirSync(corpus)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const out = tempDir('corpus');
 
-beforeAll(async () => { await ensureVocabFixtures(); });
+beforeAll(async () => {
+  await ensureVocabFixtures();
+});
 
 describe('recipe corpus', () => {
   it('holds at least 15 recipes', () => expect(recipes.length).toBeGreaterThanOrEqual(15));
@@ -22,7 +26,14 @@ describe('recipe corpus', () => {
     it(file, async () => {
       const warnings: string[] = [];
       const dir = join(out, file.replace('.yaml', ''));
-      await mergeRecipeFile(join(corpus, file), { out: dir, workers: 2, fsync: false, onEvent: (e: JobEvent) => { if (e.type === 'warning') warnings.push(e.message); } });
+      await mergeRecipeFile(join(corpus, file), {
+        out: dir,
+        workers: 2,
+        fsync: false,
+        onEvent: (e: JobEvent) => {
+          if (e.type === 'warning') warnings.push(e.message);
+        },
+      });
       const ckpt = await openCheckpoint(dir);
       const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { num_hidden_layers: number; vocab_size: number };
       const layers = file === 'frankenmerge.yaml' ? 6 : 4;

@@ -72,7 +72,9 @@ describe('zoo merge end to end', () => {
 
   it('equals an independent float64 TIES within one bf16 ulp', async () => {
     const [merged, base, add, up] = await Promise.all([out, join(zoo, 'base'), join(zoo, 'add'), join(zoo, 'up')].map(tensors));
-    let worst = 0, differing = 0, total = 0;
+    let worst = 0,
+      differing = 0,
+      total = 0;
     for (const [name, m] of merged!) {
       const ref = tiesF64(base!.get(name)!.values, [add!.get(name)!.values, up!.get(name)!.values], 0.2);
       m.values.forEach((v, i) => {

@@ -42,7 +42,10 @@ export async function confineInput(roots: string[], path: string, what: string):
 /** The output folder: its parent's real path inside a root, and no link as its last component. */
 export async function confineOutput(roots: string[], path: string): Promise<void> {
   const abs = resolve(path);
-  const link = await lstat(abs).then((s) => s.isSymbolicLink(), () => false);
+  const link = await lstat(abs).then(
+    (s) => s.isSymbolicLink(),
+    () => false,
+  );
   if (link) throw new OutputError(path, 'output is a symbolic link; give the folder it points to', { reason: 'permission' });
   const real = join(await realPrefix(dirname(abs)), basename(abs));
   if (!(await realRoots(roots)).some((r) => within(r, real))) throw outside(path, 'output', roots, real);

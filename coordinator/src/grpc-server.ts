@@ -38,36 +38,80 @@ export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: Wo
   const def = mergePackageDefinition();
   const service = mergeServiceClient(def).service;
   const server = new Server();
-  const unary = <Req, Res>(f: (req: Req) => Promise<Res>) => (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    if (!authorized(call.metadata, opts.token)) { cb({ code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' }); return; }
-    f(call.request).then((r) => cb(null, r), (e: unknown) => cb(grpcError(e)));
-  };
+  const unary =
+    <Req, Res>(f: (req: Req) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+      if (!authorized(call.metadata, opts.token)) {
+        cb({ code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+        return;
+      }
+      f(call.request).then(
+        (r) => cb(null, r),
+        (e: unknown) => cb(grpcError(e)),
+      );
+    };
   const found = (j: Awaited<ReturnType<JobManager['get']>>, id: string): JobMsg => {
     if (!j) throw Object.assign(new Error(`no job ${id}`), { code: status.NOT_FOUND });
     return jobMessage(j);
   };
   server.addService(service, {
-    Submit: unary(async (req: SubmitRequestMsg) => { const r = await jobs.submit(req); return { job_id: r.jobId, warnings: r.warnings }; }),
+    Submit: unary(async (req: SubmitRequestMsg) => {
+      const r = await jobs.submit(req);
+      return { job_id: r.jobId, warnings: r.warnings };
+    }),
     Get: unary(async (req: { job_id: string }) => found(await jobs.get(req.job_id), req.job_id)),
     Cancel: unary(async (req: { job_id: string }) => found(await jobs.cancel(req.job_id), req.job_id)),
     List: unary(async () => ({
       jobs: (await jobs.list()).map(jobMessage),
-      workers: (await workers.live()).map((w) => ({ id: w.id, host: w.host, pool: w.pool, threads: w.threads, last_seen: w.ts / 1000, tasks_done: w.tasksDone })),
+      workers: (await workers.live()).map((w) => ({
+        id: w.id,
+        host: w.host,
+        pool: w.pool,
+        threads: w.threads,
+        last_seen: w.ts / 1000,
+        tasks_done: w.tasksDone,
+      })),
     })),
     Watch: (call: ServerWritableStream<{ job_id: string }, JobEventMsg>) => {
-      if (!authorized(call.metadata, opts.token)) { call.destroy(Object.assign(new Error('missing or wrong bearer token'), { code: status.UNAUTHENTICATED })); return; }
+      if (!authorized(call.metadata, opts.token)) {
+        call.destroy(Object.assign(new Error('missing or wrong bearer token'), { code: status.UNAUTHENTICATED }));
+        return;
+      }
       const id = call.request.job_id;
       const ended = (s: string) => s === 'done' || s === 'failed' || s === 'cancelled';
       const off = jobs.watch(id, (e) => {
         call.write(e);
-        if (e.type === 'state' && ended(e.state)) { off(); call.end(); }
+        if (e.type === 'state' && ended(e.state)) {
+          off();
+          call.end();
+        }
       });
       call.on('cancelled', off);
       void jobs.get(id).then((j) => {
-        if (!j) { off(); call.destroy(Object.assign(new Error(`no job ${id}`), { code: status.NOT_FOUND })); return; }
+        if (!j) {
+          off();
+          call.destroy(Object.assign(new Error(`no job ${id}`), { code: status.NOT_FOUND }));
+          return;
+        }
         const m = jobMessage(j);
-        call.write({ job_id: id, type: 'state', state: m.state, phase: m.phase, tensors_done: m.tensors_done, tensors_total: m.tensors_total, bytes_done: m.bytes_done, bytes_total: m.bytes_total, gbps: 0, workers: 0, message: m.error, time: Date.now() / 1000 });
-        if (ended(j.state)) { off(); call.end(); }
+        call.write({
+          job_id: id,
+          type: 'state',
+          state: m.state,
+          phase: m.phase,
+          tensors_done: m.tensors_done,
+          tensors_total: m.tensors_total,
+          bytes_done: m.bytes_done,
+          bytes_total: m.bytes_total,
+          gbps: 0,
+          workers: 0,
+          message: m.error,
+          time: Date.now() / 1000,
+        });
+        if (ended(j.state)) {
+          off();
+          call.end();
+        }
       });
     },
   });
@@ -75,10 +119,14 @@ export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: Wo
   health.addToServer(server);
   // reflection describes both services (generic clients list them, probes find health)
   new ReflectionService(loadSync([MERGE_PROTO, healthProto], { keepCase: true })).addToServer(server);
-  const creds = opts.tlsCert && opts.tlsKey
-    ? ServerCredentials.createSsl(opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
-      [{ cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) }], Boolean(opts.tlsClientCa))
-    : ServerCredentials.createInsecure();
+  const creds =
+    opts.tlsCert && opts.tlsKey
+      ? ServerCredentials.createSsl(
+          opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
+          [{ cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) }],
+          Boolean(opts.tlsClientCa),
+        )
+      : ServerCredentials.createInsecure();
   const port = await new Promise<number>((res, rej) => server.bindAsync(opts.listen, creds, (e, p) => (e ? rej(e) : res(p))));
   return { server, port };
 }

@@ -13,8 +13,14 @@ export interface JobRecord {
   recipeDir: string;
   output: string;
   options: {
-    sliceMb: number; memoryMb: number; seed: number | null; shardBytes: number;
-    overwrite: boolean; strict: boolean; skipMismatched: boolean; fsync: boolean;
+    sliceMb: number;
+    memoryMb: number;
+    seed: number | null;
+    shardBytes: number;
+    overwrite: boolean;
+    strict: boolean;
+    skipMismatched: boolean;
+    fsync: boolean;
   };
   createdAt: number;
   updatedAt: number;
@@ -28,7 +34,8 @@ export interface JobRecord {
   epoch: number;
 }
 
-const enc = new TextEncoder(), dec = new TextDecoder();
+const enc = new TextEncoder(),
+  dec = new TextDecoder();
 
 export class JobStore {
   constructor(private readonly kv: KV) {}
@@ -56,7 +63,7 @@ export class JobStore {
     const out = new Map<string, Set<string>>();
     for await (const key of await this.kv.keys(`done.${id}.>`)) {
       const e = await this.kv.get(key);
-      if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
+      if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const { scope, tasks } = JSON.parse(dec.decode(e.value)) as { scope: string; tasks: string[] };
       const set = out.get(scope) ?? new Set<string>();
       for (const t of tasks) set.add(t);

@@ -48,21 +48,45 @@ export class JobManager {
     const output = resolve(dir, req.output);
     if (this.roots.length > 0) {
       await confineOutput(this.roots, output);
-      for (const r of recipes) for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) await confineInput(this.roots, m.path, m.where);
+      for (const r of recipes)
+        for (const m of modelsOf(r)) if (m.stage === undefined && !/^[a-z]+:\/\//.test(m.path)) await confineInput(this.roots, m.path, m.where);
       for (const r of recipes) if (r.aim) await confineInput(this.roots, r.aim.calibration, 'aim.calibration');
     }
-    if (!(o?.overwrite) && (await stat(output).then(() => true, () => false))) {
+    if (
+      !o?.overwrite &&
+      (await stat(output).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       throw new OutputError(output, 'already exists (pass overwrite to replace it)', { reason: 'exists' });
     }
     const job: JobRecord = {
-      id: `j${Date.now().toString(36)}${randomBytes(3).toString('hex')}`, state: 'queued', phase: 'plan',
-      recipe: req.recipe, recipeDir: dir, output,
+      id: `j${Date.now().toString(36)}${randomBytes(3).toString('hex')}`,
+      state: 'queued',
+      phase: 'plan',
+      recipe: req.recipe,
+      recipeDir: dir,
+      output,
       options: {
-        sliceMb: o?.slice_mb ?? 0, memoryMb: o?.memory_mb ?? 0, seed: o?.has_seed ? o.seed : null, shardBytes: o?.shard_bytes ?? 0,
-        overwrite: o?.overwrite ?? false, strict: o?.strict ?? false, skipMismatched: o?.skip_mismatched ?? false, fsync: !(o?.no_fsync ?? false),
+        sliceMb: o?.slice_mb ?? 0,
+        memoryMb: o?.memory_mb ?? 0,
+        seed: o?.has_seed ? o.seed : null,
+        shardBytes: o?.shard_bytes ?? 0,
+        overwrite: o?.overwrite ?? false,
+        strict: o?.strict ?? false,
+        skipMismatched: o?.skip_mismatched ?? false,
+        fsync: !(o?.no_fsync ?? false),
       },
-      createdAt: Date.now(), updatedAt: Date.now(), tensorsDone: 0, tensorsTotal: 0, bytesDone: 0, bytesTotal: 0,
-      redeliveries: 0, error: '', epoch: 0,
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      tensorsDone: 0,
+      tensorsTotal: 0,
+      bytesDone: 0,
+      bytesTotal: 0,
+      redeliveries: 0,
+      error: '',
+      epoch: 0,
     };
     await this.store.put(job);
     this.start(job);
@@ -102,7 +126,9 @@ export class JobManager {
 
   /** Events of a job (listener returns an unsubscribe function). */
   watch(id: string, listener: (e: JobEventMsg) => void): () => void {
-    const f = (e: JobEventMsg) => { if (e.job_id === id) listener(e); };
+    const f = (e: JobEventMsg) => {
+      if (e.job_id === id) listener(e);
+    };
     this.events.on('event', f);
     return () => this.events.off('event', f);
   }
@@ -114,8 +140,19 @@ export class JobManager {
 
   private emit(job: JobRecord, type: string, extra: Partial<JobEventMsg> = {}): void {
     this.events.emit('event', {
-      job_id: job.id, type, state: job.state, phase: job.phase, tensors_done: job.tensorsDone, tensors_total: job.tensorsTotal,
-      bytes_done: job.bytesDone, bytes_total: job.bytesTotal, gbps: 0, workers: 0, message: '', time: Date.now() / 1000, ...extra,
+      job_id: job.id,
+      type,
+      state: job.state,
+      phase: job.phase,
+      tensors_done: job.tensorsDone,
+      tensors_total: job.tensorsTotal,
+      bytes_done: job.bytesDone,
+      bytes_total: job.bytesTotal,
+      gbps: 0,
+      workers: 0,
+      message: '',
+      time: Date.now() / 1000,
+      ...extra,
     } satisfies JobEventMsg);
   }
 
@@ -149,7 +186,8 @@ export class JobManager {
           job.redeliveries++;
           this.emit(job, 'redelivery', { message: `task ${r.taskId} delivered ${r.delivery} times (worker ${r.worker})` });
         }
-        if (!r.final && r.outcome.kind === 'error') this.emit(job, 'warning', { message: `task ${r.taskId} failed on ${r.worker} (attempt ${r.delivery}), retrying: ${r.outcome.error.message}` });
+        if (!r.final && r.outcome.kind === 'error')
+          this.emit(job, 'warning', { message: `task ${r.taskId} failed on ${r.worker} (attempt ${r.delivery}), retrying: ${r.outcome.error.message}` });
       },
     });
     const resume: ResumeHooks = {
@@ -159,17 +197,42 @@ export class JobManager {
         set.add(id);
         done.set(scope, set);
         const group = id.split('/')[0]!;
-        await this.store.markDone(job.id, scope, group, [...set].filter((t) => t.split('/')[0] === group));
+        await this.store.markDone(
+          job.id,
+          scope,
+          group,
+          [...set].filter((t) => t.split('/')[0] === group),
+        );
       },
     };
     const onEvent = (e: EngineEvent) => {
       switch (e.type) {
-        case 'plan': job.phase = 'merge'; job.tensorsTotal = e.tensors; job.bytesTotal = e.inputBytes; job.tensorsDone = 0; job.bytesDone = 0; break;
-        case 'progress': job.tensorsDone = e.tensorsDone; job.bytesDone = e.bytesDone; this.emit(job, 'progress', { gbps: e.gbps, workers }); void save(); return;
-        case 'finalise': job.phase = e.step === 'publish' ? 'publish' : 'finalise'; break;
-        case 'stage': job.phase = `stage ${e.index}/${e.count}`; break;
-        case 'warning': this.emit(job, 'warning', { message: e.message }); return;
-        case 'done': job.tensorsDone = job.tensorsTotal; job.bytesDone = job.bytesTotal; break;
+        case 'plan':
+          job.phase = 'merge';
+          job.tensorsTotal = e.tensors;
+          job.bytesTotal = e.inputBytes;
+          job.tensorsDone = 0;
+          job.bytesDone = 0;
+          break;
+        case 'progress':
+          job.tensorsDone = e.tensorsDone;
+          job.bytesDone = e.bytesDone;
+          this.emit(job, 'progress', { gbps: e.gbps, workers });
+          void save();
+          return;
+        case 'finalise':
+          job.phase = e.step === 'publish' ? 'publish' : 'finalise';
+          break;
+        case 'stage':
+          job.phase = `stage ${e.index}/${e.count}`;
+          break;
+        case 'warning':
+          this.emit(job, 'warning', { message: e.message });
+          return;
+        case 'done':
+          job.tensorsDone = job.tensorsTotal;
+          job.bytesDone = job.bytesTotal;
+          break;
       }
       this.emit(job, 'state');
       void save(true);
@@ -178,8 +241,15 @@ export class JobManager {
       await exec.start();
       const o = job.options;
       await mergeRecipes(this.parse(job.recipe, job.recipeDir, o.strict), {
-        out: job.output, executor: exec, signal: ctrl.signal, jobKey: job.id, resume, onEvent,
-        overwrite: o.overwrite, fsync: o.fsync, skipMismatched: o.skipMismatched,
+        out: job.output,
+        executor: exec,
+        signal: ctrl.signal,
+        jobKey: job.id,
+        resume,
+        onEvent,
+        overwrite: o.overwrite,
+        fsync: o.fsync,
+        skipMismatched: o.skipMismatched,
         ...(o.sliceMb > 0 ? { sliceBytes: o.sliceMb * 2 ** 20 } : {}),
         ...(o.memoryMb > 0 ? { memoryBytes: o.memoryMb * 2 ** 20 } : {}),
         ...(o.seed !== null ? { seed: o.seed } : {}),
@@ -206,9 +276,17 @@ export class JobManager {
 
 export function jobMessage(j: JobRecord): JobMsg {
   return {
-    id: j.id, state: j.state, phase: j.phase, output: j.output, tensors_done: j.tensorsDone, tensors_total: j.tensorsTotal,
-    bytes_done: j.bytesDone, bytes_total: j.bytesTotal, error: j.error, created_at: j.createdAt / 1000, updated_at: j.updatedAt / 1000,
+    id: j.id,
+    state: j.state,
+    phase: j.phase,
+    output: j.output,
+    tensors_done: j.tensorsDone,
+    tensors_total: j.tensorsTotal,
+    bytes_done: j.bytesDone,
+    bytes_total: j.bytesTotal,
+    error: j.error,
+    created_at: j.createdAt / 1000,
+    updated_at: j.updatedAt / 1000,
     redeliveries: j.redeliveries,
   };
 }
-

@@ -3,7 +3,17 @@
 // so that results survive a coordinator restart. Tensor bytes never travel here.
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { CancelledError, type Executor, type Task, type TaskResult, fromWire } from '@tessera/engine';
-import { type Pool, RESULT_STREAM, type ResultMessage, decodeJson, encodeTask, ensureResultConsumer, resultSubject, taskSubject, withRetry } from '@tessera/protocol';
+import {
+  type Pool,
+  RESULT_STREAM,
+  type ResultMessage,
+  decodeJson,
+  encodeTask,
+  ensureResultConsumer,
+  resultSubject,
+  taskSubject,
+  withRetry,
+} from '@tessera/protocol';
 
 export interface ExecutorHooks {
   /** every result delivered (applied before it is acknowledged) */
@@ -94,18 +104,32 @@ export class NatsExecutor implements Executor {
       return known.outcome.kind === 'error' ? Promise.reject(fromWire(known.outcome.error)) : Promise.resolve(known.outcome);
     }
     return new Promise<TaskResult>((resolve, reject) => {
-      if (signal?.aborted) { reject(new CancelledError()); return; }
-      const onAbort = () => { this.pending.delete(task.id); reject(Object.assign(new Error('aborted'), { name: 'AbortError' })); };
+      if (signal?.aborted) {
+        reject(new CancelledError());
+        return;
+      }
+      const onAbort = () => {
+        this.pending.delete(task.id);
+        reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(task.id, {
-        resolve: (r) => { signal?.removeEventListener('abort', onAbort); resolve(r); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        resolve: (r) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       });
       const subject = taskSubject(this.jobId, task.kind, this.hooks.poolOf?.(task) ?? 'cpu');
       const body = encodeTask({ jobId: this.jobId, task });
       // the message id makes a retried publish harmless (JetStream drops the duplicate)
-      withRetry(() => this.js.publish(subject, body, { msgID: `${this.jobId}:${this.epoch}:${task.id}` }), signal ? { signal } : {})
-        .catch((e: unknown) => { this.pending.delete(task.id); reject(e instanceof Error ? e : new Error(String(e))); });
+      withRetry(() => this.js.publish(subject, body, { msgID: `${this.jobId}:${this.epoch}:${task.id}` }), signal ? { signal } : {}).catch((e: unknown) => {
+        this.pending.delete(task.id);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
     });
   }
 

@@ -20,7 +20,7 @@ export class WorkerRegistry {
     const now = Date.now();
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
-      if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
+      if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const w = JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry;
       if (now - w.ts <= HEARTBEAT_TIMEOUT_MS) out.push(w);
     }
@@ -29,14 +29,16 @@ export class WorkerRegistry {
 
   /** Removes the entries of workers whose heartbeat stopped (NATS 2.9 has no per-key TTL). */
   startExpiry(): void {
-    this.timer = setInterval(() => { void this.expire().catch(() => undefined); }, HEARTBEAT_TIMEOUT_MS / 2);
+    this.timer = setInterval(() => {
+      void this.expire().catch(() => undefined);
+    }, HEARTBEAT_TIMEOUT_MS / 2);
   }
 
   private async expire(): Promise<void> {
     const now = Date.now();
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
-      if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
+      if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const w = JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry;
       if (now - w.ts > HEARTBEAT_TIMEOUT_MS) await this.kv.delete(key).catch(() => undefined);
     }

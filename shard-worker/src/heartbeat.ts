@@ -16,11 +16,16 @@ export interface WorkerInfo {
 
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly kv: KV, private readonly info: () => WorkerInfo) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly info: () => WorkerInfo,
+  ) {}
 
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => { void this.beat().catch(() => undefined); }, HEARTBEAT_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      void this.beat().catch(() => undefined);
+    }, HEARTBEAT_INTERVAL_MS);
   }
 
   private async beat(): Promise<void> {

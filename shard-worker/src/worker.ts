@@ -7,13 +7,27 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { syncFile } from '@tessera/checkpoint';
 import { ERROR_KINDS } from '@tessera/tensor';
 import { EmbeddedExecutor, type Task, type TaskResult, toWire } from '@tessera/engine';
 import {
-  ACK_WAIT_MS, JOB_BUCKET, MAX_DELIVER, type NatsOptions, type Pool, type ResultMessage, TASK_STREAM, type TaskMessage, WORKER_BUCKET,
-  connectNats, decodeTask, encodeJson, ensureTopology, openBucket, poolConsumer, resultSubject, withRetry,
+  ACK_WAIT_MS,
+  JOB_BUCKET,
+  MAX_DELIVER,
+  type NatsOptions,
+  type Pool,
+  type ResultMessage,
+  TASK_STREAM,
+  type TaskMessage,
+  WORKER_BUCKET,
+  connectNats,
+  decodeTask,
+  encodeJson,
+  ensureTopology,
+  openBucket,
+  poolConsumer,
+  resultSubject,
+  withRetry,
 } from '@tessera/protocol';
 import { Heartbeat } from './heartbeat.js';
 
@@ -45,7 +59,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const js = jetstream(nc);
   const exec = new EmbeddedExecutor(opts.threads);
   let tasksDone = 0;
-  const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({ id, host: hostname(), pool, device: opts.device ?? 'cpu', threads: opts.threads, ts: Date.now(), tasksDone }));
+  const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({
+    id,
+    host: hostname(),
+    pool,
+    device: opts.device ?? 'cpu',
+    threads: opts.threads,
+    ts: Date.now(),
+    tasksDone,
+  }));
   await heartbeat.start();
 
   // jobs that ended, announced by the coordinator in the jobs bucket
@@ -115,7 +137,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const final = delivery >= MAX_DELIVER || !ERROR_KINDS[wire.kind].retryable;
       log({ event: 'task-failed', job: msg.jobId, task: msg.task.id, delivery, final, error: e instanceof Error ? e.message : String(e) });
       await report({ kind: 'error', error: wire }, final).catch(() => undefined);
-      if (final) m.term(); else m.nak(500 * delivery);
+      if (final) m.term();
+      else m.nak(500 * delivery);
     } finally {
       clearInterval(keepAlive);
       mine.delete(ctrl);
@@ -126,7 +149,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const loop = (async () => {
     for await (const m of messages) {
       await held.acquire();
-      const p = handle(m).finally(() => { inHand.delete(p); held.release(); });
+      const p = handle(m).finally(() => {
+        inHand.delete(p);
+        held.release();
+      });
       inHand.add(p);
     }
   })();
@@ -147,7 +173,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     })();
     return stopping;
   };
-  const done = (async () => { await loop.catch(() => undefined); await (stopping ?? stop()); })();
+  const done = (async () => {
+    await loop.catch(() => undefined);
+    await (stopping ?? stop());
+  })();
   log({ event: 'started', id, pool, device: opts.device ?? 'cpu', threads: opts.threads });
   return { id, stop, done };
 }
@@ -156,8 +185,16 @@ function semaphore(n: number) {
   let free = n;
   const waiters: (() => void)[] = [];
   return {
-    acquire: () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => waiters.push(r))),
-    release: () => { const w = waiters.shift(); if (w) w(); else free++; },
+    acquire: (): Promise<void> => {
+      if (free === 0) return new Promise<void>((r) => waiters.push(r));
+      free--;
+      return Promise.resolve();
+    },
+    release: () => {
+      const w = waiters.shift();
+      if (w) w();
+      else free++;
+    },
   };
 }
 
@@ -165,5 +202,3 @@ function semaphore(n: number) {
 function outputOf(task: Task): string | undefined {
   return task.kind === 'merge' || task.kind === 'gather' ? task.out.uri : undefined;
 }
-
-

@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { STUDY_OPS, aimStudy } from '../support/aim-study.js';
 
 const ZOO = fileURLToPath(new URL('../fixtures/zoo', import.meta.url));
-const PAIRS = [['up', 'rev'], ['sort', 'max'], ['add', 'vow'], ['dup', 'swap']];
+const PAIRS = [
+  ['up', 'rev'],
+  ['sort', 'max'],
+  ['add', 'vow'],
+  ['dup', 'swap'],
+];
 const ALL = ['add', 'rev', 'sort', 'up', 'dup', 'vow', 'max', 'swap'];
 const OMEGAS = [0, 0.2, 0.4, 0.6, 0.8, 1];
 
@@ -17,15 +22,13 @@ export async function aimTable(): Promise<string[]> {
   try {
     const rows = await aimStudy(ZOO, root, [...PAIRS, ALL], Object.keys(STUDY_OPS), OMEGAS);
     const pct = (x: number) => (100 * x).toFixed(1);
-    const out = [
-      `| experts | operator | no AIM | ${OMEGAS.map((w) => `ω=${w}`).join(' | ')} |`,
-      `|---|---|---|${OMEGAS.map(() => '---').join('|')}|`,
-    ];
+    const out = [`| experts | operator | no AIM | ${OMEGAS.map((w) => `ω=${w}`).join(' | ')} |`, `|---|---|---|${OMEGAS.map(() => '---').join('|')}|`];
     for (const experts of [...PAIRS, ALL]) {
       for (const op of Object.keys(STUDY_OPS)) {
         const cells = [null, ...OMEGAS].map((w) => rows.find((r) => r.experts === experts && r.op === op && r.omega === w)!.accuracy);
         const label = experts === ALL ? 'all 8 (mean of 8 tasks)' : experts.join(' + ');
-        const show = (a: Record<string, number>) => (experts === ALL ? pct(Object.values(a).reduce((s, x) => s + x, 0) / 8) : experts.map((e) => pct(a[e]!)).join(' / '));
+        const show = (a: Record<string, number>) =>
+          experts === ALL ? pct(Object.values(a).reduce((s, x) => s + x, 0) / 8) : experts.map((e) => pct(a[e]!)).join(' / ');
         out.push(`| ${label} | ${op} | ${cells.map(show).join(' | ')} |`);
       }
     }

@@ -58,9 +58,11 @@ export async function dispatchRate(count = 20_000, responder = false): Promise<{
   await exec.start();
   const started = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 512 }, async () => {
-    while (next < count) await exec.run({ kind: 'noop', id: `n${next++}` });
-  }));
+  await Promise.all(
+    Array.from({ length: 512 }, async () => {
+      while (next < count) await exec.run({ kind: 'noop', id: `n${next++}` });
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   await jsm.streams.purge(TASK_STREAM, { filter: jobTasks(job) });
   await exec.close(true);
@@ -79,11 +81,17 @@ async function respond(nc: Awaited<ReturnType<typeof connectNats>>): Promise<() 
   const loop = (async () => {
     for await (const m of messages) {
       const t = decodeTask(m.data);
-      void js.publish(resultSubject(t.jobId), encodeJson({ jobId: t.jobId, taskId: t.task.id, worker: 'bench', delivery: 1, ms: 0, outcome: { kind: 'noop' }, final: true } satisfies ResultMessage));
+      void js.publish(
+        resultSubject(t.jobId),
+        encodeJson({ jobId: t.jobId, taskId: t.task.id, worker: 'bench', delivery: 1, ms: 0, outcome: { kind: 'noop' }, final: true } satisfies ResultMessage),
+      );
       m.ack();
     }
   })();
-  return async () => { await messages.close(); await loop; };
+  return async () => {
+    await messages.close();
+    await loop;
+  };
 }
 
 /** A virtual merge to null:// on n worker processes (1 thread each). */
@@ -93,11 +101,14 @@ export async function virtualMerge(size: string, n: number): Promise<{ seconds: 
   const file = join(tmpdir(), `tessera-virtual-${size}.yaml`);
   writeFileSync(file, recipe(size, 'task_arithmetic'));
   const r = await tessera(['merge', file, '--out', 'null://', '--nats', nats.url, '--json'], { timeoutMs: 1_800_000 });
-  const done = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; seconds: number; inputBytes: number; digest: string }).find((e) => e.type === 'done');
+  const done = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; seconds: number; inputBytes: number; digest: string })
+    .find((e) => e.type === 'done');
   if (!done) throw new Error(`virtual merge failed: ${r.stderr}`);
   const taskSeconds = ws.reduce((s, w) => s + w.lines.filter((l) => l.event === 'task').reduce((a, l) => a + Number(l.runMs), 0), 0) / 1000;
   await Promise.all(ws.map((w) => w.kill()));
   await nats.stop();
   return { seconds: done.seconds, inputGB: done.inputBytes / 1e9, taskSeconds, digest: done.digest };
 }
-

@@ -8,7 +8,17 @@ import { LlamaRuntime, generate } from '@tessera/model';
 import { type LlamaShape, writeSyntheticModel } from '../support/synthetic.js';
 import { PYTHON, torchAvailable } from './merges.js';
 
-export interface ForwardFigures { model: string; threads: number; batch: number; promptLen: number; newTokens: number; prefill: number; decode: number; torchPrefill?: number; torchDecode?: number }
+export interface ForwardFigures {
+  model: string;
+  threads: number;
+  batch: number;
+  promptLen: number;
+  newTokens: number;
+  prefill: number;
+  decode: number;
+  torchPrefill?: number;
+  torchDecode?: number;
+}
 
 const ZOO_BASE = fileURLToPath(new URL('../fixtures/zoo/base', import.meta.url));
 /** TinyLlama-1.1B's layer shapes, 2 layers (per-layer time is what matters) */
@@ -20,9 +30,21 @@ async function measure(dir: string, label: string, batch: number, promptLen: num
     const prompts = Array.from({ length: batch }, (_, b) => Array.from({ length: promptLen }, (_, t) => (b * 31 + t * 7) % 250));
     await generate(rt, prompts.slice(0, 1), { maxNewTokens: 2, eos: -1 }); // sessions created, weights read once
     const r = await generate(rt, prompts, { maxNewTokens: newTokens, eos: -1, batchSize: batch });
-    const f: ForwardFigures = { model: label, threads: rt.threads, batch, promptLen, newTokens, prefill: r.prefill.tokens / r.prefill.seconds, decode: r.decode.tokens / r.decode.seconds };
+    const f: ForwardFigures = {
+      model: label,
+      threads: rt.threads,
+      batch,
+      promptLen,
+      newTokens,
+      prefill: r.prefill.tokens / r.prefill.seconds,
+      decode: r.decode.tokens / r.decode.seconds,
+    };
     if (torchAvailable()) {
-      const p = spawnSync(PYTHON, [fileURLToPath(new URL('./forward_peer.py', import.meta.url)), dir, String(batch), String(promptLen), String(newTokens), String(threads)], { encoding: 'utf8' });
+      const p = spawnSync(
+        PYTHON,
+        [fileURLToPath(new URL('./forward_peer.py', import.meta.url)), dir, String(batch), String(promptLen), String(newTokens), String(threads)],
+        { encoding: 'utf8' },
+      );
       if (p.status !== 0) throw new Error(`torch forward peer failed: ${p.stderr}`);
       const t = JSON.parse(p.stdout) as { prefill_tps: number; decode_tps: number };
       f.torchPrefill = t.prefill_tps;

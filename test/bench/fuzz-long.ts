@@ -9,7 +9,10 @@ export async function fuzzLong(seconds: number): Promise<{ tried: number; read: 
   const dir = mkdtempSync(join(tmpdir(), 'tessera-fuzz-long-'));
   const path = join(dir, 'm.safetensors');
   const until = performance.now() + seconds * 1000;
-  let tried = 0, read = 0, rejected = 0, slowestMs = 0;
+  let tried = 0,
+    read = 0,
+    rejected = 0,
+    slowestMs = 0;
   const kinds: Record<string, number> = {};
   try {
     for (let seed = 1; performance.now() < until; seed++) {
@@ -18,7 +21,8 @@ export async function fuzzLong(seconds: number): Promise<{ tried: number; read: 
         const t = performance.now();
         const r = await readOrReject(path, m.bytes.byteLength);
         slowestMs = Math.max(slowestMs, performance.now() - t);
-        if (r === 'read') read++; else rejected++;
+        if (r === 'read') read++;
+        else rejected++;
         kinds[m.kind] = (kinds[m.kind] ?? 0) + 1;
         tried++;
       }

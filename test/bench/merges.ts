@@ -9,9 +9,11 @@ export const OPS = ['task_arithmetic', 'ties', 'dare_ties'] as const;
 export type Op = (typeof OPS)[number];
 
 const RECIPES: Record<Op, string> = {
-  task_arithmetic: 'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 0.5}}\n  - {model: e2, parameters: {weight: 0.3}}\n  - {model: e3, parameters: {weight: 0.2}}\ndtype: bfloat16\n',
+  task_arithmetic:
+    'merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 0.5}}\n  - {model: e2, parameters: {weight: 0.3}}\n  - {model: e3, parameters: {weight: 0.2}}\ndtype: bfloat16\n',
   ties: 'merge_method: ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
-  dare_ties: 'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
+  dare_ties:
+    'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
 };
 
 export interface TesseraRun {
@@ -30,9 +32,16 @@ export function runTessera(dir: string, op: Op, workers: number, fsync: boolean)
   const recipe = join(dir, `${op}.yaml`);
   writeFileSync(recipe, RECIPES[op]);
   const out = join(dir, `out-${op}`);
-  const r = spawnSync(process.execPath, [TESSERA_BIN, 'merge', recipe, '--out', out, '--overwrite', '--workers', String(workers), '--json', ...(fsync ? [] : ['--no-fsync'])], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const done = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string }).find((e) => e.type === 'done') as
-    | { seconds: number; inputBytes: number; gbps: number; peakRssBytes: number } | undefined;
+  const r = spawnSync(
+    process.execPath,
+    [TESSERA_BIN, 'merge', recipe, '--out', out, '--overwrite', '--workers', String(workers), '--json', ...(fsync ? [] : ['--no-fsync'])],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  const done = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string })
+    .find((e) => e.type === 'done') as { seconds: number; inputBytes: number; gbps: number; peakRssBytes: number } | undefined;
   if (r.status !== 0 || !done) throw new Error(`tessera merge ${op} failed (${r.status}): ${r.stderr}`);
   rmSync(out, { recursive: true, force: true });
   return { seconds: done.seconds, inputBytes: done.inputBytes, gbps: done.gbps, peakRssBytes: done.peakRssBytes };
@@ -52,11 +61,23 @@ export const PYTHON = '/usr/bin/python3';
  * against 68 with OpenBLAS), which would make the forward-pass comparison meaningless.
  */
 export function ensurePeer(): string {
-  const blas = spawnSync('sh', ['-c', 'update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"'], { stdio: 'ignore' }).status === 0;
+  const blas =
+    spawnSync('sh', ['-c', 'update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"'], { stdio: 'ignore' })
+      .status === 0;
   if (torchAvailable() && blas) return 'PyTorch peer: Debian python3-torch with OpenBLAS';
-  if (process.getuid?.() !== 0) return `PyTorch peer: ${torchAvailable() ? 'torch without OpenBLAS (run as root to install libopenblas0-pthread)' : 'not installed (apt-get install python3-torch libopenblas0-pthread)'}`;
-  const r = spawnSync('sh', ['-c', 'apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1)'], { stdio: 'ignore' });
-  return r.status === 0 ? 'PyTorch peer: installed python3-torch and libopenblas0-pthread' : 'PyTorch peer: installing python3-torch libopenblas0-pthread failed';
+  if (process.getuid?.() !== 0)
+    return `PyTorch peer: ${torchAvailable() ? 'torch without OpenBLAS (run as root to install libopenblas0-pthread)' : 'not installed (apt-get install python3-torch libopenblas0-pthread)'}`;
+  const r = spawnSync(
+    'sh',
+    [
+      '-c',
+      'apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null 2>&1)',
+    ],
+    { stdio: 'ignore' },
+  );
+  return r.status === 0
+    ? 'PyTorch peer: installed python3-torch and libopenblas0-pthread'
+    : 'PyTorch peer: installing python3-torch libopenblas0-pthread failed';
 }
 
 export function torchAvailable(): boolean {
@@ -67,7 +88,20 @@ export function torchAvailable(): boolean {
 export function runPeer(dir: string, op: Op, maxBytes: number, threads: number): PeerRun {
   const script = new URL('./torch_peer.py', import.meta.url).pathname;
   const out = join(dir, `peer-${op}.safetensors`);
-  const r = spawnSync(PYTHON, [script, op, out, ...['base', 'e1', 'e2', 'e3'].map((m) => join(dir, m, 'model.safetensors')), '--max-bytes', String(maxBytes), '--threads', String(threads)], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    [
+      script,
+      op,
+      out,
+      ...['base', 'e1', 'e2', 'e3'].map((m) => join(dir, m, 'model.safetensors')),
+      '--max-bytes',
+      String(maxBytes),
+      '--threads',
+      String(threads),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`torch peer ${op} failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { input_bytes: number; seconds: number };
   if (existsSync(out)) rmSync(out);

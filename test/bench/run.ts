@@ -35,7 +35,7 @@ async function main() {
   line(`memcpy, 1 thread: ${f2(memcpy)} GB/s copied`);
 
   line('\n## Kernels alone (1 thread, base + 3 experts, 16M bf16 elements each, input GB/s)');
-  for (const k of kernelFigures()) line(`${k.name.padEnd(42)} ${f2(k.gbps).padStart(6)} GB/s  ${(100 * k.gbps / memcpy).toFixed(0).padStart(3)}% of memcpy`);
+  for (const k of kernelFigures()) line(`${k.name.padEnd(42)} ${f2(k.gbps).padStart(6)} GB/s  ${((100 * k.gbps) / memcpy).toFixed(0).padStart(3)}% of memcpy`);
 
   line(`\n## End to end: ${process.env.BENCH_MODEL === 'small' ? 'small' : 'TinyLlama-1.1B-shaped'} base + 3 experts (BF16) in ${dir}`);
   mkdirSync(dir, { recursive: true });
@@ -51,31 +51,43 @@ async function main() {
     warmPageCache(dir);
     const t = runTessera(dir, op, WORKERS, false);
     const p = torch ? runPeer(dir, op, peerBytes, WORKERS) : undefined;
-    line(`${op.padEnd(16)} ${f2(t.gbps).padStart(12)} ${f2(t.seconds).padStart(7)} ${(t.peakRssBytes / 2 ** 30).toFixed(2).padStart(6)} GiB ${p ? f2(p.gbps).padStart(11) : '         --'} ${p ? `${(t.gbps / p.gbps).toFixed(1)}x`.padStart(14) : '            --'} ${(100 * t.gbps / memcpy).toFixed(0).padStart(9)}%`);
+    line(
+      `${op.padEnd(16)} ${f2(t.gbps).padStart(12)} ${f2(t.seconds).padStart(7)} ${(t.peakRssBytes / 2 ** 30).toFixed(2).padStart(6)} GiB ${p ? f2(p.gbps).padStart(11) : '         --'} ${p ? `${(t.gbps / p.gbps).toFixed(1)}x`.padStart(14) : '            --'} ${((100 * t.gbps) / memcpy).toFixed(0).padStart(9)}%`,
+    );
   }
-  line(`(tessera: the whole \`tessera merge --no-fsync\` run, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`);
+  line(
+    `(tessera: the whole \`tessera merge --no-fsync\` run, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
+  );
   warmPageCache(dir);
   const synced = runTessera(dir, 'task_arithmetic', WORKERS, true);
   line(`task_arithmetic with fsync of the output before publishing: ${f2(synced.gbps)} GB/s (${f2(synced.seconds)} s)`);
 
   line('\n## Distributed (real nats-server, coordinator and worker processes, all on this machine)');
   const p = plan405b();
-  line(`planning a 3-expert TIES merge of a virtual 405B model: ${f2(p.seconds)} s, peak RSS ${p.rssMiB.toFixed(0)} MiB, ${p.tensors} tensors, ${p.mergeTasks} merge tasks + ${p.statsTasks} stats tasks, ${f2(p.inputTB)} TB of input`);
+  line(
+    `planning a 3-expert TIES merge of a virtual 405B model: ${f2(p.seconds)} s, peak RSS ${p.rssMiB.toFixed(0)} MiB, ${p.tensors} tensors, ${p.mergeTasks} merge tasks + ${p.statsTasks} stats tasks, ${f2(p.inputTB)} TB of input`,
+  );
   const d1 = await dispatchRate(20_000, true);
   const d2 = await dispatchRate(10_000);
-  line(`dispatch/ack of no-op tasks through JetStream: ${d1.perSecond.toFixed(0)} tasks/s answered by a minimal responder (the coordinator's side), ${d2.perSecond.toFixed(0)} tasks/s through 2 worker processes`);
+  line(
+    `dispatch/ack of no-op tasks through JetStream: ${d1.perSecond.toFixed(0)} tasks/s answered by a minimal responder (the coordinator's side), ${d2.perSecond.toFixed(0)} tasks/s through 2 worker processes`,
+  );
   const size = process.env.BENCH_VIRTUAL ?? '1b';
   const v1 = await virtualMerge(size, 1);
   const v2 = await virtualMerge(size, 2);
   const overhead = (v: typeof v1, n: number) => `${(100 * (1 - v.taskSeconds / (v.seconds * n))).toFixed(1)}%`;
-  line(`virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`);
+  line(
+    `virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`,
+  );
 
   line('\n## Model runtime (onnxruntime CPU, up to 2 threads; PyTorch peer: the same forward pass in float32, 2 threads)');
   line('model                                    batch x prompt  prefill tok/s (torch)   decode tok/s (torch)');
   for (const f of await forwardFigures(dir)) {
     if (f.threads !== WORKERS) line(`(${f.model}: ${f.threads} onnxruntime thread, the runtime's choice for a model this narrow)`);
     const ratio = (a: number, b?: number) => (b ? ` (${b.toFixed(0)}, ${(a / b).toFixed(2)}x)` : '');
-    line(`${f.model.padEnd(40)} ${`${f.batch} x ${f.promptLen}`.padStart(14)}  ${(f.prefill.toFixed(0) + ratio(f.prefill, f.torchPrefill)).padStart(22)}  ${(f.decode.toFixed(1) + ratio(f.decode, f.torchDecode)).padStart(21)}`);
+    line(
+      `${f.model.padEnd(40)} ${`${f.batch} x ${f.promptLen}`.padStart(14)}  ${(f.prefill.toFixed(0) + ratio(f.prefill, f.torchPrefill)).padStart(22)}  ${(f.decode.toFixed(1) + ratio(f.decode, f.torchDecode)).padStart(21)}`,
+    );
   }
   line('\n## AIM on zoo merges (exact-match accuracy %, own tasks of the merged experts)');
   for (const l of await aimTable()) line(l);
@@ -83,7 +95,11 @@ async function main() {
   line(`\n## Reader fuzzing (${fuzzSeconds} s)`);
   const fz = await fuzzLong(fuzzSeconds);
   line(`${fz.tried} mutated checkpoints: ${fz.rejected} rejected with a CheckpointError, ${fz.read} read correctly, 0 crashes; slowest ${f2(fz.slowestMs)} ms`);
-  line(`by kind: ${Object.entries(fz.kinds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  line(
+    `by kind: ${Object.entries(fz.kinds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 }
 
 await main();

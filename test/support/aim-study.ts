@@ -12,7 +12,12 @@ export const STUDY_OPS: Record<string, string> = {
   'dare_ties_0.2': 'merge_method: dare_ties\nparameters: {density: 0.2}\nseed: 0',
 };
 
-export interface StudyRow { experts: string[]; op: string; omega: number | null; accuracy: Record<string, number> }
+export interface StudyRow {
+  experts: string[];
+  op: string;
+  omega: number | null;
+  accuracy: Record<string, number>;
+}
 
 export async function aimStudy(zoo: string, root: string, groups: string[][], ops: string[], omegas: number[]): Promise<StudyRow[]> {
   const exec = new EmbeddedExecutor(2);
@@ -20,7 +25,10 @@ export async function aimStudy(zoo: string, root: string, groups: string[][], op
   try {
     if (!existsSync(stats)) {
       const base = join(zoo, 'base');
-      await writeStats(stats, await collectActivations(base, await calibrationSequences(base, join(zoo, 'probes.jsonl')), { executor: exec, workDir: root, chains: 2 }));
+      await writeStats(
+        stats,
+        await collectActivations(base, await calibrationSequences(base, join(zoo, 'probes.jsonl')), { executor: exec, workDir: root, chains: 2 }),
+      );
     }
     const rows: StudyRow[] = [];
     for (const experts of groups) {
@@ -28,7 +36,10 @@ export async function aimStudy(zoo: string, root: string, groups: string[][], op
       for (const op of ops) {
         const name = `${experts.join('+')}-${op}`;
         const plain = join(root, name);
-        writeFileSync(`${plain}.yaml`, `${STUDY_OPS[op]}\nbase_model: ${join(zoo, 'base')}\nmodels:\n${experts.map((e) => `  - {model: ${join(zoo, e)}, parameters: {weight: 1}}\n`).join('')}`);
+        writeFileSync(
+          `${plain}.yaml`,
+          `${STUDY_OPS[op]}\nbase_model: ${join(zoo, 'base')}\nmodels:\n${experts.map((e) => `  - {model: ${join(zoo, e)}, parameters: {weight: 1}}\n`).join('')}`,
+        );
         if (!existsSync(plain)) await mergeRecipeFile(`${plain}.yaml`, { out: plain, executor: exec, fsync: false });
         for (const omega of [null, ...omegas]) {
           let dir = plain;

@@ -15,8 +15,13 @@ export async function loadWeights(dir: string): Promise<{ w: Weights; config: Re
     await s.readInto(t.offset, bytes);
     await s.close();
     const v = new Float64Array(t.numel);
-    const u16 = new Uint16Array(bytes.buffer), f = new Float32Array(1), u = new Uint32Array(f.buffer);
-    for (let i = 0; i < t.numel; i++) { u[0] = u16[i]! << 16; v[i] = f[0]!; }
+    const u16 = new Uint16Array(bytes.buffer),
+      f = new Float32Array(1),
+      u = new Uint32Array(f.buffer);
+    for (let i = 0; i < t.numel; i++) {
+      u[0] = u16[i]! << 16;
+      v[i] = f[0]!;
+    }
     w.set(t.name, { shape: t.shape, v });
   }
   return { w, config: c.config as Record<string, number> };
@@ -27,7 +32,11 @@ function linear(x: Float64Array[], W: { shape: number[]; v: Float64Array }): Flo
   const [out, inn] = W.shape as [number, number];
   return x.map((row) => {
     const y = new Float64Array(out);
-    for (let o = 0; o < out; o++) { let s = 0; for (let i = 0; i < inn; i++) s += row[i]! * W.v[o * inn + i]!; y[o] = s; }
+    for (let o = 0; o < out; o++) {
+      let s = 0;
+      for (let i = 0; i < inn; i++) s += row[i]! * W.v[o * inn + i]!;
+      y[o] = s;
+    }
     return y;
   });
 }
@@ -49,8 +58,13 @@ function meanAbs(x: Float64Array[]): Float64Array {
 }
 
 export function forward64(w: Weights, config: Record<string, number>, ids: number[]): { logits: Float64Array[]; taps: Map<string, Float64Array> } {
-  const H = config.hidden_size!, heads = config.num_attention_heads!, kvHeads = config.num_key_value_heads!, L = config.num_hidden_layers!;
-  const hd = H / heads, eps = config.rms_norm_eps!, theta = config.rope_theta ?? 10000;
+  const H = config.hidden_size!,
+    heads = config.num_attention_heads!,
+    kvHeads = config.num_key_value_heads!,
+    L = config.num_hidden_layers!;
+  const hd = H / heads,
+    eps = config.rms_norm_eps!,
+    theta = config.rope_theta ?? 10000;
   const get = (n: string) => w.get(n)!;
   const taps = new Map<string, Float64Array>();
   const E = get('model.embed_tokens.weight');
@@ -59,8 +73,11 @@ export function forward64(w: Weights, config: Record<string, number>, ids: numbe
     const half = hd / 2;
     const out = u.slice(off, off + hd);
     for (let i = 0; i < half; i++) {
-      const f = p * theta ** (-(2 * i) / hd), c = Math.cos(f), s = Math.sin(f);
-      const a = u[off + i]!, b = u[off + i + half]!;
+      const f = p * theta ** (-(2 * i) / hd),
+        c = Math.cos(f),
+        s = Math.sin(f);
+      const a = u[off + i]!,
+        b = u[off + i + half]!;
       out[i] = a * c - b * s;
       out[i + half] = b * c + a * s;
     }
@@ -72,18 +89,29 @@ export function forward64(w: Weights, config: Record<string, number>, ids: numbe
     const n = rmsnorm(x, get(`${p}input_layernorm.weight`).v, eps);
     const inAttn = meanAbs(n);
     for (const k of ['q', 'k', 'v']) taps.set(`${p}self_attn.${k}_proj.weight`, inAttn);
-    const q = linear(n, get(`${p}self_attn.q_proj.weight`)), k = linear(n, get(`${p}self_attn.k_proj.weight`)), v = linear(n, get(`${p}self_attn.v_proj.weight`));
+    const q = linear(n, get(`${p}self_attn.q_proj.weight`)),
+      k = linear(n, get(`${p}self_attn.k_proj.weight`)),
+      v = linear(n, get(`${p}self_attn.v_proj.weight`));
     const T = ids.length;
     const att = Array.from({ length: T }, () => new Float64Array(H));
     for (let h = 0; h < heads; h++) {
       const g = Math.floor(h / (heads / kvHeads));
-      const qs = q.map((r, t) => rope(r, t, h * hd)), ks = k.map((r, t) => rope(r, t, g * hd));
+      const qs = q.map((r, t) => rope(r, t, h * hd)),
+        ks = k.map((r, t) => rope(r, t, g * hd));
       for (let t = 0; t < T; t++) {
         const s = new Float64Array(t + 1);
         let mx = -Infinity;
-        for (let u = 0; u <= t; u++) { let d = 0; for (let i = 0; i < hd; i++) d += qs[t]![i]! * ks[u]![i]!; s[u] = d / Math.sqrt(hd); mx = Math.max(mx, s[u]!); }
+        for (let u = 0; u <= t; u++) {
+          let d = 0;
+          for (let i = 0; i < hd; i++) d += qs[t]![i]! * ks[u]![i]!;
+          s[u] = d / Math.sqrt(hd);
+          mx = Math.max(mx, s[u]!);
+        }
         let z = 0;
-        for (let u = 0; u <= t; u++) { s[u] = Math.exp(s[u]! - mx); z += s[u]!; }
+        for (let u = 0; u <= t; u++) {
+          s[u] = Math.exp(s[u]! - mx);
+          z += s[u]!;
+        }
         for (let u = 0; u <= t; u++) for (let i = 0; i < hd; i++) att[t]![h * hd + i]! += (s[u]! / z) * v[u]![g * hd + i]!;
       }
     }
@@ -94,7 +122,8 @@ export function forward64(w: Weights, config: Record<string, number>, ids: numbe
     const n2 = rmsnorm(x, get(`${p}post_attention_layernorm.weight`).v, eps);
     const inMlp = meanAbs(n2);
     for (const k of ['gate', 'up']) taps.set(`${p}mlp.${k}_proj.weight`, inMlp);
-    const gt = linear(n2, get(`${p}mlp.gate_proj.weight`)), up = linear(n2, get(`${p}mlp.up_proj.weight`));
+    const gt = linear(n2, get(`${p}mlp.gate_proj.weight`)),
+      up = linear(n2, get(`${p}mlp.up_proj.weight`));
     const hmid = gt.map((r, t) => r.map((z, i) => (z / (1 + Math.exp(-z))) * up[t]![i]!));
     taps.set(`${p}mlp.down_proj.weight`, meanAbs(hmid));
     const d = linear(hmid, get(`${p}mlp.down_proj.weight`));

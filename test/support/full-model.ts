@@ -14,7 +14,12 @@ export async function directStats(model: string, seqs: number[][]): Promise<Map<
   const outputs = new Map<string, string>();
   for (let i = 0; i < c.layers; i++) {
     const w = await rt.loadLayer(i);
-    const names = Object.fromEntries(LAYER_WEIGHTS.map((k) => { feeds[`l${i}.${k}`] = w[k]; return [k, g.input(`l${i}.${k}`, [...w[k].dims])]; })) as Record<LayerWeight, string>;
+    const names = Object.fromEntries(
+      LAYER_WEIGHTS.map((k) => {
+        feeds[`l${i}.${k}`] = w[k];
+        return [k, g.input(`l${i}.${k}`, [...w[k].dims])];
+      }),
+    ) as Record<LayerWeight, string>;
     x = addLayer(g, c, x, names, b, {
       stat: (name, v) => {
         for (const k of LAYER_STATS[name]!) outputs.set(`model.layers.${i}.${LAYER_TENSORS[k]}`, `l${i}.${name}`);
@@ -25,25 +30,33 @@ export async function directStats(model: string, seqs: number[][]): Promise<Map<
   const head = await rt.loadHead();
   feeds['w.norm'] = head.norm;
   const normed = rmsnorm(g, x, g.input('w.norm', [c.hidden]), c.eps);
-  const mean = (v: string) => g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [g.op('Abs', [v]), b.shapeBt]), b.tokenWeight]), g.ints([1])], { keepdims: { i: 0 } });
+  const mean = (v: string) =>
+    g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [g.op('Abs', [v]), b.shapeBt]), b.tokenWeight]), g.ints([1])], { keepdims: { i: 0 } });
   g.output(mean(x), 'final', ['B', c.hidden]);
   g.output(mean(normed), 'head_in', ['B', c.hidden]);
   outputs.set('model.norm.weight', 'final');
   if (!c.tied) outputs.set('lm_head.weight', 'head_in');
   const batch = makeBatch(c, seqs);
-  const B = batch.size, T = batch.length;
+  const B = batch.size,
+    T = batch.length;
   const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
   Object.assign(feeds, {
-    ids: new Tensor('int64', batch.ids, [B * T]), bias: new Tensor('float32', batch.bias, [B, 1, 1, T, T]),
-    cos: new Tensor('float32', batch.cos, [T, c.headDim]), sin: new Tensor('float32', batch.sin, [T, c.headDim]),
-    shape_q: i64([B, T, c.kvHeads, c.heads / c.kvHeads, c.headDim]), shape_kv: i64([B, T, c.kvHeads, 1, c.headDim]),
-    shape_bt: i64([B, T, -1]), shape_rows: i64([B * T, -1]), token_weight: new Tensor('float32', batch.tokenWeight, [B, T, 1]),
+    ids: new Tensor('int64', batch.ids, [B * T]),
+    bias: new Tensor('float32', batch.bias, [B, 1, 1, T, T]),
+    cos: new Tensor('float32', batch.cos, [T, c.headDim]),
+    sin: new Tensor('float32', batch.sin, [T, c.headDim]),
+    shape_q: i64([B, T, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
+    shape_kv: i64([B, T, c.kvHeads, 1, c.headDim]),
+    shape_bt: i64([B, T, -1]),
+    shape_rows: i64([B * T, -1]),
+    token_weight: new Tensor('float32', batch.tokenWeight, [B, T, 1]),
   });
   const s = await InferenceSession.create(g.encode());
   const r = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]!])));
   const out = new Map<string, Float64Array>();
   for (const [tensor, name] of outputs) {
-    const rows = r[name]!.data as Float32Array, width = rows.length / B;
+    const rows = r[name]!.data as Float32Array,
+      width = rows.length / B;
     const sum = new Float64Array(width);
     for (let q = 0; q < B; q++) for (let j = 0; j < width; j++) sum[j]! += rows[q * width + j]!;
     out.set(tensor, sum);

@@ -31,7 +31,10 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
   const r = rng(seed);
   const int = (n: number) => Math.floor(r() * n);
   const n = Number(new DataView(original.buffer, original.byteOffset).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(original.subarray(8, 8 + n))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(new TextDecoder().decode(original.subarray(8, 8 + n))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const data = original.subarray(8 + n);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
   for (let i = 0; i < count; i++) {
@@ -41,7 +44,10 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
       case 'bitflip-header':
       case 'bitflip-any': {
         const span = kind === 'bitflip-header' ? 8 + n : bytes.byteLength;
-        for (let f = 1 + int(8); f > 0; f--) { const p = int(span); bytes[p] = bytes[p]! ^ (1 << int(8)); }
+        for (let f = 1 + int(8); f > 0; f--) {
+          const p = int(span);
+          bytes[p] = bytes[p]! ^ (1 << int(8));
+        }
         yield { kind, bytes };
         break;
       }
@@ -49,7 +55,16 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
         yield { kind, bytes: bytes.subarray(0, int(bytes.byteLength)) };
         break;
       case 'header-length': {
-        const choices = [2n ** 64n - 1n - BigInt(int(1000)), 2n ** 63n + BigInt(int(1000)), BigInt(bytes.byteLength - 8 + int(3)), BigInt(n + 1), BigInt(n - 1 - int(8)), 0n, 1n, BigInt(int(2 ** 31))];
+        const choices = [
+          2n ** 64n - 1n - BigInt(int(1000)),
+          2n ** 63n + BigInt(int(1000)),
+          BigInt(bytes.byteLength - 8 + int(3)),
+          BigInt(n + 1),
+          BigInt(n - 1 - int(8)),
+          0n,
+          1n,
+          BigInt(int(2 ** 31)),
+        ];
         new DataView(bytes.buffer).setBigUint64(0, choices[int(choices.length)]!, true);
         yield { kind, bytes };
         break;
@@ -72,7 +87,15 @@ export function* mutations(original: Uint8Array, seed: number, count: number): G
         const h = structuredClone(header);
         const t = h[names[int(names.length)]!]!;
         const [b, e] = t.data_offsets;
-        const variants: [number, number][] = [[b - 2, e - 2], [b + 1, e + 1], [e, b], [0, e - b], [b, data.byteLength + 1 + int(10)], [2 ** 53, 2 ** 53 + (e - b)], [b, e + 2 ** 40]];
+        const variants: [number, number][] = [
+          [b - 2, e - 2],
+          [b + 1, e + 1],
+          [e, b],
+          [0, e - b],
+          [b, data.byteLength + 1 + int(10)],
+          [2 ** 53, 2 ** 53 + (e - b)],
+          [b, e + 2 ** 40],
+        ];
         t.data_offsets = variants[int(variants.length)]!;
         yield { kind, bytes: withHeader(JSON.stringify(h), data) };
         break;
@@ -110,13 +133,19 @@ export async function readOrReject(path: string, fileSize: number, onReject?: (e
   const src = openSource(path);
   try {
     const h = await readHeader(src);
-    const spans = h.tensors.filter((t) => t.byteLength > 0).map((t) => [t.offset, t.offset + t.byteLength] as const).sort((a, b) => a[0] - b[0]);
+    const spans = h.tensors
+      .filter((t) => t.byteLength > 0)
+      .map((t) => [t.offset, t.offset + t.byteLength] as const)
+      .sort((a, b) => a[0] - b[0]);
     for (const [b, e] of spans) if (b < h.dataStart || e > fileSize) throw new Error(`accepted a tensor outside the file: [${b}, ${e})`);
     for (let i = 1; i < spans.length; i++) if (spans[i]![0] < spans[i - 1]![1]) throw new Error('accepted overlapping tensors');
     for (const t of h.tensors) await src.readInto(t.offset, new Uint8Array(t.byteLength));
     return 'read';
   } catch (e) {
-    if (e instanceof CheckpointError) { onReject?.(e); return 'rejected'; }
+    if (e instanceof CheckpointError) {
+      onReject?.(e);
+      return 'rejected';
+    }
     throw e;
   } finally {
     await src.close();

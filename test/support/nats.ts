@@ -29,7 +29,10 @@ function launch(port: number, store: string): Promise<{ proc: ChildProcess; port
     };
     proc.stderr!.on('data', onData);
     proc.stdout!.on('data', onData);
-    proc.on('error', (e) => { clearTimeout(timer); reject(e); });
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -40,8 +43,13 @@ export async function startNats(): Promise<NatsServer> {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
-    async kill() { proc.kill('SIGKILL'); await exited(proc); },
-    async restart() { ({ proc } = await launch(port, store)); },
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited(proc);
+    },
+    async restart() {
+      ({ proc } = await launch(port, store));
+    },
     async stop() {
       proc.kill('SIGTERM');
       await exited(proc);

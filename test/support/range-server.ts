@@ -4,7 +4,11 @@ import { createReadStream, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 
-interface RangeRequest { path: string; start: number; end: number }
+interface RangeRequest {
+  path: string;
+  start: number;
+  end: number;
+}
 
 export interface RangeServer {
   url: string;
@@ -33,10 +37,17 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
       createReadStream(path).pipe(res);
       return;
     }
-    const start = Number(range[1]), end = Math.min(Number(range[2]), size - 1);
+    const start = Number(range[1]),
+      end = Math.min(Number(range[2]), size - 1);
     requests.push({ path: `${m![1]}/${m![2]}`, start, end });
-    if (fail && fail.pattern.test(path) && start >= fail.from) { res.writeHead(fail.status).end('failing on purpose'); return; }
-    if (start >= size) { res.writeHead(416).end(); return; }
+    if (fail?.pattern.test(path) && start >= fail.from) {
+      res.writeHead(fail.status).end('failing on purpose');
+      return;
+    }
+    if (start >= size) {
+      res.writeHead(416).end();
+      return;
+    }
     res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
     createReadStream(path, { start, end }).pipe(res);
   });
@@ -45,7 +56,9 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    failData(pattern, from = 0, status = 500) { fail = pattern ? { pattern, from, status } : undefined; },
+    failData(pattern, from = 0, status = 500) {
+      fail = pattern ? { pattern, from, status } : undefined;
+    },
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

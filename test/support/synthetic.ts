@@ -10,9 +10,19 @@ export const TINYLLAMA_1_1B: LlamaShape = { layers: 22, hidden: 2048, intermedia
 
 function llamaConfig(s: LlamaShape): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false, torch_dtype: 'bfloat16',
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: s.hidden,
+    intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    max_position_embeddings: 2048,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: false,
+    torch_dtype: 'bfloat16',
   };
 }
 
@@ -24,12 +34,18 @@ function llamaConfig(s: LlamaShape): Record<string, unknown> {
 function fill(words: Uint32Array, seed: number, offset: number, expert: number): void {
   let x = (seed * 0x9e3779b1 + offset * 0x85ebca6b) >>> 0 || 1;
   for (let i = 0; i < words.length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     const e = ((x >>> 12) & 3) + 0x77;
-    let w = ((x & 0x807f807f) | (e << 23) | (((x >>> 20) & 3) + 0x77) << 7) >>> 0;
+    let w = ((x & 0x807f807f) | (e << 23) | ((((x >>> 20) & 3) + 0x77) << 7)) >>> 0;
     if (expert > 0) {
       let y = (x ^ Math.imul(expert, 0x27d4eb2f)) >>> 0;
-      y ^= y >>> 15; y = Math.imul(y, 0x2c1b3c6d) >>> 0; y ^= y >>> 12;
+      y ^= y >>> 15;
+      y = Math.imul(y, 0x2c1b3c6d) >>> 0;
+      y ^= y >>> 12;
       w = (w ^ ((y >>> 8) & 0x00070007)) >>> 0;
     }
     words[i] = w;
@@ -42,7 +58,13 @@ export async function writeSyntheticModel(dir: string, shape: LlamaShape, expert
 }
 
 /** Writes bf16 tensors of the given shapes (and a config.json) with the values of `fill`. */
-export async function writeSyntheticTensors(dir: string, shapes: { name: string; shape: number[] }[], expert: number, seed: number, config: Record<string, unknown>): Promise<void> {
+export async function writeSyntheticTensors(
+  dir: string,
+  shapes: { name: string; shape: number[] }[],
+  expert: number,
+  seed: number,
+  config: Record<string, unknown>,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const tensors = shapes.map((t) => ({ ...t, dtype: 'BF16' }));
   const layout = planOutput(tensors, Number.MAX_SAFE_INTEGER);
@@ -55,7 +77,7 @@ export async function writeSyntheticTensors(dir: string, shapes: { name: string;
     for (let w = 0; w < total; w += chunkWords) {
       const n = Math.min(chunkWords, total - w);
       const view = words.subarray(0, n);
-      fill(view, seed, (t.offset / 4) + w, expert);
+      fill(view, seed, t.offset / 4 + w, expert);
       await writeAt(file, t.offset + w * 4, new Uint8Array(view.buffer, 0, n * 4));
     }
   }

@@ -36,32 +36,52 @@ async function rewrite(src: string, dst: string, transform: Transform, edit: (di
   renameSync(tmp, dst);
 }
 
-function editJson(path: string, f: (j: Record<string, any>) => void): void {
-  const j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: tokenizer and config files are free-form JSON
+type Json = Record<string, any>;
+
+function editJson(path: string, f: (j: Json) => void): void {
+  const j = JSON.parse(readFileSync(path, 'utf8')) as Json;
   f(j);
   writeFileSync(path, JSON.stringify(j, null, 2));
 }
 
 export async function ensureVocabFixtures(): Promise<string> {
   const rowBytes = 128 * 2;
-  await rewrite(join(ZOO, 'up'), join(GENERATED, 'up-swapped'), (name, shape, bytes) => {
-    if (!EMBEDDINGS.includes(name)) return { shape, bytes };
-    const b = bytes.slice();
-    b.set(bytes.subarray(97 * rowBytes, 98 * rowBytes), 98 * rowBytes);
-    b.set(bytes.subarray(98 * rowBytes, 99 * rowBytes), 97 * rowBytes);
-    return { shape, bytes: b };
-  }, (dir) => editJson(join(dir, 'tokenizer.json'), (t) => { t.model.vocab.a = 98; t.model.vocab.b = 97; }));
-  await rewrite(join(ZOO, 'base'), join(GENERATED, 'base-ext'), (name, shape, bytes) => {
-    if (!EMBEDDINGS.includes(name)) return { shape, bytes };
-    const b = new Uint8Array(bytes.byteLength + 4 * rowBytes);
-    b.set(bytes);
-    for (let k = 0; k < 4; k++) b.set(bytes.subarray((120 + k) * rowBytes, (121 + k) * rowBytes), (260 + k) * rowBytes);
-    return { shape: [264, 128], bytes: b };
-  }, (dir) => {
-    editJson(join(dir, 'tokenizer.json'), (t) => {
-      for (let k = 0; k < 4; k++) t.added_tokens.push({ id: 260 + k, content: `<tool${k}>`, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-    });
-    editJson(join(dir, 'config.json'), (c) => { c.vocab_size = 264; });
-  });
+  await rewrite(
+    join(ZOO, 'up'),
+    join(GENERATED, 'up-swapped'),
+    (name, shape, bytes) => {
+      if (!EMBEDDINGS.includes(name)) return { shape, bytes };
+      const b = bytes.slice();
+      b.set(bytes.subarray(97 * rowBytes, 98 * rowBytes), 98 * rowBytes);
+      b.set(bytes.subarray(98 * rowBytes, 99 * rowBytes), 97 * rowBytes);
+      return { shape, bytes: b };
+    },
+    (dir) =>
+      editJson(join(dir, 'tokenizer.json'), (t) => {
+        t.model.vocab.a = 98;
+        t.model.vocab.b = 97;
+      }),
+  );
+  await rewrite(
+    join(ZOO, 'base'),
+    join(GENERATED, 'base-ext'),
+    (name, shape, bytes) => {
+      if (!EMBEDDINGS.includes(name)) return { shape, bytes };
+      const b = new Uint8Array(bytes.byteLength + 4 * rowBytes);
+      b.set(bytes);
+      for (let k = 0; k < 4; k++) b.set(bytes.subarray((120 + k) * rowBytes, (121 + k) * rowBytes), (260 + k) * rowBytes);
+      return { shape: [264, 128], bytes: b };
+    },
+    (dir) => {
+      editJson(join(dir, 'tokenizer.json'), (t) => {
+        for (let k = 0; k < 4; k++)
+          t.added_tokens.push({ id: 260 + k, content: `<tool${k}>`, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      });
+      editJson(join(dir, 'config.json'), (c) => {
+        c.vocab_size = 264;
+      });
+    },
+  );
   return GENERATED;
 }

@@ -1,7 +1,10 @@
 // The zoo's reference logits: input ids (I64) and float32 logits per probe.
 import { openCheckpoint, openSource } from '@tessera/checkpoint';
 
-export interface ReferenceProbe { ids: number[]; logits: Float32Array }
+export interface ReferenceProbe {
+  ids: number[];
+  logits: Float32Array;
+}
 
 export async function readReferenceLogits(path: string): Promise<ReferenceProbe[]> {
   const ckpt = await openCheckpoint(path);

@@ -33,7 +33,12 @@ export async function writeChatTemplate(dir: string, template: ChatTemplate): Pr
   await writeFile(path, JSON.stringify(config, null, 2) + '\n');
   // a copied chat_template.jinja would take precedence over the config's template: keep them equal
   const jinja = join(dir, 'chat_template.jinja');
-  if (await stat(jinja).then(() => true, () => false)) {
+  if (
+    await stat(jinja).then(
+      () => true,
+      () => false,
+    )
+  ) {
     if (typeof template === 'string') await writeFile(jinja, template);
     else await writeFile(jinja, template[0]?.template ?? '');
   }

@@ -61,7 +61,13 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles(files, map)) };
   }
   const single = fileIn(path, SINGLE_FILE);
-  if (isRemote(path) || (await stat(single).then(() => true, () => false))) {
+  if (
+    isRemote(path) ||
+    (await stat(single).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     return { dir: path, config: config as Record<string, unknown> | undefined, ...(await loadFiles([single], undefined)) };
   }
   throw new CheckpointError(path, `no ${SINGLE_FILE} or ${INDEX_FILE}`);

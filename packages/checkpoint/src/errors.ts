@@ -7,7 +7,12 @@ import { TesseraError } from '@tessera/tensor';
 export class CheckpointError extends TesseraError {
   override readonly name = 'CheckpointError';
   readonly kind = 'input';
-  constructor(readonly file: string, message: string, readonly tensor?: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly tensor?: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${file}: ${tensor !== undefined ? `tensor ${tensor}: ` : ''}${message}`, options);
   }
 }
@@ -16,7 +21,11 @@ export class CheckpointError extends TesseraError {
 export class SourceError extends TesseraError {
   override readonly name = 'SourceError';
   readonly kind = 'io';
-  constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${file}: ${message}`, options);
   }
 }
@@ -29,7 +38,11 @@ export class SourceError extends TesseraError {
 export class OutputError extends TesseraError {
   override readonly name = 'OutputError';
   readonly kind: 'input' | 'exists' | 'permission' | 'io';
-  constructor(readonly path: string, message: string, options?: { cause?: unknown; reason?: 'input' | 'exists' | 'permission' | 'io' }) {
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown; reason?: 'input' | 'exists' | 'permission' | 'io' },
+  ) {
     super(`${path}: ${message}`, options);
     this.kind = options?.reason ?? 'io';
   }

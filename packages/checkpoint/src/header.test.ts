@@ -40,11 +40,15 @@ describe('safetensors header validation', () => {
     const path = file({ __metadata__: { format: 'pt' }, ...ok }, 22);
     const h = await readHeader(openSource(path));
     const start = 8 + JSON.stringify({ __metadata__: { format: 'pt' }, ...ok }).length;
-    expect(h.tensors.map((t) => [t.name, t.offset, t.byteLength, t.numel])).toEqual([['a', start, 16, 4], ['b', start + 16, 6, 3]]);
+    expect(h.tensors.map((t) => [t.name, t.offset, t.byteLength, t.numel])).toEqual([
+      ['a', start, 16, 4],
+      ['b', start + 16, 6, 3],
+    ]);
     expect(h.metadata).toEqual({ format: 'pt' });
   });
   it('rejects a file shorter than the length prefix', async () => {
-    const path = join(dir, 'tiny'); writeFileSync(path, new Uint8Array(5));
+    const path = join(dir, 'tiny');
+    writeFileSync(path, new Uint8Array(5));
     expect((await error(path)).message).toMatch(/too small/);
   });
   it('rejects a header length past the end of the file, up to 2^64 - 1', async () => {

@@ -87,7 +87,8 @@ export function parseHeader(file: string, json: Uint8Array, fileSize: number): S
   }
   const sorted = [...tensors].sort((a, b) => a.offset - b.offset || a.byteLength - b.byteLength);
   for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!, cur = sorted[i]!;
+    const prev = sorted[i - 1]!,
+      cur = sorted[i]!;
     if (cur.offset < prev.offset + prev.byteLength) {
       throw new CheckpointError(file, `data of ${cur.name} overlaps ${prev.name}`, cur.name);
     }

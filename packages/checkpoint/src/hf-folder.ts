@@ -5,8 +5,15 @@ import { fileIn, isRemote, readTextIfExists } from './location.js';
 
 /** Tokenizer files copied from the tokenizer source, when present. */
 export const TOKENIZER_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
-  'vocab.json', 'merges.txt', 'added_tokens.json', 'vocab.txt', 'chat_template.jinja',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.model',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'vocab.txt',
+  'chat_template.jinja',
 ] as const;
 
 /** Copies the tokenizer files and generation_config.json that exist in `from` (a folder or a URL); returns their names. */
@@ -19,7 +26,13 @@ export async function copyModelFiles(from: string, to: string): Promise<string[]
       if (text === undefined) continue;
       await writeFile(join(to, name), text);
     } else {
-      if (!(await stat(src).then((s) => s.isFile(), () => false))) continue;
+      if (
+        !(await stat(src).then(
+          (s) => s.isFile(),
+          () => false,
+        ))
+      )
+        continue;
       await copyFile(src, join(to, name));
     }
     copied.push(name);

@@ -8,7 +8,8 @@ function attempts(): number {
   const raw = process.env.TESSERA_HTTP_ATTEMPTS;
   if (raw === undefined || raw === '') return 5;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 20) throw new CheckpointError('TESSERA_HTTP_ATTEMPTS', `must be an integer from 1 to 20, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 20)
+    throw new CheckpointError('TESSERA_HTTP_ATTEMPTS', `must be an integer from 1 to 20, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -34,7 +35,7 @@ async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
       error = e;
     }
     if (attempt >= ATTEMPTS) {
-      const why = res ? `HTTP ${res.status} ${res.statusText}` : (error as Error)?.message ?? String(error);
+      const why = res ? `HTTP ${res.status} ${res.statusText}` : ((error as Error)?.message ?? String(error));
       throw new SourceError(url, `${why} (after ${ATTEMPTS} attempts)`);
     }
     await new Promise((r) => setTimeout(r, delay));
@@ -44,8 +45,14 @@ async function fetchRetry(url: string, init: RequestInit): Promise<Response> {
 
 export async function httpGetText(url: string): Promise<string | undefined> {
   const res = await fetchRetry(url, { headers: headers() });
-  if (res.status === 404) { await res.body?.cancel(); return undefined; }
-  if (!res.ok) { await res.body?.cancel(); throw new CheckpointError(url, `HTTP ${res.status} ${res.statusText}`); }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new CheckpointError(url, `HTTP ${res.status} ${res.statusText}`);
+  }
   return res.text();
 }
 
@@ -73,17 +80,24 @@ export class HttpFile implements RangeSource {
       const res = await fetchRetry(this.uri, { headers: headers({ range: `bytes=${position}-${end}` }) });
       if (res.status !== 206) {
         await res.body?.cancel();
-        throw new CheckpointError(this.uri, res.status === 416 ? `bytes ${position}-${end} are past the end of the file (HTTP 416)` : `HTTP ${res.status} ${res.statusText} for bytes ${position}-${end} (the server must answer Range requests)`);
+        throw new CheckpointError(
+          this.uri,
+          res.status === 416
+            ? `bytes ${position}-${end} are past the end of the file (HTTP 416)`
+            : `HTTP ${res.status} ${res.statusText} for bytes ${position}-${end} (the server must answer Range requests)`,
+        );
       }
       let done = 0;
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          if (done + chunk.byteLength > into.byteLength) throw new CheckpointError(this.uri, `the server sent more than the ${into.byteLength} bytes asked for`);
+          if (done + chunk.byteLength > into.byteLength)
+            throw new CheckpointError(this.uri, `the server sent more than the ${into.byteLength} bytes asked for`);
           into.set(chunk, done);
           done += chunk.byteLength;
         }
       } catch (e) {
-        if (e instanceof CheckpointError || attempt >= ATTEMPTS) throw e instanceof CheckpointError ? e : new SourceError(this.uri, `transfer failed (${(e as Error).message})`);
+        if (e instanceof CheckpointError || attempt >= ATTEMPTS)
+          throw e instanceof CheckpointError ? e : new SourceError(this.uri, `transfer failed (${(e as Error).message})`);
         continue;
       }
       if (done === into.byteLength) return;

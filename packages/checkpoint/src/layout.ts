@@ -50,9 +50,10 @@ export function planOutput(tensors: OutputTensor[], shardBytes = DEFAULT_SHARD_B
   const names = groups.length === 1 ? [SINGLE_FILE] : groups.map((_, i) => shardName(i, groups.length));
   const files = groups.map((g, i) => layoutFile(names[i]!, g));
   const totalBytes = files.reduce((s, f) => s + f.tensors.reduce((a, t) => a + t.byteLength, 0), 0);
-  const index = files.length > 1
-    ? { metadata: { total_size: totalBytes }, weight_map: Object.fromEntries(files.flatMap((f) => f.tensors.map((t) => [t.name, f.name]))) }
-    : undefined;
+  const index =
+    files.length > 1
+      ? { metadata: { total_size: totalBytes }, weight_map: Object.fromEntries(files.flatMap((f) => f.tensors.map((t) => [t.name, f.name]))) }
+      : undefined;
   return { files, index, totalBytes };
 }
 
@@ -86,5 +87,3 @@ function layoutFile(name: string, tensors: OutputTensor[]): OutputFile {
     tensors: rel.map(({ begin, ...t }) => ({ ...t, offset: dataStart + begin })),
   };
 }
-
-

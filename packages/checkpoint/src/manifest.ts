@@ -59,8 +59,14 @@ export async function verifyManifest(dir: string): Promise<{ manifest: Manifest;
   for (const f of manifest.files) {
     const full = join(dir, f.path);
     const s = await stat(full).catch(() => undefined);
-    if (!s) { problems.push({ path: f.path, problem: 'missing' }); continue; }
-    if (s.size !== f.size) { problems.push({ path: f.path, problem: `size ${s.size}, manifest says ${f.size}` }); continue; }
+    if (!s) {
+      problems.push({ path: f.path, problem: 'missing' });
+      continue;
+    }
+    if (s.size !== f.size) {
+      problems.push({ path: f.path, problem: `size ${s.size}, manifest says ${f.size}` });
+      continue;
+    }
     const h = await sha256File(full);
     if (h !== f.sha256) problems.push({ path: f.path, problem: `sha256 ${h.slice(0, 12)}…, manifest says ${f.sha256.slice(0, 12)}…` });
   }

@@ -35,7 +35,10 @@ class LocalFile implements RangeSource {
     while (done < into.byteLength) {
       const { bytesRead } = await fh.read(into, done, into.byteLength - done, position + done);
       if (bytesRead === 0) {
-        throw new CheckpointError(this.uri, `unexpected end of file at byte ${position + done} (wanted ${into.byteLength} bytes at ${position}): truncated file`);
+        throw new CheckpointError(
+          this.uri,
+          `unexpected end of file at byte ${position + done} (wanted ${into.byteLength} bytes at ${position}): truncated file`,
+        );
       }
       done += bytesRead;
     }

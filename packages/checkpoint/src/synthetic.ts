@@ -5,7 +5,14 @@
 import { CheckpointError } from './errors.js';
 import type { RangeSource } from './source.js';
 
-export interface LlamaShape { layers: number; hidden: number; intermediate: number; vocab: number; heads: number; kvHeads: number }
+export interface LlamaShape {
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  vocab: number;
+  heads: number;
+  kvHeads: number;
+}
 
 /** Llama 3.1 shapes (and smaller ones for quick runs). */
 const SIZES: Record<string, LlamaShape> = {
@@ -17,7 +24,12 @@ const SIZES: Record<string, LlamaShape> = {
   tiny: { layers: 2, hidden: 256, intermediate: 512, vocab: 1024, heads: 4, kvHeads: 2 },
 };
 
-interface Spec { shape: LlamaShape; seed: number; model: number; file: string }
+interface Spec {
+  shape: LlamaShape;
+  seed: number;
+  model: number;
+  file: string;
+}
 
 function parse(uri: string): Spec {
   const [main, file = 'model.safetensors'] = uri.split('#') as [string, string?];
@@ -79,11 +91,15 @@ function dataBytes(s: LlamaShape): number {
 /** bf16 bits of element e of a synthetic model (|value| 2^-8..2^-5, random sign). */
 function element(e: number, seed: number, model: number): number {
   let h = (Math.imul((e >>> 0) ^ Math.imul(seed, 0x9e3779b1), 0x85ebca6b) ^ Math.floor(e / 4294967296)) >>> 0;
-  h ^= h >>> 15; h = Math.imul(h, 0x2c1b3c6d) >>> 0; h ^= h >>> 12;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+  h ^= h >>> 12;
   let v = (h & 0x807f) | ((((h >>> 16) & 3) + 0x77) << 7);
   if (model > 0) {
     let g = (h ^ Math.imul(model, 0x27d4eb2f)) >>> 0;
-    g ^= g >>> 15; g = Math.imul(g, 0x297a2d39) >>> 0; g ^= g >>> 13;
+    g ^= g >>> 15;
+    g = Math.imul(g, 0x297a2d39) >>> 0;
+    g ^= g >>> 13;
     v ^= g & 7;
   }
   return v;
@@ -129,8 +145,17 @@ export function syntheticText(uri: string): string | undefined {
   if (spec.file !== 'config.json') return undefined;
   const s = spec.shape;
   return JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    rms_norm_eps: 1e-5, rope_theta: 500000, tie_word_embeddings: false, torch_dtype: 'bfloat16',
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: s.hidden,
+    intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    rms_norm_eps: 1e-5,
+    rope_theta: 500000,
+    tie_word_embeddings: false,
+    torch_dtype: 'bfloat16',
   });
 }

@@ -51,15 +51,25 @@ export async function readVocabulary(dir: string): Promise<Vocabulary> {
 /** Writes `from`'s tokenizer files into `to` with `extra` tokens added after its vocabulary. */
 export async function writeExtendedTokenizer(from: string, to: string, extra: { token: string; id: number; special: boolean }[]): Promise<void> {
   const t = await readTokenizer(from);
-  t.added_tokens = [...(t.added_tokens ?? []), ...extra.map((e) => ({
-    id: e.id, content: e.token, single_word: false, lstrip: false, rstrip: false, normalized: !e.special, special: e.special,
-  }))];
+  t.added_tokens = [
+    ...(t.added_tokens ?? []),
+    ...extra.map((e) => ({
+      id: e.id,
+      content: e.token,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: !e.special,
+      special: e.special,
+    })),
+  ];
   await writeFile(join(to, 'tokenizer.json'), JSON.stringify(t, null, 2) + '\n');
   const configText = await readTextIfExists(fileIn(from, 'tokenizer_config.json'));
   const config = configText === undefined ? undefined : (JSON.parse(configText) as Record<string, unknown>);
   if (config) {
     const decoder = (config.added_tokens_decoder ?? {}) as Record<string, unknown>;
-    for (const e of extra) decoder[String(e.id)] = { content: e.token, lstrip: false, normalized: !e.special, rstrip: false, single_word: false, special: e.special };
+    for (const e of extra)
+      decoder[String(e.id)] = { content: e.token, lstrip: false, normalized: !e.special, rstrip: false, single_word: false, special: e.special };
     if (config.added_tokens_decoder !== undefined || extra.length > 0) config.added_tokens_decoder = decoder;
     await writeFile(join(to, 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
   }

@@ -7,7 +7,7 @@ import type { OutputLayout } from './layout.js';
 
 function outputError(path: string, cause: unknown): OutputError {
   const code = (cause as NodeJS.ErrnoException).code;
-  const why = code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : code ?? String(cause);
+  const why = code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (code ?? String(cause));
   return new OutputError(path, `cannot write (${why})`, { cause });
 }
 

@@ -23,9 +23,10 @@ export function mergeClient(f: ClientFlags): MergeClient {
   const token = f.token ?? process.env.TESSERA_TOKEN;
   if (token) md.set('authorization', `Bearer ${token}`);
   return {
-    call: <Res>(method: string, req: object) => new Promise<Res>((resolve, reject) => {
-      client[method]!(req, md, { deadline: Date.now() + 60_000 }, (e: Error | null, r: Res) => (e ? reject(e) : resolve(r)));
-    }),
+    call: <Res>(method: string, req: object) =>
+      new Promise<Res>((resolve, reject) => {
+        client[method]!(req, md, { deadline: Date.now() + 60_000 }, (e: Error | null, r: Res) => (e ? reject(e) : resolve(r)));
+      }),
     watch: (jobId) => client.Watch!({ job_id: jobId }, md) as NodeJS.ReadableStream,
     close: () => client.close(),
   };

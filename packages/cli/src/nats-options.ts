@@ -4,7 +4,9 @@ import type { NatsOptions } from '@tessera/protocol';
 
 export function natsOptions(cmd: Command, required: boolean): Command {
   const url = '--nats <url>';
-  (required ? cmd.requiredOption(url, 'NATS server URL (nats://host:port)') : cmd.option(url, 'NATS server URL (nats://host:port): run the tasks on remote workers'));
+  required
+    ? cmd.requiredOption(url, 'NATS server URL (nats://host:port)')
+    : cmd.option(url, 'NATS server URL (nats://host:port): run the tasks on remote workers');
   return cmd
     .option('--creds <file>', 'NATS credentials file (JWT and nkey)')
     .option('--nats-user <user>', 'NATS user')

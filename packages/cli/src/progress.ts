@@ -27,24 +27,38 @@ export function humanReporter(err: NodeJS.WriteStream, out: NodeJS.WritableStrea
         err.write(`stage ${e.index}/${e.count}: ${e.name}\n`);
         break;
       case 'plan':
-        err.write(`plan: ${e.tensors} tensors in ${e.slices} slices, ${gb(e.inputBytes)} in, ${gb(e.outputBytes)} out (${e.files} file${e.files > 1 ? 's' : ''}), ${e.workers} worker${e.workers > 1 ? 's' : ''}\n`);
+        err.write(
+          `plan: ${e.tensors} tensors in ${e.slices} slices, ${gb(e.inputBytes)} in, ${gb(e.outputBytes)} out (${e.files} file${e.files > 1 ? 's' : ''}), ${e.workers} worker${e.workers > 1 ? 's' : ''}\n`,
+        );
         break;
       case 'progress': {
         if (!tty) break;
         const width = 24;
         const frac = e.bytesTotal > 0 ? e.bytesDone / e.bytesTotal : 1;
         const fill = Math.round(frac * width);
-        err.write(`\r\x1b[2K[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${e.tensorsDone}/${e.tensorsTotal} tensors  ${gb(e.bytesDone)}/${gb(e.bytesTotal)}  ${e.gbps.toFixed(2)} GB/s  ETA ${duration(e.etaS)}`);
+        err.write(
+          `\r\x1b[2K[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${e.tensorsDone}/${e.tensorsTotal} tensors  ${gb(e.bytesDone)}/${gb(e.bytesTotal)}  ${e.gbps.toFixed(2)} GB/s  ETA ${duration(e.etaS)}`,
+        );
         barShown = true;
         break;
       }
       case 'aim':
-        if (e.step === 'computing') { if (tty) { err.write(`\r\x1b[2Kaim: activation statistics, stage ${e.done}/${e.total}`); barShown = true; } break; }
+        if (e.step === 'computing') {
+          if (tty) {
+            err.write(`\r\x1b[2Kaim: activation statistics, stage ${e.done}/${e.total}`);
+            barShown = true;
+          }
+          break;
+        }
         clear();
         err.write(e.step === 'cached' ? `aim: activation statistics from the cache (${e.stats})\n` : `aim: activation statistics ready (${e.stats})\n`);
         break;
       case 'finalise':
-        if (tty) { clear(); err.write(`\r\x1b[2Kfinalising: ${e.step}`); barShown = true; }
+        if (tty) {
+          clear();
+          err.write(`\r\x1b[2Kfinalising: ${e.step}`);
+          barShown = true;
+        }
         break;
       case 'done':
         clear();

@@ -7,6 +7,7 @@ export interface Io {
   exitCode: number;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a command body returns an exit code or nothing
 export async function run(io: Io, flags: { json?: boolean; debug?: boolean }, body: (signal: AbortSignal) => Promise<void | number>): Promise<number> {
   const ctrl = new AbortController();
   const onSignal = () => ctrl.abort();
@@ -16,7 +17,11 @@ export async function run(io: Io, flags: { json?: boolean; debug?: boolean }, bo
     return (await body(ctrl.signal)) ?? EXIT_OK;
   } catch (e) {
     const code = exitCodeOf(e);
-    if (flags.json) io.stdout.write(JSON.stringify({ type: 'error', error: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e), exitCode: code }) + '\n');
+    if (flags.json)
+      io.stdout.write(
+        JSON.stringify({ type: 'error', error: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e), exitCode: code }) +
+          '\n',
+      );
     io.stderr.write(describe(e, flags.debug ?? false) + '\n');
     return code;
   } finally {

@@ -32,11 +32,17 @@ export async function calibrationSequences(path: string, file: string): Promise<
   const ckpt = await openCheckpoint(path);
   const m = await model();
   const tok = await m.loadTokenizer(path, m.llamaConfig(path, ckpt.config).eos ?? -1);
-  const text = await readFile(file, 'utf8').catch(() => { throw new ModelError(file, 'cannot read the calibration file'); });
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new ModelError(file, 'cannot read the calibration file');
+  });
   const seqs = text.split('\n').flatMap((line, i) => {
     if (line.trim() === '') return [];
     let row: { prompt?: unknown; text?: unknown };
-    try { row = JSON.parse(line) as typeof row; } catch { throw new ModelError(`${file}:${i + 1}`, 'not valid JSON'); }
+    try {
+      row = JSON.parse(line) as typeof row;
+    } catch {
+      throw new ModelError(`${file}:${i + 1}`, 'not valid JSON');
+    }
     const s = row.prompt ?? row.text;
     if (typeof s !== 'string') throw new ModelError(`${file}:${i + 1}`, 'a calibration row needs a string "prompt" (or "text")');
     return [tok.prompt(s)];
@@ -57,7 +63,13 @@ const CHAIN_BYTES = 512 * 2 ** 20;
  * stage's output file to `read` (chain index, file, index of the chain's first sequence); the
  * hidden states are removed as they go.
  */
-async function runChains(path: string, seqs: readonly (readonly number[])[], opts: ActivationOptions, probe: boolean, read: (chain: number, file: string, first: number) => Promise<void>): Promise<number> {
+async function runChains(
+  path: string,
+  seqs: readonly (readonly number[])[],
+  opts: ActivationOptions,
+  probe: boolean,
+  read: (chain: number, file: string, first: number) => Promise<void>,
+): Promise<number> {
   const ckpt = await openCheckpoint(path);
   const c = (await model()).llamaConfig(path, ckpt.config);
   // a stage task holds its chain's hidden states twice (in and out): keep a chain under CHAIN_BYTES
@@ -68,28 +80,36 @@ async function runChains(path: string, seqs: readonly (readonly number[])[], opt
   const total = chains * (c.layers + 1);
   let done = 0;
   try {
-    await Promise.all(Array.from({ length: chains }, async (_, k) => {
-      const from = Math.floor((k * seqs.length) / chains), to = Math.floor(((k + 1) * seqs.length) / chains);
-      const seqFile = join(dir, `chain-${k}.json`);
-      await writeFile(seqFile, JSON.stringify(seqs.slice(from, to)));
-      for (let stage = 0; stage <= c.layers; stage++) {
-        if (opts.signal?.aborted) throw new CancelledError();
-        const head = stage === c.layers;
-        const task: ActivationTask = {
-          kind: 'activations', id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`, model: path, device: opts.device ?? 'cpu',
-          stage: head ? 'head' : stage, sequences: seqFile, batchSize: opts.batchSize ?? 16,
-          ...(stage > 0 ? { input: join(dir, `chain-${k}-h${stage - 1}.f32`) } : {}),
-          ...(head ? {} : { output: join(dir, `chain-${k}-h${stage}.f32`) }),
-          stats: join(dir, `chain-${k}-s${stage}.json`),
-          ...(probe ? { probe: true } : {}),
-        };
-        const r: TaskResult = await opts.executor.run(task, opts.signal);
-        if (r.kind !== 'activations') throw new Error(`internal error: stage ${task.id} returned ${r.kind}`);
-        await read(k, task.stats, from);
-        if (stage > 0) await rm(task.input!, { force: true });
-        opts.onStage?.(++done, total);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: chains }, async (_, k) => {
+        const from = Math.floor((k * seqs.length) / chains),
+          to = Math.floor(((k + 1) * seqs.length) / chains);
+        const seqFile = join(dir, `chain-${k}.json`);
+        await writeFile(seqFile, JSON.stringify(seqs.slice(from, to)));
+        for (let stage = 0; stage <= c.layers; stage++) {
+          if (opts.signal?.aborted) throw new CancelledError();
+          const head = stage === c.layers;
+          const task: ActivationTask = {
+            kind: 'activations',
+            id: `${probe ? 'probe' : 'act'}/${k}/${head ? 'head' : stage}`,
+            model: path,
+            device: opts.device ?? 'cpu',
+            stage: head ? 'head' : stage,
+            sequences: seqFile,
+            batchSize: opts.batchSize ?? 16,
+            ...(stage > 0 ? { input: join(dir, `chain-${k}-h${stage - 1}.f32`) } : {}),
+            ...(head ? {} : { output: join(dir, `chain-${k}-h${stage}.f32`) }),
+            stats: join(dir, `chain-${k}-s${stage}.json`),
+            ...(probe ? { probe: true } : {}),
+          };
+          const r: TaskResult = await opts.executor.run(task, opts.signal);
+          if (r.kind !== 'activations') throw new Error(`internal error: stage ${task.id} returned ${r.kind}`);
+          await read(k, task.stats, from);
+          if (stage > 0) await rm(task.input!, { force: true });
+          opts.onStage?.(++done, total);
+        }
+      }),
+    );
     return chains;
   } catch (e) {
     // an aborted stage fails with the executor's own abort error: the job was cancelled
@@ -104,7 +124,8 @@ export async function collectActivations(model: string, seqs: readonly (readonly
   const perChain: Map<string, Float64Array>[] = [];
   await runChains(model, seqs, opts, false, async (k, file) => {
     const sums = (perChain[k] ??= new Map());
-    for (const [name, values] of Object.entries(JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>)) sums.set(name, Float64Array.from(values));
+    for (const [name, values] of Object.entries(JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>))
+      sums.set(name, Float64Array.from(values));
   });
   const sums = new Map<string, Float64Array>();
   for (const chain of perChain) {

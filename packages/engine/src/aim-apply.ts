@@ -27,7 +27,12 @@ export interface AimApplyOptions {
 
 const SLICE_ELEMENTS = 2 ** 20;
 
-export async function applyAimToCheckpoint(base: string, merged: string, statsPath: string, opts: AimApplyOptions): Promise<{ out: string; tensors: number; seconds: number }> {
+export async function applyAimToCheckpoint(
+  base: string,
+  merged: string,
+  statsPath: string,
+  opts: AimApplyOptions,
+): Promise<{ out: string; tensors: number; seconds: number }> {
   const started = performance.now();
   const emit = opts.onEvent ?? (() => undefined);
   const [b, m] = await Promise.all([openCheckpoint(base), openCheckpoint(merged)]);
@@ -55,9 +60,14 @@ export async function applyAimToCheckpoint(base: string, merged: string, statsPa
       tensors++;
       for (let e = 0; e < t.numel; e += SLICE_ELEMENTS) {
         const n = Math.min(SLICE_ELEMENTS, t.numel - e);
-        const item = t.byteLength / t.numel, baseItem = bt.byteLength / bt.numel;
+        const item = t.byteLength / t.numel,
+          baseItem = bt.byteLength / bt.numel;
         tasks.push({
-          kind: 'aim', id: `aim/${t.name}/${e}`, tensor: t.name, elemStart: e, n,
+          kind: 'aim',
+          id: `aim/${t.name}/${e}`,
+          tensor: t.name,
+          elemStart: e,
+          n,
           base: { uri: bt.file, offset: bt.offset + e * baseItem, dtype: bt.dtype },
           merged: { uri: t.file, offset: t.offset + e * item, dtype: t.dtype },
           out: { uri: join(staging.tmp, basename(t.file)), offset: t.offset + e * item },
@@ -66,7 +76,9 @@ export async function applyAimToCheckpoint(base: string, merged: string, statsPa
       }
     }
     let next = 0;
-    const lane = async () => { while (next < tasks.length) await exec.run(tasks[next++]!, opts.signal); };
+    const lane = async () => {
+      while (next < tasks.length) await exec.run(tasks[next++]!, opts.signal);
+    };
     await Promise.all(Array.from({ length: Math.max(1, exec.concurrency * 2) }, lane));
     emit({ type: 'finalise', step: 'hash' });
     await writeManifest(staging.tmp, TESSERA_VERSION);

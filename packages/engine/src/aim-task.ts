@@ -32,7 +32,10 @@ async function relaxationOf(tensor: string, p: AimParams): Promise<Float32Array>
   if (hit) return hit;
   let f = files.get(p.stats);
   if (!f) {
-    if (files.size >= MAX_FILES) { files.clear(); relaxations.clear(); }
+    if (files.size >= MAX_FILES) {
+      files.clear();
+      relaxations.clear();
+    }
     // the statistics reader (Arrow) loads only on threads that apply AIM
     f = import('@tessera/model/stats').then((m) => m.readStats(p.stats)).then((s) => s.sums);
     f.catch(() => files.delete(p.stats));
@@ -54,7 +57,14 @@ async function readSlice(open: OpenSource, at: { uri: string; offset: number; dt
 }
 
 /** AIM on merged bytes (output dtype) of elements [elemStart, elemStart + n) of `tensor`; returns the new bytes. */
-export async function aimBytes(open: OpenSource, tensor: string, merged: Uint8Array, dtype: FloatDtype, elemStart: number, p: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } }): Promise<Uint8Array> {
+export async function aimBytes(
+  open: OpenSource,
+  tensor: string,
+  merged: Uint8Array,
+  dtype: FloatDtype,
+  elemStart: number,
+  p: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } },
+): Promise<Uint8Array> {
   const n = merged.byteLength / itemSize(dtype);
   const [r, b] = await Promise.all([relaxationOf(tensor, p), readSlice(open, p.base, n)]);
   const m = decode(merged, dtype);

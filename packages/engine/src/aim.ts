@@ -26,19 +26,23 @@ function cacheDir(): string {
  */
 async function checkpointHash(ckpt: Checkpoint, exec: Executor, signal?: AbortSignal): Promise<string> {
   const memoFile = join(cacheDir(), 'file-hashes.json');
-  const memo = await readFile(memoFile, 'utf8').then((t) => JSON.parse(t) as Record<string, string>).catch(() => ({}) as Record<string, string>);
+  const memo = await readFile(memoFile, 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, string>)
+    .catch(() => ({}) as Record<string, string>);
   let added = false;
-  const parts = await Promise.all(ckpt.files.map(async (f) => {
-    if (isRemote(f)) return `${f}:${[...ckpt.tensors.values()].filter((t) => t.file === f).reduce((n, t) => Math.max(n, t.offset + t.byteLength), 0)}`;
-    const info = await stat(f);
-    const key = `${f}:${info.size}:${info.mtimeMs}`;
-    if (memo[key]) return memo[key];
-    const r = await exec.run({ kind: 'hash', id: `hash/${f}`, uri: f }, signal);
-    if (r.kind !== 'hash') throw new Error(`internal error: hash task returned ${r.kind}`);
-    memo[key] = r.sha256;
-    added = true;
-    return r.sha256;
-  }));
+  const parts = await Promise.all(
+    ckpt.files.map(async (f) => {
+      if (isRemote(f)) return `${f}:${[...ckpt.tensors.values()].filter((t) => t.file === f).reduce((n, t) => Math.max(n, t.offset + t.byteLength), 0)}`;
+      const info = await stat(f);
+      const key = `${f}:${info.size}:${info.mtimeMs}`;
+      if (memo[key]) return memo[key];
+      const r = await exec.run({ kind: 'hash', id: `hash/${f}`, uri: f }, signal);
+      if (r.kind !== 'hash') throw new Error(`internal error: hash task returned ${r.kind}`);
+      memo[key] = r.sha256;
+      added = true;
+      return r.sha256;
+    }),
+  );
   if (added) {
     await mkdir(cacheDir(), { recursive: true });
     const tmp = `${memoFile}.${process.pid}.tmp`;
@@ -71,15 +75,25 @@ export async function aimStatistics(base: string, calibration: string, opts: Aim
   }
   const ckpt = await openCheckpoint(base);
   const seqs = await calibrationSequences(base, calibration);
-  const key = createHash('sha256').update(`${await checkpointHash(ckpt, opts.executor, opts.signal)}\n${sequencesHash(seqs)}`).digest('hex').slice(0, 32);
+  const key = createHash('sha256')
+    .update(`${await checkpointHash(ckpt, opts.executor, opts.signal)}\n${sequencesHash(seqs)}`)
+    .digest('hex')
+    .slice(0, 32);
   const cached = join(cacheDir(), 'activations', `${key}.arrow`);
   let sums: Map<string, Float64Array>;
-  if (await stat(cached).then(() => true, () => false)) {
+  if (
+    await stat(cached).then(
+      () => true,
+      () => false,
+    )
+  ) {
     sums = (await readStats(cached)).sums;
     emit({ type: 'aim', step: 'cached', stats: cached });
   } else {
     const stats = await collectActivations(base, seqs, {
-      executor: opts.executor, workDir: opts.workDir, chains: opts.chains ?? opts.executor.concurrency,
+      executor: opts.executor,
+      workDir: opts.workDir,
+      chains: opts.chains ?? opts.executor.concurrency,
       ...(opts.signal ? { signal: opts.signal } : {}),
       onStage: (done, total) => emit({ type: 'aim', step: 'computing', done, total }),
     });

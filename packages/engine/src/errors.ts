@@ -7,7 +7,10 @@ import { TesseraError } from '@tessera/tensor';
 export class MergeInputError extends TesseraError {
   override readonly name = 'MergeInputError';
   readonly kind = 'input';
-  constructor(message: string, readonly tensor?: string) {
+  constructor(
+    message: string,
+    readonly tensor?: string,
+  ) {
     super(tensor !== undefined ? `tensor ${tensor}: ${message}` : message);
   }
 }

@@ -19,6 +19,16 @@ export type JobEvent =
   /** AIM's activation statistics: computed (stage tasks done/total) or found in the cache */
   | { type: 'aim'; step: 'cached' | 'computing' | 'ready'; done?: number; total?: number; stats?: string }
   | { type: 'finalise'; step: 'metadata' | 'hash' | 'sync' | 'publish' }
-  | { type: 'done'; out: string; seconds: number; inputBytes: number; outputBytes: number; gbps: number; files: string[]; peakRssBytes: number; digest?: string };
+  | {
+      type: 'done';
+      out: string;
+      seconds: number;
+      inputBytes: number;
+      outputBytes: number;
+      gbps: number;
+      files: string[];
+      peakRssBytes: number;
+      digest?: string;
+    };
 
 export type EventSink = (event: JobEvent) => void;

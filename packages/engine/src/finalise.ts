@@ -2,7 +2,17 @@
 // the manifest (weight files hashed on the executor, in parallel) and an optional fsync.
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type ChatTemplate, INDEX_FILE, copyModelFiles, readChatTemplate, syncFile, writeChatTemplate, writeConfig, writeExtendedTokenizer, writeManifest } from '@tessera/checkpoint';
+import {
+  type ChatTemplate,
+  INDEX_FILE,
+  copyModelFiles,
+  readChatTemplate,
+  syncFile,
+  writeChatTemplate,
+  writeConfig,
+  writeExtendedTokenizer,
+  writeManifest,
+} from '@tessera/checkpoint';
 import { modelCard } from './card.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
@@ -23,10 +33,12 @@ export async function finalise(plan: JobPlan, staging: Staging, exec: Executor, 
 
   emit({ type: 'finalise', step: 'hash' });
   const hashes = new Map<string, string>();
-  await Promise.all(plan.layout.files.map(async (f) => {
-    const r = await exec.run({ kind: 'hash', id: `hash/${f.name}`, uri: join(dir, f.name) });
-    if (r.kind === 'hash') hashes.set(f.name, r.sha256);
-  }));
+  await Promise.all(
+    plan.layout.files.map(async (f) => {
+      const r = await exec.run({ kind: 'hash', id: `hash/${f.name}`, uri: join(dir, f.name) });
+      if (r.kind === 'hash') hashes.set(f.name, r.sha256);
+    }),
+  );
   await writeManifest(dir, TESSERA_VERSION, hashes);
 
   if (fsync) {

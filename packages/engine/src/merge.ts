@@ -77,7 +77,11 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
       const done = r.name !== undefined && opts.resume?.isDone(r.name, 'stage');
       if (!done) {
         // task ids are per document: scoped, documents never share an id on the executor
-        summary = await mergeRecipe(r, { ...opts, out: target, overwrite: r.name === undefined ? opts.overwrite ?? false : true, executor: scopedExecutor(exec, `d${i}`) }, stages);
+        summary = await mergeRecipe(
+          r,
+          { ...opts, out: target, overwrite: r.name === undefined ? (opts.overwrite ?? false) : true, executor: scopedExecutor(exec, `d${i}`) },
+          stages,
+        );
         if (r.name !== undefined) await opts.resume?.markDone(r.name, 'stage');
       }
       if (r.name !== undefined) stages.set(r.name, target);
@@ -114,22 +118,38 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
   const signal = opts.signal ?? new AbortController().signal;
   const slices = plan.tensors.reduce((s, t) => s + t.context.slices.length, 0);
-  emit({ type: 'plan', tensors: plan.tensors.length, slices, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: plan.layout.files.length, workers: exec.concurrency });
+  emit({
+    type: 'plan',
+    tensors: plan.tensors.length,
+    slices,
+    inputBytes: plan.inputBytes,
+    outputBytes: plan.layout.totalBytes,
+    files: plan.layout.files.length,
+    workers: exec.concurrency,
+  });
   try {
     const resume = opts.resume;
     const resumed = staging.resumed === true;
     if (plan.work) {
       await mkdir(plan.work.dir, { recursive: true });
       await ensureFiles(plan.work.dir, plan.work.layout, resumed);
-      await Promise.all(plan.work.gathers.map(async (g) => {
-        if (resume?.isDone(scope, g.id)) return;
-        await exec.run(g, signal);
-        await resume?.markDone(scope, g.id);
-      }));
+      await Promise.all(
+        plan.work.gathers.map(async (g) => {
+          if (resume?.isDone(scope, g.id)) return;
+          await exec.run(g, signal);
+          await resume?.markDone(scope, g.id);
+        }),
+      );
     }
     const aim = plan.recipe.aim;
     if (aim) {
-      const stats = await aimStatistics(plan.recipe.base!.path, aim.calibration, { executor: exec, workDir: `${staging.tmp}.aim`, ...(aim.chains ? { chains: aim.chains } : {}), signal, emit });
+      const stats = await aimStatistics(plan.recipe.base!.path, aim.calibration, {
+        executor: exec,
+        workDir: `${staging.tmp}.aim`,
+        ...(aim.chains ? { chains: aim.chains } : {}),
+        signal,
+        emit,
+      });
       for (const w of await attachAim(plan, aim, stats.path, stats.sums)) emit({ type: 'warning', message: w });
     }
     const sink = isNullSink(staging.out);
@@ -137,7 +157,10 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     const progress = progressReporter(plan, started, emit);
     const digests = plan.tensors.map((t) => new Array<string>(t.context.slices.length).fill(''));
     await runTensors(plan, exec, sink ? NULL_SINK : staging.tmp, signal, {
-      onMerged: (t, i, r) => { progress.merged(r?.bytesRead ?? 0); if (r?.digest) digests[t.index]![i] = r.digest; },
+      onMerged: (t, i, r) => {
+        progress.merged(r?.bytesRead ?? 0);
+        if (r?.digest) digests[t.index]![i] = r.digest;
+      },
       onTensor: () => progress.tensor(),
       ...(resume ? { isDone: (id: string) => resume.isDone(scope, id), markDone: (id: string) => resume.markDone(scope, id) } : {}),
     });
@@ -145,14 +168,33 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     if (sink) {
       const seconds = (performance.now() - started) / 1000;
       const digest = combineDigests(digests.flat());
-      emit({ type: 'done', out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, gbps: plan.inputBytes / seconds / 1e9, files: [], peakRssBytes: process.resourceUsage().maxRSS * 1024, digest });
+      emit({
+        type: 'done',
+        out: NULL_SINK,
+        seconds,
+        inputBytes: plan.inputBytes,
+        outputBytes: plan.layout.totalBytes,
+        gbps: plan.inputBytes / seconds / 1e9,
+        files: [],
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        digest,
+      });
       return { out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: [], tensors: plan.tensors.length, digest };
     }
     const files = await finalise(plan, staging, exec, opts.fsync ?? true, emit);
     emit({ type: 'finalise', step: 'publish' });
     await publish(staging, opts.fsync ?? true);
     const seconds = (performance.now() - started) / 1000;
-    emit({ type: 'done', out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, gbps: plan.inputBytes / seconds / 1e9, files, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
+    emit({
+      type: 'done',
+      out: staging.out,
+      seconds,
+      inputBytes: plan.inputBytes,
+      outputBytes: plan.layout.totalBytes,
+      gbps: plan.inputBytes / seconds / 1e9,
+      files,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    });
     return { out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files, tensors: plan.tensors.length };
   } catch (e) {
     await discard(staging);
@@ -167,14 +209,23 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
 /** Creates the files of a layout, or keeps them when resuming and they have the planned size. */
 async function ensureFiles(dir: string, layout: JobPlan['layout'], resumed: boolean): Promise<void> {
   if (resumed) {
-    const sizes = await Promise.all(layout.files.map((f) => stat(join(dir, f.name)).then((s) => s.size, () => -1)));
+    const sizes = await Promise.all(
+      layout.files.map((f) =>
+        stat(join(dir, f.name)).then(
+          (s) => s.size,
+          () => -1,
+        ),
+      ),
+    );
     if (sizes.every((s, i) => s === layout.files[i]!.size)) return;
   }
   await createOutputFiles(dir, layout);
 }
 
 function progressReporter(plan: JobPlan, started: number, emit: EventSink) {
-  let bytes = 0, tensors = 0, last = 0;
+  let bytes = 0,
+    tensors = 0,
+    last = 0;
   const report = (force: boolean) => {
     const now = performance.now();
     if (!force && now - last < 250) return;
@@ -182,13 +233,27 @@ function progressReporter(plan: JobPlan, started: number, emit: EventSink) {
     const elapsedS = (now - started) / 1000;
     const rate = bytes / Math.max(elapsedS, 1e-9);
     emit({
-      type: 'progress', tensorsDone: tensors, tensorsTotal: plan.tensors.length, bytesDone: bytes, bytesTotal: plan.inputBytes,
-      elapsedS, gbps: rate / 1e9, etaS: bytes > 0 ? (plan.inputBytes - bytes) / rate : null,
+      type: 'progress',
+      tensorsDone: tensors,
+      tensorsTotal: plan.tensors.length,
+      bytesDone: bytes,
+      bytesTotal: plan.inputBytes,
+      elapsedS,
+      gbps: rate / 1e9,
+      etaS: bytes > 0 ? (plan.inputBytes - bytes) / rate : null,
     });
   };
   return {
-    merged(b: number) { bytes += b; report(false); },
-    tensor() { tensors++; report(false); },
-    flush() { report(true); },
+    merged(b: number) {
+      bytes += b;
+      report(false);
+    },
+    tensor() {
+      tensors++;
+      report(false);
+    },
+    flush() {
+      report(true);
+    },
   };
 }

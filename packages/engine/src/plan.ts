@@ -6,8 +6,16 @@
 import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput } from '@tessera/checkpoint';
 import { type ModelSpec, type ParamMap, type Recipe, type SliceSpec, lookup } from '@tessera/recipe';
 import {
-  type FloatDtype, type InputRounding, type Operator, type ParamValue, type ProgramInput, type TensorContext,
-  isFloatDtype, itemSize, planSlices, torchName,
+  type FloatDtype,
+  type InputRounding,
+  type Operator,
+  type ParamValue,
+  type ProgramInput,
+  type TensorContext,
+  isFloatDtype,
+  itemSize,
+  planSlices,
+  torchName,
 } from '@tessera/tensor';
 import { gradientPosition, isEmbedding, isPreLayer, layerCount, layerIndex, tiedTo, withLayer } from './architecture.js';
 import { MergeInputError } from './errors.js';
@@ -100,7 +108,10 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
     const path = m.stage !== undefined ? opts.stages?.get(m.stage) : m.path;
     if (path === undefined) throw new MergeInputError(`${m.where}: the output of ${m.stage} is not available`);
     let c = cache.get(path);
-    if (!c) { c = openCheckpoint(path); cache.set(path, c); }
+    if (!c) {
+      c = openCheckpoint(path);
+      cache.set(path, c);
+    }
     return c;
   };
   const warnings: string[] = [];
@@ -109,7 +120,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
   if (!first) throw new MergeInputError(`${recipe.file}: nothing to merge`);
   const models = [...new Set(drafts.flatMap((d) => d.inputs.map((i) => i.ckpt.dir)))];
   const baseCkpt = recipe.base ? await open(recipe.base) : undefined;
-  const dirOf = (m: ModelSpec) => (m.stage !== undefined ? opts.stages?.get(m.stage) ?? m.path : m.path);
+  const dirOf = (m: ModelSpec) => (m.stage !== undefined ? (opts.stages?.get(m.stage) ?? m.path) : m.path);
   const vocab = await planVocabulary(recipe, baseCkpt?.dir, models, embeddingRows(drafts), dirOf, warnings);
 
   const tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[] = [];
@@ -120,18 +131,38 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
     const { inputs, shape, reindex } = located;
     const op = d.slice.operator;
     const numel = shape.reduce((a, b) => a * b, 1);
-    const context = tensorContext(recipe, d, inputs.map((i) => i.draft), shape, numel, opts.seed ?? recipe.seed);
-    const outDtype = recipe.outDtype ?? recipe.dtype ?? inputs[0]!.loc.dtype as FloatDtype;
+    const context = tensorContext(
+      recipe,
+      d,
+      inputs.map((i) => i.draft),
+      shape,
+      numel,
+      opts.seed ?? recipe.seed,
+    );
+    const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0]!.loc.dtype as FloatDtype);
     const index = tensors.length;
     if (reindex) {
-      inputs.forEach((i, k) => gathers.push({
-        tensor: index, input: k, sources: vocab!.rowsFor(i.draft.ckpt.dir),
-        src: models.map((dir) => ({ dir, loc: embeddingOf(drafts, dir, d.name) })).filter((x) => x.loc !== undefined) as { dir: string; loc: TensorLocation }[],
-        dtype: i.loc.dtype as FloatDtype, cols: shape[1]!,
-      }));
+      inputs.forEach((i, k) =>
+        gathers.push({
+          tensor: index,
+          input: k,
+          sources: vocab!.rowsFor(i.draft.ckpt.dir),
+          src: models.map((dir) => ({ dir, loc: embeddingOf(drafts, dir, d.name) })).filter((x) => x.loc !== undefined) as {
+            dir: string;
+            loc: TensorLocation;
+          }[],
+          dtype: i.loc.dtype as FloatDtype,
+          cols: shape[1]!,
+        }),
+      );
     }
     tensors.push({
-      index, name: d.name, shape, numel, operator: op, context,
+      index,
+      name: d.name,
+      shape,
+      numel,
+      operator: op,
+      context,
       inputs: inputs.map((i) => ({ uri: i.loc.file, offset: i.loc.offset, dtype: i.loc.dtype as FloatDtype })),
       rounding: recipe.dtype,
       outDtype,
@@ -146,15 +177,26 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
   if (vocab) overrides.vocab_size = vocab.rows;
   if (config?.tie_word_embeddings === true && tensors.some((t) => tiedTo(t.name).length > 0)) overrides.tie_word_embeddings = false;
   return finishPlan(recipe, tensors, opts, {
-    config, configOverrides: overrides, warnings, models, work,
+    config,
+    configOverrides: overrides,
+    warnings,
+    models,
+    work,
     tokenizer: vocab?.tokenizer ?? { dir: tokenizerDir(recipe, baseCkpt?.dir ?? first.dir), extra: [] },
   });
 }
 
 /** Adds slices and the output layout to planned tensors. */
-export function finishPlan(recipe: Recipe, tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[], opts: PlanOptions,
-  meta: Pick<JobPlan, 'config' | 'configOverrides' | 'tokenizer' | 'warnings' | 'models' | 'work'>): JobPlan {
-  const layout = planOutput(tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })), opts.shardBytes);
+export function finishPlan(
+  recipe: Recipe,
+  tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[],
+  opts: PlanOptions,
+  meta: Pick<JobPlan, 'config' | 'configOverrides' | 'tokenizer' | 'warnings' | 'models' | 'work'>,
+): JobPlan {
+  const layout = planOutput(
+    tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })),
+    opts.shardBytes,
+  );
   const where = new Map(layout.files.flatMap((f) => f.tensors.map((t) => [t.name, { file: f.name, offset: t.offset }] as const)));
   const planned = tensors.map((t) => {
     // a 1-D tensor is one row (row-local operators see it whole)
@@ -166,7 +208,10 @@ export function finishPlan(recipe: Recipe, tensors: Omit<TensorPlan, 'outFile' |
   const outDtypes = new Set(planned.map((t) => t.outDtype));
   const torchDtype = recipe.outDtype ?? recipe.dtype ?? (outDtypes.size === 1 ? [...outDtypes][0] : undefined);
   return {
-    recipe, tensors: planned, layout, ...meta,
+    recipe,
+    tensors: planned,
+    layout,
+    ...meta,
     configOverrides: { ...meta.configOverrides, ...(torchDtype ? { torch_dtype: torchName(torchDtype) } : {}) },
     inputBytes: planned.reduce((s, t) => s + t.inputBytes, 0),
   };
@@ -176,7 +221,9 @@ export function finishPlan(recipe: Recipe, tensors: Omit<TensorPlan, 'outFile' |
 function maxSliceElems(t: Omit<TensorPlan, 'outFile' | 'outOffset'>, opts: PlanOptions): number {
   const widest = Math.max(...t.inputs.map((i) => itemSize(i.dtype)));
   if (opts.sliceBytes !== undefined) return Math.floor(opts.sliceBytes / widest);
-  const converted = t.inputs.some((i) => i.dtype !== t.inputs[0]!.dtype || i.dtype === 'F16' || i.dtype === 'F64') || (t.rounding !== undefined && t.rounding !== t.inputs[0]!.dtype);
+  const converted =
+    t.inputs.some((i) => i.dtype !== t.inputs[0]!.dtype || i.dtype === 'F16' || i.dtype === 'F64') ||
+    (t.rounding !== undefined && t.rounding !== t.inputs[0]!.dtype);
   const perElem = t.inputs.reduce((s, i) => s + itemSize(i.dtype) + (converted ? 4 : 0), 0) + itemSize(t.outDtype);
   return Math.floor((opts.memoryBytes ?? DEFAULT_MEMORY_BYTES) / perElem);
 }
@@ -207,14 +254,18 @@ async function modelsDrafts(recipe: Recipe, open: Open, warnings: string[]): Pro
     if (extra.length > 0) warnings.push(`${i.where}: ${extra.length} tensor(s) not in ${inputs[0]!.where} are left out (e.g. ${extra[0]})`);
   }
   return names.map((name) => ({
-    name, slice, t: gradientPosition(layerIndex(name), layers),
+    name,
+    slice,
+    t: gradientPosition(layerIndex(name), layers),
     inputs: inputs.map((i) => ({ ...i, name })),
   }));
 }
 
 /** The `slices:` form: layer ranges stacked and renumbered. */
 async function slicesDrafts(recipe: Recipe, open: Open): Promise<Draft[]> {
-  const pre: Draft[] = [], layers: Draft[] = [], post: Draft[] = [];
+  const pre: Draft[] = [],
+    layers: Draft[] = [],
+    post: Draft[] = [];
   let outLayer = 0;
   for (const [si, slice] of recipe.slices.entries()) {
     const inputs = await sliceInputs(recipe, slice, open);
@@ -227,7 +278,9 @@ async function slicesDrafts(recipe: Recipe, open: Open): Promise<Draft[]> {
       for (const name of names) {
         if (layerIndex(name) !== ref.layerRange![0] + j) continue;
         layers.push({
-          name: withLayer(name, outLayer + j), slice, t: gradientPosition(j, len),
+          name: withLayer(name, outLayer + j),
+          slice,
+          t: gradientPosition(j, len),
           inputs: inputs.map((i, k) => ({ ...i, name: withLayer(name, starts[k]! + j) })),
         });
       }
@@ -235,7 +288,8 @@ async function slicesDrafts(recipe: Recipe, open: Open): Promise<Draft[]> {
     outLayer += len;
     const outside = names.filter((n) => layerIndex(n) === undefined);
     if (si === 0) for (const n of outside.filter(isPreLayer)) pre.push({ name: n, slice, t: 0, inputs: inputs.map((i) => ({ ...i, name: n })) });
-    if (si === recipe.slices.length - 1) for (const n of outside.filter((x) => !isPreLayer(x))) post.push({ name: n, slice, t: 0, inputs: inputs.map((i) => ({ ...i, name: n })) });
+    if (si === recipe.slices.length - 1)
+      for (const n of outside.filter((x) => !isPreLayer(x))) post.push({ name: n, slice, t: 0, inputs: inputs.map((i) => ({ ...i, name: n })) });
   }
   return [...pre, ...layers, ...post];
 }
@@ -248,7 +302,10 @@ async function sliceInputs(recipe: Recipe, slice: SliceSpec, open: Open): Promis
   if (usesBase(slice)) {
     const listed = slice.sources.find((s) => s.model.path === base!.path);
     out.push({
-      ckpt: await open(base!), role: 'base', model: -1, where: base!.where,
+      ckpt: await open(base!),
+      role: 'base',
+      model: -1,
+      where: base!.where,
       levels: [listed?.parameters, slice.parameters, recipe.parameters],
       start: listed?.layerRange?.[0] ?? firstStart,
     });
@@ -256,7 +313,14 @@ async function sliceInputs(recipe: Recipe, slice: SliceSpec, open: Open): Promis
   let model = 0;
   for (const s of slice.sources) {
     if (usesBase(slice) && s.model.path === base!.path) continue;
-    out.push({ ckpt: await open(s.model), role: 'model', model: model++, where: s.where, levels: [s.parameters, slice.parameters, recipe.parameters], start: s.layerRange?.[0] ?? 0 });
+    out.push({
+      ckpt: await open(s.model),
+      role: 'model',
+      model: model++,
+      where: s.where,
+      levels: [s.parameters, slice.parameters, recipe.parameters],
+      start: s.layerRange?.[0] ?? 0,
+    });
   }
   return out;
 }
@@ -265,7 +329,10 @@ async function sliceInputs(recipe: Recipe, slice: SliceSpec, open: Open): Promis
 function find(ckpt: Checkpoint, name: string): TensorLocation | undefined {
   const t = ckpt.tensors.get(name);
   if (t) return t;
-  for (const alt of tiedTo(name)) { const a = ckpt.tensors.get(alt); if (a) return a; }
+  for (const alt of tiedTo(name)) {
+    const a = ckpt.tensors.get(alt);
+    if (a) return a;
+  }
   return undefined;
 }
 
@@ -290,16 +357,25 @@ function locate(d: Draft, skipMismatched: boolean, warnings: string[], vocab: Vo
   if (isEmbedding(d.name) && ref.loc.shape.length === 2) {
     const cols = ref.loc.shape[1]!;
     const bad = found.find((f) => f.loc.shape.length !== 2 || f.loc.shape[1] !== cols);
-    if (bad) throw new MergeInputError(`shape [${bad.loc.shape.join(', ')}] in ${bad.draft.where} has another width than [${ref.loc.shape.join(', ')}] in ${ref.draft.where}`, d.name);
+    if (bad)
+      throw new MergeInputError(
+        `shape [${bad.loc.shape.join(', ')}] in ${bad.draft.where} has another width than [${ref.loc.shape.join(', ')}] in ${ref.draft.where}`,
+        d.name,
+      );
     if (vocab) return { inputs: found, shape: [vocab.rows, cols], reindex: true };
     const rows = found.map((f) => f.loc.shape[0]!);
     if (rows.every((r) => r === rows[0])) return { inputs: found, shape: ref.loc.shape, reindex: false };
     // the operator's declaration says how (as mergekit's methods do)
     const policy = op.embeddings;
-    if (policy === 'refuse') throw new MergeInputError(`the inputs have ${rows.join(', ')} rows and ${op.name} does not rectify embeddings; set tokenizer_source`, d.name);
+    if (policy === 'refuse')
+      throw new MergeInputError(`the inputs have ${rows.join(', ')} rows and ${op.name} does not rectify embeddings; set tokenizer_source`, d.name);
     const outRows = policy === 'base-rows' ? rows[0]! : Math.min(...rows);
     const small = found.find((f) => f.loc.shape[0]! < outRows);
-    if (small) throw new MergeInputError(`${small.draft.where} has ${small.loc.shape[0]} rows, fewer than the ${outRows} of ${ref.draft.where}; set tokenizer_source`, d.name);
+    if (small)
+      throw new MergeInputError(
+        `${small.draft.where} has ${small.loc.shape[0]} rows, fewer than the ${outRows} of ${ref.draft.where}; set tokenizer_source`,
+        d.name,
+      );
     warnings.push(`tensor ${d.name}: inputs have ${rows.join(', ')} rows; merging the first ${outRows} (set tokenizer_source to follow a vocabulary)`);
     return { inputs: found, shape: [outRows, cols], reindex: false };
   }
@@ -344,14 +420,22 @@ function embeddingRows(drafts: Draft[]): Map<string, number> {
   const rows = new Map<string, number>();
   for (const d of drafts) {
     if (!isPreLayer(d.name)) continue;
-    for (const i of d.inputs) { const t = find(i.ckpt, i.name); if (t?.shape.length === 2) rows.set(i.ckpt.dir, t.shape[0]!); }
+    for (const i of d.inputs) {
+      const t = find(i.ckpt, i.name);
+      if (t?.shape.length === 2) rows.set(i.ckpt.dir, t.shape[0]!);
+    }
   }
   return rows;
 }
 
 function embeddingOf(drafts: Draft[], dir: string, name: string): TensorLocation | undefined {
   for (const d of drafts) for (const i of d.inputs) if (i.ckpt.dir === dir && d.name === name) return find(i.ckpt, i.name);
-  for (const d of drafts) for (const i of d.inputs) if (i.ckpt.dir === dir) { const t = find(i.ckpt, name); if (t) return t; }
+  for (const d of drafts)
+    for (const i of d.inputs)
+      if (i.ckpt.dir === dir) {
+        const t = find(i.ckpt, name);
+        if (t) return t;
+      }
   return undefined;
 }
 
@@ -360,11 +444,15 @@ const GATHER_BYTES = 32 << 20;
 /** Work files for the re-indexed embeddings, gather tasks filling them, and the inputs pointed at them. */
 function planGathers(
   gathers: { tensor: number; input: number; sources: RowSource[]; src: { dir: string; loc: TensorLocation }[]; dtype: FloatDtype; cols: number }[],
-  tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[], opts: PlanOptions,
+  tensors: Omit<TensorPlan, 'outFile' | 'outOffset'>[],
+  opts: PlanOptions,
 ): JobPlan['work'] {
   if (!opts.workDir) throw new MergeInputError('vocabulary handling needs a work folder');
   const dir = opts.workDir;
-  const layout = planOutput(gathers.map((g, i) => ({ name: `${i}`, dtype: g.dtype, shape: [tensors[g.tensor]!.shape[0]!, g.cols] })), Number.MAX_SAFE_INTEGER);
+  const layout = planOutput(
+    gathers.map((g, i) => ({ name: `${i}`, dtype: g.dtype, shape: [tensors[g.tensor]!.shape[0]!, g.cols] })),
+    Number.MAX_SAFE_INTEGER,
+  );
   const file = layout.files[0]!;
   const tasks: GatherTask[] = [];
   gathers.forEach((g, i) => {
@@ -379,9 +467,20 @@ function planGathers(
       const plan: number[] = [];
       for (const src of g.sources.slice(r0, r0 + per)) {
         if ('all' in src) plan.push(-1, index.get(src.all)!, 0);
-        else { plan.push(src.length); for (const s of src) plan.push(index.get(s.dir)!, s.row); }
+        else {
+          plan.push(src.length);
+          for (const s of src) plan.push(index.get(s.dir)!, s.row);
+        }
       }
-      tasks.push({ kind: 'gather', id: `g${i}/${r0}`, sources, cols: g.cols, rows: Math.min(per, g.sources.length - r0), plan, out: { uri: `${dir}/${file.name}`, offset: placed.offset + r0 * rowBytes, dtype: g.dtype } });
+      tasks.push({
+        kind: 'gather',
+        id: `g${i}/${r0}`,
+        sources,
+        cols: g.cols,
+        rows: Math.min(per, g.sources.length - r0),
+        plan,
+        out: { uri: `${dir}/${file.name}`, offset: placed.offset + r0 * rowBytes, dtype: g.dtype },
+      });
     }
   });
   return { dir, layout, gathers: tasks };

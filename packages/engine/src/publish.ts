@@ -21,17 +21,27 @@ export interface Staging {
  */
 export async function stage(outPath: string, overwrite: boolean, key?: string): Promise<Staging & { resumed: boolean }> {
   // the null:// sink writes nothing; its work folder (re-indexed embeddings) is a temp one
-  if (isNullSink(outPath)) return { out: NULL_SINK, tmp: join(tmpdir(), `tessera-null-${key ?? `${process.pid}-${randomBytes(4).toString('hex')}`}`), resumed: false };
+  if (isNullSink(outPath))
+    return { out: NULL_SINK, tmp: join(tmpdir(), `tessera-null-${key ?? `${process.pid}-${randomBytes(4).toString('hex')}`}`), resumed: false };
   const out = resolve(outPath);
   const parent = dirname(out);
   const tmp = join(parent, `.${basename(out)}.tessera-${key ?? `${process.pid}-${randomBytes(4).toString('hex')}`}`);
-  const resumed = key !== undefined && (await stat(tmp).then((s) => s.isDirectory(), () => false));
+  const resumed =
+    key !== undefined &&
+    (await stat(tmp).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ));
   if (resumed) return { out, tmp, resumed };
   const existing = await stat(out).catch(() => undefined);
   if (existing && !overwrite) throw new OutputError(out, 'already exists (pass --overwrite to replace it)', { reason: 'exists' });
   if (existing && !existing.isDirectory()) throw new OutputError(out, 'exists and is not a directory', { reason: 'exists' });
-  await mkdir(parent, { recursive: true }).catch((cause: unknown) => { throw new OutputError(parent, 'cannot create the parent directory', { cause }); });
-  await mkdir(tmp).catch((cause: unknown) => { throw new OutputError(tmp, 'cannot create the temporary output directory', { cause }); });
+  await mkdir(parent, { recursive: true }).catch((cause: unknown) => {
+    throw new OutputError(parent, 'cannot create the parent directory', { cause });
+  });
+  await mkdir(tmp).catch((cause: unknown) => {
+    throw new OutputError(tmp, 'cannot create the temporary output directory', { cause });
+  });
   return { out, tmp, resumed };
 }
 
@@ -39,7 +49,10 @@ export async function stage(outPath: string, overwrite: boolean, key?: string): 
 export async function publish(s: Staging, fsync: boolean): Promise<void> {
   if (isNullSink(s.out)) return;
   const old = `${s.tmp}.old`;
-  const replacing = await stat(s.out).then(() => true, () => false);
+  const replacing = await stat(s.out).then(
+    () => true,
+    () => false,
+  );
   if (replacing) await rename(s.out, old);
   await rename(s.tmp, s.out);
   if (fsync) await syncDir(dirname(s.out));

@@ -22,15 +22,31 @@ export interface ScheduleHooks {
 
 export function statsTask(t: TensorPlan, pass: number, slice: number, spec: StatsSpec): StatsTask {
   const s = t.context.slices[slice]!;
-  return { kind: 'stats', id: `${t.index}/s${pass}/${slice}`, tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n, rounding: t.rounding, spec };
+  return {
+    kind: 'stats',
+    id: `${t.index}/s${pass}/${slice}`,
+    tensor: t.name,
+    inputs: sliceInputs(t, s.elemStart),
+    elemStart: s.elemStart,
+    n: s.n,
+    rounding: t.rounding,
+    spec,
+  };
 }
 
 export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir: string): MergeTask {
   const s = t.context.slices[slice]!;
   const size = itemSize(t.outDtype);
   return {
-    kind: 'merge', id: mergeTaskId(t, slice), tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n,
-    rounding: t.rounding, spec, out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
+    kind: 'merge',
+    id: mergeTaskId(t, slice),
+    tensor: t.name,
+    inputs: sliceInputs(t, s.elemStart),
+    elemStart: s.elemStart,
+    n: s.n,
+    rounding: t.rounding,
+    spec,
+    out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
     ...(t.aim ? { aim: { ...t.aim, base: { ...t.aim.base, offset: t.aim.base.offset + s.elemStart * itemSize(t.aim.base.dtype) } } } : {}),
   };
 }
@@ -58,20 +74,28 @@ export async function runTensor(t: TensorPlan, exec: Executor, outDir: string, s
     const results = await Promise.all(slices.map((_, i) => exec.run(statsTask(t, pass, i, next(i)), signal)));
     program.reduce(results.map((r) => (r as Extract<TaskResult, { kind: 'stats' }>).stats as StatsResult));
   }
-  await Promise.all(slices.map(async (_, i) => {
-    const task = mergeTask(t, i, program.merge(i), outDir);
-    if (hooks.isDone?.(task.id)) return;
-    const r = await exec.run(task, signal);
-    if (r.kind !== 'merge') throw new Error(`unexpected result for ${task.id}`);
-    if (r.inputNonFinite > 0) {
-      throw new MergeInputError(`the inputs hold ${r.inputNonFinite} NaN/Inf value(s), the first at element ${slices[i]!.elemStart + r.firstInputNonFinite}`, t.name);
-    }
-    if (r.nonFinite > 0) {
-      throw new MergeInputError(`the merge produced ${r.nonFinite} NaN/Inf value(s), the first at element ${slices[i]!.elemStart + r.firstNonFinite} (check the inputs and parameters)`, t.name);
-    }
-    await hooks.markDone?.(task.id);
-    hooks.onMerged?.(t, i, r);
-  }));
+  await Promise.all(
+    slices.map(async (_, i) => {
+      const task = mergeTask(t, i, program.merge(i), outDir);
+      if (hooks.isDone?.(task.id)) return;
+      const r = await exec.run(task, signal);
+      if (r.kind !== 'merge') throw new Error(`unexpected result for ${task.id}`);
+      if (r.inputNonFinite > 0) {
+        throw new MergeInputError(
+          `the inputs hold ${r.inputNonFinite} NaN/Inf value(s), the first at element ${slices[i]!.elemStart + r.firstInputNonFinite}`,
+          t.name,
+        );
+      }
+      if (r.nonFinite > 0) {
+        throw new MergeInputError(
+          `the merge produced ${r.nonFinite} NaN/Inf value(s), the first at element ${slices[i]!.elemStart + r.firstNonFinite} (check the inputs and parameters)`,
+          t.name,
+        );
+      }
+      await hooks.markDone?.(task.id);
+      hooks.onMerged?.(t, i, r);
+    }),
+  );
   hooks.onTensor?.(t);
 }
 
@@ -83,8 +107,12 @@ export async function runTensor(t: TensorPlan, exec: Executor, outDir: string, s
 export async function runTensors(plan: JobPlan, exec: Executor, outDir: string, signal: AbortSignal, hooks: ScheduleHooks): Promise<void> {
   const window = Math.max(2, exec.concurrency * 2);
   const running = new Map<number, AbortController>();
-  const stopAfter = (index: number) => { for (const [i, c] of running) if (i > index) c.abort(); };
-  const cancel = () => { for (const c of running.values()) c.abort(); };
+  const stopAfter = (index: number) => {
+    for (const [i, c] of running) if (i > index) c.abort();
+  };
+  const cancel = () => {
+    for (const c of running.values()) c.abort();
+  };
   signal.addEventListener('abort', cancel, { once: true });
   let next = 0;
   const failures = new Map<number, unknown>();

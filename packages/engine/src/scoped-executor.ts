@@ -6,7 +6,9 @@ import type { Task, TaskResult } from '@tessera/protocol/task';
 
 export function scopedExecutor(exec: Executor, scope: string): Executor {
   return {
-    get concurrency() { return exec.concurrency; },
+    get concurrency() {
+      return exec.concurrency;
+    },
     run: (task: Task, signal?: AbortSignal): Promise<TaskResult> => exec.run({ ...task, id: `${scope}:${task.id}` }, signal),
     // the scope does not own the executor
     close: async () => undefined,

@@ -17,12 +17,17 @@ export class TaskRunner {
 
   async run(task: Task): Promise<TaskResult> {
     switch (task.kind) {
-      case 'hash': return hashFile(task.uri);
-      case 'gather': return this.gather(task);
-      case 'noop': return { kind: 'noop' };
-      case 'aim': return runAim(task, (uri) => this.source(uri));
+      case 'hash':
+        return hashFile(task.uri);
+      case 'gather':
+        return this.gather(task);
+      case 'noop':
+        return { kind: 'noop' };
+      case 'aim':
+        return runAim(task, (uri) => this.source(uri));
       // the model runtime (onnxruntime) loads only on threads that run models
-      case 'activations': return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
+      case 'activations':
+        return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };
@@ -32,7 +37,8 @@ export class TaskRunner {
         const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
         const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
         const bytes = ok && task.aim ? await aimBytes((uri) => this.source(uri), task.tensor, merged, task.out.dtype, task.elemStart, task.aim) : merged;
-        if (ok && isNullSink(task.out.uri)) return { kind: 'merge', ...r, bytesRead, bytesWritten: bytes.byteLength, digest: createHash('sha256').update(bytes).digest('hex') };
+        if (ok && isNullSink(task.out.uri))
+          return { kind: 'merge', ...r, bytesRead, bytesWritten: bytes.byteLength, digest: createHash('sha256').update(bytes).digest('hex') };
         if (ok) await writeAt(task.out.uri, task.out.offset, bytes);
         return { kind: 'merge', ...r, bytesRead, bytesWritten: ok ? bytes.byteLength : 0 };
       }
@@ -59,7 +65,10 @@ export class TaskRunner {
         const src = task.plan[p++]!;
         p++;
         const rows = task.sources[src]!.rows;
-        for (let r = 0; r < rows; r++) { const v = await row(src, r); for (let c = 0; c < task.cols; c++) target[c] = target[c]! + v[c]! / rows; }
+        for (let r = 0; r < rows; r++) {
+          const v = await row(src, r);
+          for (let c = 0; c < task.cols; c++) target[c] = target[c]! + v[c]! / rows;
+        }
         continue;
       }
       for (let k = 0; k < count; k++) {

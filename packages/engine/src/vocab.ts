@@ -24,14 +24,20 @@ export interface VocabPlan {
  * `embedRows` gives each model's number of embedding rows (tokenizer ids at or past it have no
  * row in that model).
  */
-export async function planVocabulary(recipe: Recipe, baseDir: string | undefined, dirs: string[], embedRows: ReadonlyMap<string, number>,
-  dirOf: (m: ModelSpec) => string, warnings: string[]): Promise<VocabPlan | undefined> {
+export async function planVocabulary(
+  recipe: Recipe,
+  baseDir: string | undefined,
+  dirs: string[],
+  embedRows: ReadonlyMap<string, number>,
+  dirOf: (m: ModelSpec) => string,
+  warnings: string[],
+): Promise<VocabPlan | undefined> {
   const src = recipe.tokenizer.source;
   if (!src) return undefined;
   const vocabs = new Map<string, Vocabulary>();
   for (const d of dirs) vocabs.set(d, await readVocabulary(d));
   // the vocabulary followed: the named model's, else the base's (the first model's without a base)
-  const primary = src.kind === 'model' ? src.model.path : baseDir ?? dirs[0];
+  const primary = src.kind === 'model' ? src.model.path : (baseDir ?? dirs[0]);
   if (!primary) throw new MergeInputError(`${recipe.file}: tokenizer_source has no model to follow`);
   if (!vocabs.has(primary)) vocabs.set(primary, await readVocabulary(primary));
   const out = new Map(vocabs.get(primary)!.ids);
@@ -82,27 +88,44 @@ export async function planVocabulary(recipe: Recipe, baseDir: string | undefined
 }
 
 /** The rows `tokenizer.tokens` sets, checked against the models' vocabularies and embeddings. */
-function configuredRows(recipe: Recipe, vocabs: ReadonlyMap<string, Vocabulary>, embedRows: ReadonlyMap<string, number>,
-  dirOf: (m: ModelSpec) => string, outTokens: ReadonlySet<string | undefined>, warnings: string[]): Map<string, { rows: RowSource; force: boolean }> {
+function configuredRows(
+  recipe: Recipe,
+  vocabs: ReadonlyMap<string, Vocabulary>,
+  embedRows: ReadonlyMap<string, number>,
+  dirOf: (m: ModelSpec) => string,
+  outTokens: ReadonlySet<string | undefined>,
+  warnings: string[],
+): Map<string, { rows: RowSource; force: boolean }> {
   const out = new Map<string, { rows: RowSource; force: boolean }>();
   for (const [token, spec] of recipe.tokenizer.tokens) {
-    if (!outTokens.has(token)) { warnings.push(`${recipe.file}: ${spec.where}: ${JSON.stringify(token)} is not in the output vocabulary; ignored`); continue; }
+    if (!outTokens.has(token)) {
+      warnings.push(`${recipe.file}: ${spec.where}: ${JSON.stringify(token)} is not in the output vocabulary; ignored`);
+      continue;
+    }
     if (spec.source === undefined) continue;
     out.set(token, { rows: rowOf(recipe.file, token, spec, vocabs, embedRows, dirOf), force: spec.force });
   }
   return out;
 }
 
-function rowOf(file: string, token: string, spec: TokenEmbeddingSpec, vocabs: ReadonlyMap<string, Vocabulary>, embedRows: ReadonlyMap<string, number>, dirOf: (m: ModelSpec) => string): RowSource {
+function rowOf(
+  file: string,
+  token: string,
+  spec: TokenEmbeddingSpec,
+  vocabs: ReadonlyMap<string, Vocabulary>,
+  embedRows: ReadonlyMap<string, number>,
+  dirOf: (m: ModelSpec) => string,
+): RowSource {
   const src = spec.source!;
   if (src.kind === 'zero') return [];
   const dir = dirOf(src.model);
   const vocab = vocabs.get(dir);
   const where = `${file}: ${spec.where}.source`;
   if (!vocab) throw new MergeInputError(`${where}: ${src.model.ref} is not one of the models merged`);
-  const row = src.kind === 'model' ? vocab.ids.get(token) : src.tokenId ?? vocab.ids.get(src.token!);
+  const row = src.kind === 'model' ? vocab.ids.get(token) : (src.tokenId ?? vocab.ids.get(src.token!));
   const named = src.kind === 'model_token' && src.tokenId !== undefined ? `id ${src.tokenId}` : JSON.stringify(src.kind === 'model' ? token : src.token);
   if (row === undefined) throw new MergeInputError(`${where}: token ${named} is not in the vocabulary of ${src.model.ref}`);
-  if (row >= (embedRows.get(dir) ?? 0)) throw new MergeInputError(`${where}: ${named} is past the ${embedRows.get(dir) ?? 0} embedding rows of ${src.model.ref}`);
+  if (row >= (embedRows.get(dir) ?? 0))
+    throw new MergeInputError(`${where}: ${named} is past the ${embedRows.get(dir) ?? 0} embedding rows of ${src.model.ref}`);
   return [{ dir, row }];
 }

@@ -8,10 +8,13 @@ import { ERROR_KINDS, type ErrorKind, OperatorError, TesseraError, errorKind } f
 import type { WireError } from '@tessera/protocol/task';
 import { CancelledError, MergeInputError } from './errors.js';
 
-
 /** An error of a class this side does not know, rebuilt with its name and kind. */
 class RemoteError extends TesseraError {
-  constructor(override readonly name: string, message: string, readonly kind: ErrorKind) {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly kind: ErrorKind,
+  ) {
     super(message);
   }
 }
@@ -32,15 +35,32 @@ export function fromWire(w: WireError): Error {
   const kind: ErrorKind = w.kind in ERROR_KINDS ? w.kind : 'internal';
   let e: Error;
   switch (w.name) {
-    case 'CheckpointError': e = new CheckpointError(f.file ?? '', '', f.tensor); break;
-    case 'SourceError': e = new SourceError(f.file ?? '', ''); break;
-    case 'OutputError': e = new OutputError(f.path ?? '', '', { reason: kind === 'input' || kind === 'exists' || kind === 'permission' ? kind : 'io' }); break;
-    case 'MergeInputError': e = new MergeInputError('', f.tensor); break;
-    case 'OperatorError': e = new OperatorError(f.tensor ?? '', ''); break;
-    case 'RecipeError': e = new RecipeError(f.file ?? '', f.path ?? '', ''); break;
-    case 'ModelError': e = new ModelError(f.path ?? '', ''); break;
-    case 'CancelledError': e = new CancelledError(); break;
-    default: e = new RemoteError(w.name, '', kind);
+    case 'CheckpointError':
+      e = new CheckpointError(f.file ?? '', '', f.tensor);
+      break;
+    case 'SourceError':
+      e = new SourceError(f.file ?? '', '');
+      break;
+    case 'OutputError':
+      e = new OutputError(f.path ?? '', '', { reason: kind === 'input' || kind === 'exists' || kind === 'permission' ? kind : 'io' });
+      break;
+    case 'MergeInputError':
+      e = new MergeInputError('', f.tensor);
+      break;
+    case 'OperatorError':
+      e = new OperatorError(f.tensor ?? '', '');
+      break;
+    case 'RecipeError':
+      e = new RecipeError(f.file ?? '', f.path ?? '', '');
+      break;
+    case 'ModelError':
+      e = new ModelError(f.path ?? '', '');
+      break;
+    case 'CancelledError':
+      e = new CancelledError();
+      break;
+    default:
+      e = new RemoteError(w.name, '', kind);
   }
   e.message = w.message;
   return e;

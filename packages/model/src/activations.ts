@@ -46,8 +46,13 @@ async function runtime(model: string, device: Device): Promise<LlamaRuntime> {
   const previous = current;
   const next = { key, rt: LlamaRuntime.open(model, { device, threads: 1 }) };
   current = next;
-  next.rt.catch(() => { if (current === next) current = undefined; });
-  await previous?.rt.then((r) => r.close(), () => undefined);
+  next.rt.catch(() => {
+    if (current === next) current = undefined;
+  });
+  await previous?.rt.then(
+    (r) => r.close(),
+    () => undefined,
+  );
   return next.rt;
 }
 
@@ -81,7 +86,15 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
       const last = b.lengths.map((len, q) => q * b.length + len - 1);
       const r = await rt.head(w, b, hidden[k]!, s.probe ? last : [0], !s.probe);
       accumulate(sums, r.stats, b, (key) => (key === 'norm' ? 'model.norm.weight' : 'lm_head.weight'));
-      if (s.probe) for (let q = 0; q < b.size; q++) rows.push({ kind: 'next_token', sequence: firstOf(k) + q, layer: -1, head: -1, values: softmax(r.logits.subarray(q * c.vocabSize, (q + 1) * c.vocabSize)) });
+      if (s.probe)
+        for (let q = 0; q < b.size; q++)
+          rows.push({
+            kind: 'next_token',
+            sequence: firstOf(k) + q,
+            layer: -1,
+            head: -1,
+            values: softmax(r.logits.subarray(q * c.vocabSize, (q + 1) * c.vocabSize)),
+          });
     }
     if (c.tied) sums.delete('lm_head.weight');
   } else {
@@ -97,7 +110,10 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
     if (!s.output) throw new ModelError(s.sequences, `layer ${layer}: no output for the hidden states`);
     const out = new Uint8Array(next.reduce((n, h) => n + h.byteLength, 0));
     let at = 0;
-    for (const h of next) { out.set(new Uint8Array(h.buffer, h.byteOffset, h.byteLength), at); at += h.byteLength; }
+    for (const h of next) {
+      out.set(new Uint8Array(h.buffer, h.byteOffset, h.byteLength), at);
+      at += h.byteLength;
+    }
     await writeFile(s.output, out);
     bytesWritten += out.byteLength;
   }
@@ -107,7 +123,14 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
 }
 
 /** per sequence: its mean hidden state, and per head the attention of its last token over its tokens */
-function layerProbeRows(p: { attention: Float32Array; hidden: Float32Array }, b: Batch, heads: number, width: number, layer: number, first: number): ProbeRow[] {
+function layerProbeRows(
+  p: { attention: Float32Array; hidden: Float32Array },
+  b: Batch,
+  heads: number,
+  width: number,
+  layer: number,
+  first: number,
+): ProbeRow[] {
   const rows: ProbeRow[] = [];
   const T = b.length;
   for (let q = 0; q < b.size; q++) {
@@ -125,14 +148,19 @@ function softmax(logits: Float32Array): number[] {
   let max = -Infinity;
   for (const x of logits) if (x > max) max = x;
   let sum = 0;
-  const e = Array.from(logits, (x) => { const v = Math.exp(x - max); sum += v; return v; });
+  const e = Array.from(logits, (x) => {
+    const v = Math.exp(x - max);
+    sum += v;
+    return v;
+  });
   return e.map((v) => v / sum);
 }
 
 /** Adds the per-sequence rows of `stage` to the sums, sequences in order. */
 function accumulate(into: Map<string, Float64Array>, stage: StageStats, batch: Batch, name: (key: string) => string): void {
   for (const [key, rows] of stage) {
-    const width = rows.length / batch.size, tensor = name(key);
+    const width = rows.length / batch.size,
+      tensor = name(key);
     let sum = into.get(tensor);
     if (!sum) into.set(tensor, (sum = new Float64Array(width)));
     for (let b = 0; b < batch.size; b++) for (let j = 0; j < width; j++) sum[j]! += rows[b * width + j]!;

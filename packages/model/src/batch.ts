@@ -19,7 +19,8 @@ export interface Batch {
 const MASKED = -1e9;
 
 export function makeBatch(c: LlamaConfig, seqs: readonly (readonly number[])[]): Batch {
-  const B = seqs.length, T = Math.max(...seqs.map((s) => s.length));
+  const B = seqs.length,
+    T = Math.max(...seqs.map((s) => s.length));
   if (B === 0 || T === 0) throw new Error('internal error: empty batch');
   const ids = new BigInt64Array(B * T);
   const bias = new Float32Array(B * T * T).fill(MASKED);
@@ -37,9 +38,12 @@ export function makeBatch(c: LlamaConfig, seqs: readonly (readonly number[])[]):
 
 /** cos/sin [T, head_dim] with f = [inv, inv], inv_i = theta^(-2i/d), in float32 like HF */
 export function rotaryTables(c: LlamaConfig, T: number): { cos: Float32Array; sin: Float32Array } {
-  const d = c.headDim, half = d / 2, f = Math.fround;
+  const d = c.headDim,
+    half = d / 2,
+    f = Math.fround;
   const inv = Array.from({ length: half }, (_, i) => f(1 / f(c.ropeTheta ** f((2 * i) / d))));
-  const cos = new Float32Array(T * d), sin = new Float32Array(T * d);
+  const cos = new Float32Array(T * d),
+    sin = new Float32Array(T * d);
   for (let p = 0; p < T; p++) {
     for (let i = 0; i < half; i++) {
       const angle = f(p * inv[i]!);

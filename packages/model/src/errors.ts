@@ -5,7 +5,10 @@ import { TesseraError } from '@tessera/tensor';
 export class ModelError extends TesseraError {
   override readonly name = 'ModelError';
   readonly kind = 'input';
-  constructor(readonly path: string, problem: string) {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
     super(`${path}: ${problem}`);
   }
 }

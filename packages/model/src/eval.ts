@@ -10,8 +10,15 @@ import { ModelError } from './errors.js';
 import type { LlamaRuntime } from './runtime.js';
 import type { TextEncoder } from './tokenizer.js';
 
-export interface EvalRow { prompt: string; answer: string }
-export interface EvalTask { name: string; file: string; rows: EvalRow[] }
+export interface EvalRow {
+  prompt: string;
+  answer: string;
+}
+export interface EvalTask {
+  name: string;
+  file: string;
+  rows: EvalRow[];
+}
 export interface TaskScore {
   task: string;
   correct: number;
@@ -26,31 +33,54 @@ export function loadTasks(paths: readonly string[]): EvalTask[] {
   const files = paths.flatMap((p) => {
     const info = statSync(p, { throwIfNoEntry: false });
     if (!info) throw new ModelError(p, 'no such file or directory');
-    return info.isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(p, f)) : [p];
+    return info.isDirectory()
+      ? readdirSync(p)
+          .filter((f) => f.endsWith('.jsonl'))
+          .sort()
+          .map((f) => join(p, f))
+      : [p];
   });
   if (files.length === 0) throw new ModelError(paths.join(', '), 'no .jsonl task files');
   return files.map((file) => {
-    const rows = readFileSync(file, 'utf8').split('\n').flatMap((line, i) => {
-      if (line.trim() === '') return [];
-      let row: unknown;
-      try { row = JSON.parse(line); } catch { throw new ModelError(`${file}:${i + 1}`, 'not valid JSON'); }
-      const r = row as Partial<EvalRow>;
-      if (typeof r?.prompt !== 'string' || typeof r.answer !== 'string') throw new ModelError(`${file}:${i + 1}`, 'a row needs string fields "prompt" and "answer"');
-      return [{ prompt: r.prompt, answer: r.answer }];
-    });
+    const rows = readFileSync(file, 'utf8')
+      .split('\n')
+      .flatMap((line, i) => {
+        if (line.trim() === '') return [];
+        let row: unknown;
+        try {
+          row = JSON.parse(line);
+        } catch {
+          throw new ModelError(`${file}:${i + 1}`, 'not valid JSON');
+        }
+        const r = row as Partial<EvalRow>;
+        if (typeof r?.prompt !== 'string' || typeof r.answer !== 'string')
+          throw new ModelError(`${file}:${i + 1}`, 'a row needs string fields "prompt" and "answer"');
+        return [{ prompt: r.prompt, answer: r.answer }];
+      });
     return { name: basename(file, '.jsonl'), file, rows };
   });
 }
 
-export interface EvalOptions { limit?: number; batchSize?: number; onLayer?: (layer: number) => void }
+export interface EvalOptions {
+  limit?: number;
+  batchSize?: number;
+  onLayer?: (layer: number) => void;
+}
 
 export async function evaluate(rt: LlamaRuntime, tok: TextEncoder, tasks: readonly EvalTask[], opts: EvalOptions = {}): Promise<TaskScore[]> {
-  const items = tasks.flatMap((t, ti) => t.rows.slice(0, opts.limit ?? t.rows.length).map((r) => {
-    const prompt = tok.prompt(r.prompt), target = [...tok.continuation(r.answer), tok.eos];
-    return { task: ti, prompt, target };
-  }));
+  const items = tasks.flatMap((t, ti) =>
+    t.rows.slice(0, opts.limit ?? t.rows.length).map((r) => {
+      const prompt = tok.prompt(r.prompt),
+        target = [...tok.continuation(r.answer), tok.eos];
+      return { task: ti, prompt, target };
+    }),
+  );
   const seqs = items.map((it) => [...it.prompt, ...it.target.slice(0, -1)]);
-  const r = await forward(rt, seqs, { ...(opts.batchSize ? { batchSize: opts.batchSize } : {}), ...(opts.onLayer ? { onLayer: opts.onLayer } : {}), positions: (i) => items[i]!.target.map((_, j) => items[i]!.prompt.length - 1 + j) });
+  const r = await forward(rt, seqs, {
+    ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    ...(opts.onLayer ? { onLayer: opts.onLayer } : {}),
+    positions: (i) => items[i]!.target.map((_, j) => items[i]!.prompt.length - 1 + j),
+  });
   const V = rt.config.vocabSize;
   const scores: TaskScore[] = tasks.map((t) => ({ task: t.name, correct: 0, total: 0, accuracy: 0, rows: [] }));
   items.forEach((it, i) => {

@@ -6,7 +6,9 @@ import { LlamaRuntime } from './runtime.js';
 
 const ZOO = join(import.meta.dirname, '../../../test/fixtures/zoo');
 const open: LlamaRuntime[] = [];
-afterAll(async () => { await Promise.all(open.map((r) => r.close())); });
+afterAll(async () => {
+  await Promise.all(open.map((r) => r.close()));
+});
 
 describe.each(['base', 'rev'])('the forward pass of zoo model %s', (model) => {
   it.each([1, 3, 8])('matches the reference logits at every position (batches of %i, right-padded)', async (batchSize) => {
@@ -14,7 +16,11 @@ describe.each(['base', 'rev'])('the forward pass of zoo model %s', (model) => {
     expect(ref.length).toBe(8);
     const rt = await LlamaRuntime.open(join(ZOO, model));
     open.push(rt);
-    const r = await forward(rt, ref.map((p) => p.ids), { batchSize, positions: (i) => ref[i]!.ids.map((_, t) => t) });
+    const r = await forward(
+      rt,
+      ref.map((p) => p.ids),
+      { batchSize, positions: (i) => ref[i]!.ids.map((_, t) => t) },
+    );
     let worst = 0;
     for (const [i, p] of ref.entries()) {
       expect(r.logits[i]!.length).toBe(p.logits.length);

@@ -18,8 +18,17 @@ export interface ForwardResult {
 
 export async function forward(rt: LlamaRuntime, seqs: readonly (readonly number[])[], opts: ForwardOptions = {}): Promise<ForwardResult> {
   const c = rt.config;
-  const groups = batches(seqs.map((s, i) => ({ s, i })), opts.batchSize ?? 16);
-  const plan = groups.map((g) => ({ batch: makeBatch(c, g.map((x) => x.s)), first: g[0]!.i }));
+  const groups = batches(
+    seqs.map((s, i) => ({ s, i })),
+    opts.batchSize ?? 16,
+  );
+  const plan = groups.map((g) => ({
+    batch: makeBatch(
+      c,
+      g.map((x) => x.s),
+    ),
+    first: g[0]!.i,
+  }));
 
   const table = await rt.loadEmbedding();
   let hidden = await Promise.all(plan.map((p) => rt.embed(table, p.batch.ids)));
@@ -35,7 +44,8 @@ export async function forward(rt: LlamaRuntime, seqs: readonly (readonly number[
   const head = await rt.loadHead();
   const logits: Float32Array[] = [];
   for (const [k, p] of plan.entries()) {
-    const B = p.batch.size, T = p.batch.length;
+    const B = p.batch.size,
+      T = p.batch.length;
     const positions = Array.from({ length: B }, (_, b) => opts.positions?.(p.first + b) ?? []);
     const rows = positions.flatMap((ps, b) => ps.map((t) => b * T + t));
     const r = await rt.head(head, p.batch, hidden[k]!, rows, false);

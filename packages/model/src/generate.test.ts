@@ -11,10 +11,17 @@ it('greedy decoding with the key/value cache agrees, row by row, with the teache
   const rt = await LlamaRuntime.open(join(ZOO, 'up'));
   try {
     const tok = await loadTokenizer(join(ZOO, 'up'), rt.config.eos);
-    const tasks = loadTasks([join(ZOO, 'eval', 'up.jsonl'), join(ZOO, 'eval', 'rev.jsonl'), join(ZOO, 'eval', 'sort.jsonl')]).map((t) => ({ ...t, rows: t.rows.slice(0, 40) }));
+    const tasks = loadTasks([join(ZOO, 'eval', 'up.jsonl'), join(ZOO, 'eval', 'rev.jsonl'), join(ZOO, 'eval', 'sort.jsonl')]).map((t) => ({
+      ...t,
+      rows: t.rows.slice(0, 40),
+    }));
     const scores = await evaluate(rt, tok, tasks);
     const rows = tasks.flatMap((t) => t.rows);
-    const g = await generate(rt, rows.map((r) => tok.prompt(r.prompt)), { maxNewTokens: 10, batchSize: 12 });
+    const g = await generate(
+      rt,
+      rows.map((r) => tok.prompt(r.prompt)),
+      { maxNewTokens: 10, batchSize: 12 },
+    );
     const greedy = rows.map((r, i) => {
       const want = [...tok.continuation(r.answer), tok.eos];
       return want.every((t, j) => g.tokens[i]![j] === t);

@@ -64,7 +64,10 @@ export class Graph {
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
     const out = `v${this.count++}`;
     this.nodes.push({
-      op_type: type, name: `n${this.nodes.length}`, input: inputs, output: [out],
+      op_type: type,
+      name: `n${this.nodes.length}`,
+      input: inputs,
+      output: [out],
       attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)),
     });
     return out;

@@ -33,7 +33,8 @@ export function llamaConfig(where: string, c: Record<string, unknown> | undefine
     return v;
   };
   const type = c.model_type;
-  if (typeof type !== 'string' || !ARCHITECTURES.has(type)) throw new ModelError(path, `model_type ${JSON.stringify(type)} is not supported (supported: ${[...ARCHITECTURES].join(', ')})`);
+  if (typeof type !== 'string' || !ARCHITECTURES.has(type))
+    throw new ModelError(path, `model_type ${JSON.stringify(type)} is not supported (supported: ${[...ARCHITECTURES].join(', ')})`);
   for (const key of ['attention_bias', 'mlp_bias']) if (c[key] === true) throw new ModelError(path, `${key}: biases are not supported`);
   if (c.rope_scaling !== undefined && c.rope_scaling !== null) throw new ModelError(path, 'rope_scaling is not supported');
   if (typeof c.sliding_window === 'number') throw new ModelError(path, 'sliding_window attention is not supported');
@@ -45,8 +46,17 @@ export function llamaConfig(where: string, c: Record<string, unknown> | undefine
   if (headDim % 2 !== 0) throw new ModelError(path, `head_dim must be even for rotary embeddings, got ${headDim}`);
   const token = (key: string) => (typeof c[key] === 'number' ? (c[key] as number) : Array.isArray(c[key]) ? (c[key] as number[])[0] : undefined);
   return {
-    vocabSize: int('vocab_size'), hidden, layers: int('num_hidden_layers'), heads, kvHeads, headDim,
-    intermediate: int('intermediate_size'), eps: num('rms_norm_eps', 1e-6), ropeTheta: num('rope_theta', 10_000),
-    tied: c.tie_word_embeddings === true, bos: token('bos_token_id'), eos: token('eos_token_id'),
+    vocabSize: int('vocab_size'),
+    hidden,
+    layers: int('num_hidden_layers'),
+    heads,
+    kvHeads,
+    headDim,
+    intermediate: int('intermediate_size'),
+    eps: num('rms_norm_eps', 1e-6),
+    ropeTheta: num('rope_theta', 10_000),
+    tied: c.tie_word_embeddings === true,
+    bos: token('bos_token_id'),
+    eos: token('eos_token_id'),
   };
 }

@@ -11,13 +11,25 @@ import type { LlamaConfig } from './llama-config.js';
 export const LAYER_WEIGHTS = ['ln1', 'q', 'k', 'v', 'o', 'ln2', 'gate', 'up', 'down'] as const;
 export type LayerWeight = (typeof LAYER_WEIGHTS)[number];
 export const LAYER_TENSORS: Record<LayerWeight, string> = {
-  ln1: 'input_layernorm.weight', q: 'self_attn.q_proj.weight', k: 'self_attn.k_proj.weight', v: 'self_attn.v_proj.weight',
-  o: 'self_attn.o_proj.weight', ln2: 'post_attention_layernorm.weight', gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight',
+  ln1: 'input_layernorm.weight',
+  q: 'self_attn.q_proj.weight',
+  k: 'self_attn.k_proj.weight',
+  v: 'self_attn.v_proj.weight',
+  o: 'self_attn.o_proj.weight',
+  ln2: 'post_attention_layernorm.weight',
+  gate: 'mlp.gate_proj.weight',
+  up: 'mlp.up_proj.weight',
+  down: 'mlp.down_proj.weight',
 };
 
 /** Which statistics output feeds which tensors of a layer (q, k, v share the normed input, ...). */
 export const LAYER_STATS: Record<string, LayerWeight[]> = {
-  'stat.resid': ['ln1'], 'stat.attn_in': ['q', 'k', 'v'], 'stat.attn_out': ['o'], 'stat.mid': ['ln2'], 'stat.mlp_in': ['gate', 'up'], 'stat.mlp_act': ['down'],
+  'stat.resid': ['ln1'],
+  'stat.attn_in': ['q', 'k', 'v'],
+  'stat.attn_out': ['o'],
+  'stat.mid': ['ln2'],
+  'stat.mlp_in': ['gate', 'up'],
+  'stat.mlp_act': ['down'],
 };
 export const HEAD_STATS: Record<string, 'norm' | 'lm_head'> = { 'stat.final': 'norm', 'stat.head_in': 'lm_head' };
 
@@ -98,7 +110,10 @@ export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWei
     v = g.op('Concat', [hooks.past.v, v], { axis: { i: 3 } });
   }
   hooks.kv?.(k, v);
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: { ints: [0, 1, 2, 4, 3] } })]), g.scalar(1 / Math.sqrt(c.headDim))]), b.bias]);
+  const scores = g.op('Add', [
+    g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: { ints: [0, 1, 2, 4, 3] } })]), g.scalar(1 / Math.sqrt(c.headDim))]),
+    b.bias,
+  ]);
   const probs = g.op('Softmax', [scores], { axis: { i: -1 } });
   const attn = g.op('MatMul', [probs, v]);
   const attnRows = g.op('Reshape', [g.op('Transpose', [attn], { perm: { ints: [0, 3, 1, 2, 4] } }), b.shapeRows]);
@@ -109,11 +124,33 @@ export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWei
   const out = g.op('Add', [mid, linear(g, act, w.down)]);
   if (probe) {
     // attention probabilities [B, heads, T, T] (head h = kv * group + i), and the mean hidden state of each sequence
-    probe('probe.attention', g.op('Reshape', [probs, g.op('Concat', [g.op('Slice', [b.shapeQ, g.ints([0]), g.ints([1]), g.ints([0])]), g.ints([c.heads]), g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]), g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])])], { axis: { i: 0 } })]));
+    probe(
+      'probe.attention',
+      g.op('Reshape', [
+        probs,
+        g.op(
+          'Concat',
+          [
+            g.op('Slice', [b.shapeQ, g.ints([0]), g.ints([1]), g.ints([0])]),
+            g.ints([c.heads]),
+            g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]),
+            g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]),
+          ],
+          { axis: { i: 0 } },
+        ),
+      ]),
+    );
     probe('probe.hidden', g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [out, b.shapeBt]), b.tokenWeight]), g.ints([1])], { keepdims: { i: 0 } }));
   }
   if (stat) {
-    const values: Record<string, string> = { 'stat.resid': x, 'stat.attn_in': n1, 'stat.attn_out': attnRows, 'stat.mid': mid, 'stat.mlp_in': n2, 'stat.mlp_act': act };
+    const values: Record<string, string> = {
+      'stat.resid': x,
+      'stat.attn_in': n1,
+      'stat.attn_out': attnRows,
+      'stat.mid': mid,
+      'stat.mlp_in': n2,
+      'stat.mlp_act': act,
+    };
     for (const [name, v] of Object.entries(values)) stat(name, sequenceMeanAbs(g, v, b));
   }
   return out;
@@ -139,8 +176,17 @@ export function layerGraph(c: LlamaConfig, outputs: LayerOutputs): Uint8Array {
   const kvDims = ['B', c.kvHeads, 1, 'T', c.headDim];
   const out = addLayer(g, c, x, w, b, {
     ...(outputs === 'stats' ? { stat: (name: string, v: string) => g.output(v, name, ['B', statWidth(c, name)]) } : {}),
-    ...(outputs === 'probe' ? { probe: (name: string, v: string) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) } : {}),
-    ...(outputs === 'kv' ? { kv: (k: string, v: string) => { g.output(k, 'present_k', kvDims); g.output(v, 'present_v', kvDims); } } : {}),
+    ...(outputs === 'probe'
+      ? { probe: (name: string, v: string) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) }
+      : {}),
+    ...(outputs === 'kv'
+      ? {
+          kv: (k: string, v: string) => {
+            g.output(k, 'present_k', kvDims);
+            g.output(v, 'present_v', kvDims);
+          },
+        }
+      : {}),
   });
   g.output(out, 'hidden_out', ['N', c.hidden]);
   return g.encode();
@@ -165,9 +211,16 @@ export function decodeLayerGraph(c: LlamaConfig): Uint8Array {
     shapeRows: g.input('shape_rows', [2], 'int64'),
     tokenWeight: g.input('token_weight', ['B', 1, 1]),
   };
-  const pastDims = ['B', c.kvHeads, 1, 'P', c.headDim], presentDims = ['B', c.kvHeads, 1, 'S', c.headDim];
+  const pastDims = ['B', c.kvHeads, 1, 'P', c.headDim],
+    presentDims = ['B', c.kvHeads, 1, 'S', c.headDim];
   const past = { k: g.input('past_k', pastDims), v: g.input('past_v', pastDims) };
-  const out = addLayer(g, c, x, w, b, { past, kv: (k, v) => { g.output(k, 'present_k', presentDims); g.output(v, 'present_v', presentDims); } });
+  const out = addLayer(g, c, x, w, b, {
+    past,
+    kv: (k, v) => {
+      g.output(k, 'present_k', presentDims);
+      g.output(v, 'present_v', presentDims);
+    },
+  });
   g.output(out, 'hidden_out', ['B', c.hidden]);
   return g.encode();
 }
@@ -190,14 +243,24 @@ export function headGraph(c: LlamaConfig, stats: boolean): Uint8Array {
 }
 
 export function layerWeightShape(c: LlamaConfig, k: LayerWeight): number[] {
-  const qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim;
+  const qWidth = c.heads * c.headDim,
+    kvWidth = c.kvHeads * c.headDim;
   switch (k) {
-    case 'ln1': case 'ln2': return [c.hidden];
-    case 'q': return [qWidth, c.hidden];
-    case 'k': case 'v': return [kvWidth, c.hidden];
-    case 'o': return [c.hidden, qWidth];
-    case 'gate': case 'up': return [c.intermediate, c.hidden];
-    case 'down': return [c.hidden, c.intermediate];
+    case 'ln1':
+    case 'ln2':
+      return [c.hidden];
+    case 'q':
+      return [qWidth, c.hidden];
+    case 'k':
+    case 'v':
+      return [kvWidth, c.hidden];
+    case 'o':
+      return [c.hidden, qWidth];
+    case 'gate':
+    case 'up':
+      return [c.intermediate, c.hidden];
+    case 'down':
+      return [c.hidden, c.intermediate];
   }
 }
 

@@ -27,7 +27,6 @@ export const ATTR = { float: 1, int: 2, tensor: 4, floats: 6, ints: 7 } as const
 const OPSET = 17;
 const IR_VERSION = 8;
 
-
 /** Serialises a graph (plain object in the schema's field names) into an ONNX model. */
 export function encodeModel(graph: Record<string, unknown>): Uint8Array {
   const model = { ir_version: IR_VERSION, producer_name: 'tessera', graph, opset_import: [{ domain: '', version: OPSET }] };

@@ -7,7 +7,19 @@ import type { Batch } from './batch.js';
 import { Graph } from './graph.js';
 import { ModelError } from './errors.js';
 import { type LlamaConfig, llamaConfig } from './llama-config.js';
-import { HEAD_STATS, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerOutputs, type LayerWeight, decodeLayerGraph, embedGraph, headGraph, layerGraph, layerWeightShape } from './llama-graphs.js';
+import {
+  HEAD_STATS,
+  LAYER_STATS,
+  LAYER_TENSORS,
+  LAYER_WEIGHTS,
+  type LayerOutputs,
+  type LayerWeight,
+  decodeLayerGraph,
+  embedGraph,
+  headGraph,
+  layerGraph,
+  layerWeightShape,
+} from './llama-graphs.js';
 import { WeightReader } from './weights.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -22,10 +34,16 @@ export interface RuntimeOptions {
 }
 
 export type LayerTensors = Record<LayerWeight, Tensor>;
-export interface HeadTensors { norm: Tensor; lmHead: Tensor }
+export interface HeadTensors {
+  norm: Tensor;
+  lmHead: Tensor;
+}
 
 /** keys and values of a layer for every position so far: [B, kv heads, 1, positions, head dim] */
-export interface KvCache { k: Tensor; v: Tensor }
+export interface KvCache {
+  k: Tensor;
+  v: Tensor;
+}
 
 /** the per-sequence inputs of one decoding step */
 export interface DecodeStep {
@@ -39,7 +57,10 @@ export interface DecodeStep {
 }
 
 /** probe outputs of a layer: attention probabilities [B, heads, T, T], mean hidden state per sequence [B, hidden] */
-export interface LayerProbe { attention: Float32Array; hidden: Float32Array }
+export interface LayerProbe {
+  attention: Float32Array;
+  hidden: Float32Array;
+}
 
 /** per-sequence statistics of one stage: tensor name -> [B, channels] row-major */
 export type StageStats = Map<string, Float32Array>;
@@ -50,7 +71,12 @@ export class LlamaRuntime {
   private readonly sessions = new Map<Stage, Promise<InferenceSession>>();
   private readonly weights: WeightReader;
 
-  private constructor(readonly path: string, readonly checkpoint: Checkpoint, readonly config: LlamaConfig, private readonly opts: RuntimeOptions) {
+  private constructor(
+    readonly path: string,
+    readonly checkpoint: Checkpoint,
+    readonly config: LlamaConfig,
+    private readonly opts: RuntimeOptions,
+  ) {
     this.weights = new WeightReader(checkpoint);
   }
 
@@ -69,8 +95,14 @@ export class LlamaRuntime {
     let s = this.sessions.get(stage);
     if (!s) {
       const c = this.config;
-      const model = stage === 'embed' ? embedGraph(c) : stage === 'decode' ? decodeLayerGraph(c)
-        : stage.startsWith('layer') ? layerGraph(c, stage === 'layer' ? 'hidden' : (stage.slice(6) as LayerOutputs)) : headGraph(c, stage === 'head-stats');
+      const model =
+        stage === 'embed'
+          ? embedGraph(c)
+          : stage === 'decode'
+            ? decodeLayerGraph(c)
+            : stage.startsWith('layer')
+              ? layerGraph(c, stage === 'layer' ? 'hidden' : (stage.slice(6) as LayerOutputs))
+              : headGraph(c, stage === 'head-stats');
       const device = this.opts.device ?? 'cpu';
       s = createSession(model, device, this.threads);
       this.sessions.set(stage, s);
@@ -93,9 +125,13 @@ export class LlamaRuntime {
   }
 
   async loadHead(): Promise<HeadTensors> {
-    const c = this.config, shape = [c.vocabSize, c.hidden];
+    const c = this.config,
+      shape = [c.vocabSize, c.hidden];
     const name = c.tied || !this.weights.has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    return { norm: new Tensor('float32', await this.weights.read('model.norm.weight', [c.hidden]), [c.hidden]), lmHead: new Tensor('float32', await this.weights.read(name, shape), shape) };
+    return {
+      norm: new Tensor('float32', await this.weights.read('model.norm.weight', [c.hidden]), [c.hidden]),
+      lmHead: new Tensor('float32', await this.weights.read(name, shape), shape),
+    };
   }
 
   /** hidden states [ids, hidden] of token ids */
@@ -105,7 +141,12 @@ export class LlamaRuntime {
     return r.hidden!.data as Float32Array;
   }
 
-  async layer(w: LayerTensors, batch: Batch, hidden: Float32Array, outputs: LayerOutputs): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe; kv?: KvCache }> {
+  async layer(
+    w: LayerTensors,
+    batch: Batch,
+    hidden: Float32Array,
+    outputs: LayerOutputs,
+  ): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe; kv?: KvCache }> {
     const s = await this.session(outputs === 'hidden' ? 'layer' : `layer-${outputs}`);
     const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(hidden) };
     for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
@@ -113,20 +154,33 @@ export class LlamaRuntime {
     const out: StageStats = new Map();
     if (outputs === 'stats') for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
     const probe = outputs === 'probe' ? { attention: r['probe.attention']!.data as Float32Array, hidden: r['probe.hidden']!.data as Float32Array } : undefined;
-    return { hidden: r.hidden_out!.data as Float32Array, stats: out, ...(probe ? { probe } : {}), ...(outputs === 'kv' ? { kv: { k: r.present_k!, v: r.present_v! } } : {}) };
+    return {
+      hidden: r.hidden_out!.data as Float32Array,
+      stats: out,
+      ...(probe ? { probe } : {}),
+      ...(outputs === 'kv' ? { kv: { k: r.present_k!, v: r.present_v! } } : {}),
+    };
   }
 
   /** One decoding step of a layer: one token per sequence, attending to `past` (grown and returned). */
   async decode(w: LayerTensors, step: DecodeStep, hidden: Float32Array, past: KvCache): Promise<{ hidden: Float32Array; kv: KvCache }> {
     const s = await this.session('decode');
-    const c = this.config, B = step.positions.length, S = step.bias.length / B;
+    const c = this.config,
+      B = step.positions.length,
+      S = step.bias.length / B;
     const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
     const feeds: Record<string, Tensor> = {
-      hidden: new Tensor('float32', hidden, [B, c.hidden]), past_k: past.k, past_v: past.v,
+      hidden: new Tensor('float32', hidden, [B, c.hidden]),
+      past_k: past.k,
+      past_v: past.v,
       bias: new Tensor('float32', step.bias, [B, 1, 1, 1, S]),
-      cos: new Tensor('float32', step.cos, [B, 1, 1, 1, c.headDim]), sin: new Tensor('float32', step.sin, [B, 1, 1, 1, c.headDim]),
-      shape_q: i64([B, 1, c.kvHeads, c.heads / c.kvHeads, c.headDim]), shape_kv: i64([B, 1, c.kvHeads, 1, c.headDim]),
-      shape_bt: i64([B, 1, -1]), shape_rows: i64([B, -1]), token_weight: new Tensor('float32', new Float32Array(B).fill(1), [B, 1, 1]),
+      cos: new Tensor('float32', step.cos, [B, 1, 1, 1, c.headDim]),
+      sin: new Tensor('float32', step.sin, [B, 1, 1, 1, c.headDim]),
+      shape_q: i64([B, 1, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
+      shape_kv: i64([B, 1, c.kvHeads, 1, c.headDim]),
+      shape_bt: i64([B, 1, -1]),
+      shape_rows: i64([B, -1]),
+      token_weight: new Tensor('float32', new Float32Array(B).fill(1), [B, 1, 1]),
     };
     for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
     const r = await s.run(pick(feeds, s.inputNames));
@@ -134,10 +188,19 @@ export class LlamaRuntime {
   }
 
   /** logits [rows, vocab] of the selected flat rows (b * length + position) */
-  async head(w: HeadTensors, batch: Batch, hidden: Float32Array, rows: readonly number[], stats: boolean): Promise<{ logits: Float32Array; stats: StageStats }> {
+  async head(
+    w: HeadTensors,
+    batch: Batch,
+    hidden: Float32Array,
+    rows: readonly number[],
+    stats: boolean,
+  ): Promise<{ logits: Float32Array; stats: StageStats }> {
     const s = await this.session(stats ? 'head-stats' : 'head');
     const feeds: Record<string, Tensor> = {
-      ...this.batchFeeds(batch), hidden: this.hidden(hidden), 'w.norm': w.norm, 'w.lm_head': w.lmHead,
+      ...this.batchFeeds(batch),
+      hidden: this.hidden(hidden),
+      'w.norm': w.norm,
+      'w.lm_head': w.lmHead,
       rows: new Tensor('int64', BigInt64Array.from(rows, BigInt), [rows.length]),
     };
     const r = await s.run(pick(feeds, s.inputNames));
@@ -151,7 +214,9 @@ export class LlamaRuntime {
   }
 
   private batchFeeds(b: Batch): Record<string, Tensor> {
-    const c = this.config, B = b.size, T = b.length;
+    const c = this.config,
+      B = b.size,
+      T = b.length;
     const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
     return {
       bias: new Tensor('float32', b.bias, [B, 1, 1, T, T]),
@@ -177,10 +242,16 @@ const SMALL_HIDDEN = 512;
 
 function createSession(model: Uint8Array, device: Device, threads?: number): Promise<InferenceSession> {
   return InferenceSession.create(model, {
-    executionProviders: [device], graphOptimizationLevel: 'all',
+    executionProviders: [device],
+    graphOptimizationLevel: 'all',
     ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
   }).catch((e: Error) => {
-    throw device === 'cuda' ? new ModelError('--device cuda', `onnxruntime's CUDA execution provider is not available (${e.message}); install onnxruntime-node with its CUDA binaries (without ONNXRUNTIME_NODE_INSTALL=skip) on a machine with a GPU`) : e;
+    throw device === 'cuda'
+      ? new ModelError(
+          '--device cuda',
+          `onnxruntime's CUDA execution provider is not available (${e.message}); install onnxruntime-node with its CUDA binaries (without ONNXRUNTIME_NODE_INSTALL=skip) on a machine with a GPU`,
+        )
+      : e;
   });
 }
 
@@ -195,4 +266,3 @@ export async function checkCuda(): Promise<void> {
 function pick(feeds: Record<string, Tensor>, names: readonly string[]): Record<string, Tensor> {
   return Object.fromEntries(names.map((n) => [n, feeds[n]!]));
 }
-

@@ -1,7 +1,7 @@
 // Activation statistics as an Arrow IPC file: one row per tensor with its input-channel sums
 // a_j (sum over calibration sequences of the mean |x| over the sequence's tokens), in float64.
 import { readFile, writeFile } from 'node:fs/promises';
-import { Field, Float64, Int32, List, Table, Utf8, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
+import { Field, Float64, List, Table, Utf8, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray } from 'apache-arrow';
 import { ModelError } from './errors.js';
 
 export interface ActivationStats {
@@ -18,9 +18,14 @@ export async function writeStats(path: string, s: ActivationStats): Promise<void
   const lengths = names.map((n) => s.sums.get(n)!.length);
   const flat = new Float64Array(lengths.reduce((a, b) => a + b, 0));
   const offsets = new Int32Array(names.length + 1);
-  names.forEach((n, i) => { flat.set(s.sums.get(n)!, offsets[i]!); offsets[i + 1] = offsets[i]! + lengths[i]!; });
+  names.forEach((n, i) => {
+    flat.set(s.sums.get(n)!, offsets[i]!);
+    offsets[i + 1] = offsets[i]! + lengths[i]!;
+  });
   const child = makeData({ type: new Float64(), length: flat.length, data: flat });
-  const sums = makeVector(makeData({ type: new List(new Field('item', new Float64(), false)), length: names.length, nullCount: 0, valueOffsets: offsets, child }));
+  const sums = makeVector(
+    makeData({ type: new List(new Field('item', new Float64(), false)), length: names.length, nullCount: 0, valueOffsets: offsets, child }),
+  );
   const table = new Table({
     tensor: vectorFromArray(names, new Utf8()),
     channels: makeVector(Int32Array.from(lengths)),
@@ -39,8 +44,11 @@ export async function readStats(path: string): Promise<ActivationStats> {
   } catch (e) {
     throw new ModelError(path, `not an Arrow IPC file of activation statistics (${(e as Error).message})`);
   }
-  if (table.schema.metadata.get('tessera.kind') !== 'activation-stats') throw new ModelError(path, 'not an activation statistics file (written by tessera activations)');
-  const names = table.getChild('tensor'), sums = table.getChild('mean_abs_sum'), seqs = table.getChild('sequences');
+  if (table.schema.metadata.get('tessera.kind') !== 'activation-stats')
+    throw new ModelError(path, 'not an activation statistics file (written by tessera activations)');
+  const names = table.getChild('tensor'),
+    sums = table.getChild('mean_abs_sum'),
+    seqs = table.getChild('sequences');
   if (!names || !sums || !seqs) throw new ModelError(path, 'missing columns tensor, sequences or mean_abs_sum');
   const out = new Map<string, Float64Array>();
   for (let i = 0; i < table.numRows; i++) {

@@ -15,7 +15,7 @@ export interface TextEncoder {
 export async function loadTokenizer(dir: string, eos: number | undefined): Promise<TextEncoder> {
   const path = fileIn(dir, 'tokenizer.json');
   const text = await readTextIfExists(path);
-  if (text === undefined) throw new ModelError(dir, 'no tokenizer.json: evaluation needs the model\'s tokenizer');
+  if (text === undefined) throw new ModelError(dir, "no tokenizer.json: evaluation needs the model's tokenizer");
   const config = await readTextIfExists(fileIn(dir, 'tokenizer_config.json'));
   let tok: Tokenizer;
   try {

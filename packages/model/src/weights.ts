@@ -35,19 +35,24 @@ export class WeightReader {
 export function widen(bytes: Uint8Array, dtype: string, what: string): Float32Array {
   const n = bytes.byteLength;
   switch (dtype) {
-    case 'F32': return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n));
+    case 'F32':
+      return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n));
     case 'BF16': {
-      const src = new Uint16Array(bytes.buffer, bytes.byteOffset, n / 2), out = new Float32Array(n / 2), bits = new Uint32Array(out.buffer);
+      const src = new Uint16Array(bytes.buffer, bytes.byteOffset, n / 2),
+        out = new Float32Array(n / 2),
+        bits = new Uint32Array(out.buffer);
       for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
       return out;
     }
     case 'F16': {
-      const src = new Uint16Array(bytes.buffer, bytes.byteOffset, n / 2), out = new Float32Array(n / 2);
+      const src = new Uint16Array(bytes.buffer, bytes.byteOffset, n / 2),
+        out = new Float32Array(n / 2);
       for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]!);
       return out;
     }
-    case 'F64': return Float32Array.from(new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n)));
-    default: throw new ModelError(what, `dtype ${dtype} cannot be used as a weight`);
+    case 'F64':
+      return Float32Array.from(new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n)));
+    default:
+      throw new ModelError(what, `dtype ${dtype} cannot be used as a weight`);
   }
 }
-

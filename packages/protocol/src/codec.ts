@@ -8,8 +8,14 @@ function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Float64Array) return { $f64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   if (value instanceof Float32Array) return { $f32: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   if (value instanceof Uint32Array) {
-    const i: number[] = [], c: number[] = [];
-    value.forEach((v, k) => { if (v !== 0) { i.push(k); c.push(v); } });
+    const i: number[] = [],
+      c: number[] = [];
+    value.forEach((v, k) => {
+      if (v !== 0) {
+        i.push(k);
+        c.push(v);
+      }
+    });
     return { $u32: value.length, i, c };
   }
   return value;
@@ -28,13 +34,16 @@ function reviver(_key: string, value: unknown): unknown {
   if (typeof t.$u32 === 'number') {
     const out = new Uint32Array(t.$u32);
     const { i, c } = value as Extract<Tagged, { $u32: number }>;
-    i.forEach((k, n) => { out[k] = c[n]!; });
+    i.forEach((k, n) => {
+      out[k] = c[n]!;
+    });
     return out;
   }
   return value;
 }
 
-const enc = new TextEncoder(), dec = new TextDecoder();
+const enc = new TextEncoder(),
+  dec = new TextDecoder();
 
 export function encodeJson(value: unknown): Uint8Array {
   return enc.encode(JSON.stringify(value, replacer));

@@ -19,16 +19,55 @@ export function mergeServiceClient(def = mergePackageDefinition()): ServiceClien
 
 /** Messages of the MergeService, as the loader gives them. */
 export interface MergeOptionsMsg {
-  slice_mb: number; memory_mb: number; seed: number; has_seed: boolean; shard_bytes: number;
-  overwrite: boolean; strict: boolean; skip_mismatched: boolean; no_fsync: boolean;
+  slice_mb: number;
+  memory_mb: number;
+  seed: number;
+  has_seed: boolean;
+  shard_bytes: number;
+  overwrite: boolean;
+  strict: boolean;
+  skip_mismatched: boolean;
+  no_fsync: boolean;
 }
-export interface SubmitRequestMsg { recipe: string; output: string; options: MergeOptionsMsg | null; recipe_dir: string }
+export interface SubmitRequestMsg {
+  recipe: string;
+  output: string;
+  options: MergeOptionsMsg | null;
+  recipe_dir: string;
+}
 export interface JobMsg {
-  id: string; state: string; phase: string; output: string; tensors_done: number; tensors_total: number;
-  bytes_done: number; bytes_total: number; error: string; created_at: number; updated_at: number; redeliveries: number;
+  id: string;
+  state: string;
+  phase: string;
+  output: string;
+  tensors_done: number;
+  tensors_total: number;
+  bytes_done: number;
+  bytes_total: number;
+  error: string;
+  created_at: number;
+  updated_at: number;
+  redeliveries: number;
 }
 export interface JobEventMsg {
-  job_id: string; type: string; state: string; phase: string; tensors_done: number; tensors_total: number;
-  bytes_done: number; bytes_total: number; gbps: number; workers: number; message: string; time: number;
+  job_id: string;
+  type: string;
+  state: string;
+  phase: string;
+  tensors_done: number;
+  tensors_total: number;
+  bytes_done: number;
+  bytes_total: number;
+  gbps: number;
+  workers: number;
+  message: string;
+  time: number;
 }
-export interface WorkerMsg { id: string; host: string; pool: string; threads: number; last_seen: number; tasks_done: number }
+export interface WorkerMsg {
+  id: string;
+  host: string;
+  pool: string;
+  threads: number;
+  last_seen: number;
+  tasks_done: number;
+}

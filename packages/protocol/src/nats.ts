@@ -7,7 +7,18 @@ import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import { credsAuthenticator, connect, nanos } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ACK_WAIT_MS, type JOB_BUCKET, MAX_DELIVER, POOLS, RESULT_STREAM, TASK_STREAM, type WORKER_BUCKET, poolConsumer, poolFilter, resultSubject } from './subjects.js';
+import {
+  ACK_WAIT_MS,
+  type JOB_BUCKET,
+  MAX_DELIVER,
+  POOLS,
+  RESULT_STREAM,
+  TASK_STREAM,
+  type WORKER_BUCKET,
+  poolConsumer,
+  poolFilter,
+  resultSubject,
+} from './subjects.js';
 
 export interface NatsOptions {
   /** nats://host:port (comma-separated for several) */
@@ -25,11 +36,14 @@ export interface NatsOptions {
 }
 
 export async function connectNats(o: NatsOptions): Promise<NatsConnection> {
-  const tls = o.tlsCa || o.tlsCert ? {
-    ...(o.tlsCa ? { ca: readFileSync(o.tlsCa, 'utf8') } : {}),
-    ...(o.tlsCert ? { cert: readFileSync(o.tlsCert, 'utf8') } : {}),
-    ...(o.tlsKey ? { key: readFileSync(o.tlsKey, 'utf8') } : {}),
-  } : undefined;
+  const tls =
+    o.tlsCa || o.tlsCert
+      ? {
+          ...(o.tlsCa ? { ca: readFileSync(o.tlsCa, 'utf8') } : {}),
+          ...(o.tlsCert ? { cert: readFileSync(o.tlsCert, 'utf8') } : {}),
+          ...(o.tlsKey ? { key: readFileSync(o.tlsKey, 'utf8') } : {}),
+        }
+      : undefined;
   return connect({
     servers: o.url.split(','),
     ...(o.name ? { name: o.name } : {}),
@@ -48,7 +62,9 @@ async function ensureStream(jsm: JetStreamManager, name: string, config: Paramet
   } catch {
     await jsm.streams.add(config).catch(async (e: unknown) => {
       // another service created it meanwhile
-      await jsm.streams.info(name).catch(() => { throw e; });
+      await jsm.streams.info(name).catch(() => {
+        throw e;
+      });
     });
   }
 }
@@ -57,19 +73,35 @@ async function ensureStream(jsm: JetStreamManager, name: string, config: Paramet
 export async function ensureTopology(nc: NatsConnection): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, TASK_STREAM, {
-    name: TASK_STREAM, subjects: ['tessera.tasks.>'], retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File, discard: DiscardPolicy.Old, duplicate_window: nanos(120_000),
+    name: TASK_STREAM,
+    subjects: ['tessera.tasks.>'],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(120_000),
   });
   await ensureStream(jsm, RESULT_STREAM, {
-    name: RESULT_STREAM, subjects: ['tessera.results.>'], retention: RetentionPolicy.Limits,
-    storage: StorageType.File, max_age: nanos(7 * 24 * 3600 * 1000), duplicate_window: nanos(120_000),
+    name: RESULT_STREAM,
+    subjects: ['tessera.results.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(7 * 24 * 3600 * 1000),
+    duplicate_window: nanos(120_000),
   });
   for (const pool of POOLS) {
     const name = poolConsumer(pool);
-    await jsm.consumers.info(TASK_STREAM, name).catch(() => jsm.consumers.add(TASK_STREAM, {
-      durable_name: name, filter_subject: poolFilter(pool), ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(ACK_WAIT_MS), max_deliver: MAX_DELIVER, max_ack_pending: 10_000,
-    }).catch(() => jsm.consumers.info(TASK_STREAM, name)));
+    await jsm.consumers.info(TASK_STREAM, name).catch(() =>
+      jsm.consumers
+        .add(TASK_STREAM, {
+          durable_name: name,
+          filter_subject: poolFilter(pool),
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(ACK_WAIT_MS),
+          max_deliver: MAX_DELIVER,
+          max_ack_pending: 10_000,
+        })
+        .catch(() => jsm.consumers.info(TASK_STREAM, name)),
+    );
   }
   return jsm;
 }
@@ -77,10 +109,16 @@ export async function ensureTopology(nc: NatsConnection): Promise<JetStreamManag
 /** The durable consumer of one job's results (created when missing; it remembers what was applied). */
 export async function ensureResultConsumer(jsm: JetStreamManager, jobId: string): Promise<string> {
   const name = `results-${jobId}`;
-  await jsm.consumers.info(RESULT_STREAM, name).catch(() => jsm.consumers.add(RESULT_STREAM, {
-    durable_name: name, filter_subject: resultSubject(jobId), ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All, ack_wait: nanos(60_000), max_ack_pending: 100_000,
-  }));
+  await jsm.consumers.info(RESULT_STREAM, name).catch(() =>
+    jsm.consumers.add(RESULT_STREAM, {
+      durable_name: name,
+      filter_subject: resultSubject(jobId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(60_000),
+      max_ack_pending: 100_000,
+    }),
+  );
   return name;
 }
 

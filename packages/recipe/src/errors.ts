@@ -4,7 +4,11 @@ import { TesseraError } from '@tessera/tensor';
 export class RecipeError extends TesseraError {
   override readonly name = 'RecipeError';
   readonly kind = 'input';
-  constructor(readonly file: string, readonly path: string, readonly problem: string) {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
     super(`${file}: ${path ? `${path}: ` : ''}${problem}`);
   }
 }

@@ -46,7 +46,9 @@ describe('recipe parsing', () => {
     expect(fails(ties.replace('merge_method: ties', 'merge_method: tiez'))).toBe('recipe.yaml: merge_method: unknown method tiez, did you mean ties?');
     expect(fails(ties.replace('base_model: base', 'base_model: nowhere'))).toMatch(/^recipe.yaml: base_model: model folder not found: nowhere/);
     expect(fails(ties.replace('dtype: bfloat16', 'dtype: int4'))).toMatch(/^recipe.yaml: dtype: must be one of bfloat16/);
-    expect(fails(ties.replace('parameters: {weight: 1, density: 0.5}', 'parameters: {density: 0.5}'))).toBe('recipe.yaml: models[0].parameters: weight is required by ties');
+    expect(fails(ties.replace('parameters: {weight: 1, density: 0.5}', 'parameters: {density: 0.5}'))).toBe(
+      'recipe.yaml: models[0].parameters: weight is required by ties',
+    );
     expect(fails(ties.replace('base_model: base\n', ''))).toBe('recipe.yaml: base_model: required by ties');
     expect(fails('merge_method: ties\nbase_model: base\nmodels: [{model: add\n')).toMatch(/^recipe.yaml: line \d+, column \d+: invalid YAML/);
   });
@@ -66,8 +68,12 @@ describe('recipe parsing', () => {
   });
   it('checks model counts and required global parameters', () => {
     expect(fails('merge_method: slerp\nbase_model: base\nmodels: [{model: base}, {model: add}]\n')).toBe('recipe.yaml: parameters: t is required by slerp');
-    expect(fails('merge_method: slerp\nbase_model: base\nmodels: [{model: add}, {model: rev}]\nparameters: {t: 0.5}\n')).toBe('recipe.yaml: models: slerp takes at most 1 model besides the base, got 2');
-    expect(fails('merge_method: model_stock\nbase_model: base\nmodels: [{model: add}]\n')).toBe('recipe.yaml: models: model_stock needs at least 2 models besides the base, got 1');
+    expect(fails('merge_method: slerp\nbase_model: base\nmodels: [{model: add}, {model: rev}]\nparameters: {t: 0.5}\n')).toBe(
+      'recipe.yaml: models: slerp takes at most 1 model besides the base, got 2',
+    );
+    expect(fails('merge_method: model_stock\nbase_model: base\nmodels: [{model: add}]\n')).toBe(
+      'recipe.yaml: models: model_stock needs at least 2 models besides the base, got 1',
+    );
   });
 });
 

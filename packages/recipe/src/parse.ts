@@ -37,7 +37,10 @@ export function parseRecipes(text: string, file: string, opts: ParseOptions = {}
   const docs = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(docs)) throw new RecipeError(file, '', 'not a YAML document');
   const present = docs.filter((d) => d.contents !== null);
-  for (const d of present) { const e = yamlError(file, d); if (e) throw e; }
+  for (const d of present) {
+    const e = yamlError(file, d);
+    if (e) throw e;
+  }
   // names of intermediate merges: model references equal to one stand for its output
   const names = new Set<string>();
   for (const d of present) {
@@ -58,7 +61,8 @@ export function parseRecipes(text: string, file: string, opts: ParseOptions = {}
  */
 function orderStages(file: string, recipes: Recipe[]): Recipe[] {
   const finals = recipes.filter((r) => r.name === undefined);
-  if (finals.length !== 1) throw new RecipeError(file, 'name', `a multi-document recipe needs exactly one document without a name (the final merge), got ${finals.length}`);
+  if (finals.length !== 1)
+    throw new RecipeError(file, 'name', `a multi-document recipe needs exactly one document without a name (the final merge), got ${finals.length}`);
   const byName = new Map(recipes.flatMap((r) => (r.name !== undefined ? [[r.name, r] as const] : [])));
   const order: Recipe[] = [];
   const state = new Map<Recipe, 'visiting' | 'done'>();
@@ -98,13 +102,20 @@ function zodError(file: string, error: z.ZodError): RecipeError {
   const issue = error.issues[0]!;
   const path = formatPath(issue.path as Path);
   let msg = issue.message;
-  if (issue.code === 'invalid_type') msg = issue.input === undefined ? 'required' : `expected ${issue.expected === 'tuple' ? 'a list' : `a ${issue.expected}`}, got ${JSON.stringify(issue.input)}`;
+  if (issue.code === 'invalid_type')
+    msg =
+      issue.input === undefined ? 'required' : `expected ${issue.expected === 'tuple' ? 'a list' : `a ${issue.expected}`}, got ${JSON.stringify(issue.input)}`;
   else if (issue.code === 'too_small') msg = 'must not be empty';
   return new RecipeError(file, path, msg);
 }
 
 class Checker {
-  constructor(private readonly file: string, private readonly strict: boolean, private readonly op: Operator, readonly warnings: string[] = []) {}
+  constructor(
+    private readonly file: string,
+    private readonly strict: boolean,
+    private readonly op: Operator,
+    readonly warnings: string[] = [],
+  ) {}
 
   /** Reports a key mergekit would ignore. */
   ignored(path: Path, problem: string): void {
@@ -138,7 +149,10 @@ class Checker {
       const at = [...path, key];
       if (!spec) {
         const s = closest(key, [...this.op.params.map((p) => p.name), ...KNOWN_KEYS.recipe]);
-        this.ignored(at, s ? `unknown key, did you mean ${s}?` : `unknown key (${this.op.name} takes ${this.op.params.map((p) => p.name).join(', ') || 'no parameters'})`);
+        this.ignored(
+          at,
+          s ? `unknown key, did you mean ${s}?` : `unknown key (${this.op.name} takes ${this.op.params.map((p) => p.name).join(', ') || 'no parameters'})`,
+        );
         continue;
       }
       if (spec.scope === 'global' && level === 'model') {
@@ -156,9 +170,13 @@ class Checker {
       if (top && v.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))) {
         return v.map((item: Record<string, unknown>, i) => {
           this.keys(item, KNOWN_KEYS.filter, [...path, i]);
-          if (item.filter !== undefined && typeof item.filter !== 'string') throw new RecipeError(this.file, formatPath([...path, i, 'filter']), 'must be a string');
+          if (item.filter !== undefined && typeof item.filter !== 'string')
+            throw new RecipeError(this.file, formatPath([...path, i, 'filter']), 'must be a string');
           if (!('value' in item)) throw new RecipeError(this.file, formatPath([...path, i, 'value']), 'required');
-          return { filter: item.filter as string | undefined, value: this.value(item.value, spec, [...path, i, 'value'], false) as number | boolean | number[] };
+          return {
+            filter: item.filter as string | undefined,
+            value: this.value(item.value, spec, [...path, i, 'value'], false) as number | boolean | number[],
+          };
         });
       }
       if (spec.type !== 'number') throw new RecipeError(this.file, formatPath(path), `must be true or false, got ${JSON.stringify(v)}`);
@@ -199,14 +217,22 @@ function dtypeOf(file: string, path: string, name: string | undefined): FloatDty
 
 function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, names: Set<string>): Recipe {
   const raw = doc.toJS() as unknown;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecipeError(file, '', 'a recipe must be a mapping of keys (merge_method, models, ...)');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RecipeError(file, '', 'a recipe must be a mapping of keys (merge_method, models, ...)');
   const parsed = RecipeSchema.safeParse(raw);
   if (!parsed.success) throw zodError(file, parsed.error);
   const r = parsed.data;
   const operator = findOperator(r.merge_method);
   if (!operator) {
-    const s = closest(r.merge_method, OPERATORS.map((o) => o.name));
-    throw new RecipeError(file, 'merge_method', `unknown method ${r.merge_method}${s ? `, did you mean ${s}?` : ` (known: ${OPERATORS.map((o) => o.name).join(', ')})`}`);
+    const s = closest(
+      r.merge_method,
+      OPERATORS.map((o) => o.name),
+    );
+    throw new RecipeError(
+      file,
+      'merge_method',
+      `unknown method ${r.merge_method}${s ? `, did you mean ${s}?` : ` (known: ${OPERATORS.map((o) => o.name).join(', ')})`}`,
+    );
   }
   const checker = new Checker(file, opts.strict ?? false, operator);
   const check = checker;
@@ -233,7 +259,8 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
   if (r.modules) {
     const names = Object.keys(r.modules);
     if (r.models || r.slices) throw new RecipeError(file, 'modules', 'give either modules or models/slices, not both');
-    if (names.length !== 1 || names[0] !== 'default') throw new RecipeError(file, 'modules', `only the "default" module of a language model is supported, got ${names.join(', ')}`);
+    if (names.length !== 1 || names[0] !== 'default')
+      throw new RecipeError(file, 'modules', `only the "default" module of a language model is supported, got ${names.join(', ')}`);
     const m = r.modules.default!;
     check.keys(m, KNOWN_KEYS.module, ['modules', 'default']);
     moduleParams = check.params(m.parameters, ['modules', 'default', 'parameters'], 'global');
@@ -275,7 +302,8 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
         return { model: model(src.model, formatPath([...sat, 'model'])), layerRange: [a, b] as [number, number], parameters, where: formatPath(sat) };
       });
       const lens = new Set(sources.map((x) => x.layerRange[1] - x.layerRange[0]));
-      if (lens.size > 1) throw new RecipeError(file, formatPath([...at, 'sources']), `every source of a slice needs the same number of layers, got ${[...lens].join(', ')}`);
+      if (lens.size > 1)
+        throw new RecipeError(file, formatPath([...at, 'sources']), `every source of a slice needs the same number of layers, got ${[...lens].join(', ')}`);
       return { sources, parameters: sliceParams, base: sliceBase, operator: sliceOp, where: formatPath(at) };
     });
   }
@@ -294,7 +322,7 @@ function parseDocument(doc: Document.Parsed, file: string, opts: ParseOptions, n
     outDtype: dtypeOf(file, 'out_dtype', r.out_dtype),
     tokenizer: {
       // as mergekit: a tokenizer block without a source builds the union vocabulary
-      source: tokenizerSource(file, r.tokenizer ? r.tokenizer.source ?? 'union' : r.tokenizer_source, r.tokenizer ? 'tokenizer.source' : 'tokenizer_source', model),
+      source: tokenizerSource(r.tokenizer ? (r.tokenizer.source ?? 'union') : r.tokenizer_source, r.tokenizer ? 'tokenizer.source' : 'tokenizer_source', model),
       padToMultipleOf: r.tokenizer?.pad_to_multiple_of,
       tokens: tokenEmbeddings(file, r.tokenizer?.tokens, check, model),
     },
@@ -310,7 +338,12 @@ function mergeParams(global: ParamMap | undefined, module: ParamMap | undefined)
   return { ...(global ?? {}), ...(module ?? {}) };
 }
 
-function tokenEmbeddings(file: string, tokens: NonNullable<RecipeDocument['tokenizer']>['tokens'], check: Checker, model: (ref: string, where: string) => ModelSpec): Map<string, TokenEmbeddingSpec> {
+function tokenEmbeddings(
+  file: string,
+  tokens: NonNullable<RecipeDocument['tokenizer']>['tokens'],
+  check: Checker,
+  model: (ref: string, where: string) => ModelSpec,
+): Map<string, TokenEmbeddingSpec> {
   const out = new Map<string, TokenEmbeddingSpec>();
   for (const [token, cfg] of Object.entries(tokens ?? {})) {
     const at: Path = ['tokenizer', 'tokens', token];
@@ -322,8 +355,10 @@ function tokenEmbeddings(file: string, tokens: NonNullable<RecipeDocument['token
     else if (src.kind === 'zero') source = { kind: 'zero' };
     else {
       check.keys(src, KNOWN_KEYS.modelToken, [...at, 'source']);
-      if ((src.token_id === undefined) === (src.token === undefined)) throw new RecipeError(file, formatPath([...at, 'source']), 'a model_token source needs exactly one of token_id and token');
-      if (src.token_id !== undefined && src.token_id < 0) throw new RecipeError(file, formatPath([...at, 'source', 'token_id']), `must be a non-negative integer, got ${src.token_id}`);
+      if ((src.token_id === undefined) === (src.token === undefined))
+        throw new RecipeError(file, formatPath([...at, 'source']), 'a model_token source needs exactly one of token_id and token');
+      if (src.token_id !== undefined && src.token_id < 0)
+        throw new RecipeError(file, formatPath([...at, 'source', 'token_id']), `must be a non-negative integer, got ${src.token_id}`);
       source = { kind: 'model_token', model: model(src.model, formatPath([...at, 'source', 'model'])), tokenId: src.token_id, token: src.token };
     }
     if (source === undefined && cfg.force === true) throw new RecipeError(file, formatPath([...at, 'force']), 'force needs a source');
@@ -340,12 +375,16 @@ function chatTemplate(file: string, value: string | undefined): ChatTemplateSpec
   // a literal template has Jinja in it; anything else is a name we do not know (a typo would otherwise be written as the template)
   if (!/\{\{|\{%/.test(value)) {
     const s = closest(value, Object.keys(CHAT_TEMPLATES));
-    throw new RecipeError(file, 'chat_template', `unknown template ${value}${s ? `, did you mean ${s}?` : ''} (auto, ${Object.keys(CHAT_TEMPLATES).join(', ')}, or a Jinja template)`);
+    throw new RecipeError(
+      file,
+      'chat_template',
+      `unknown template ${value}${s ? `, did you mean ${s}?` : ''} (auto, ${Object.keys(CHAT_TEMPLATES).join(', ')}, or a Jinja template)`,
+    );
   }
   return { kind: 'template', name: undefined, template: value };
 }
 
-function tokenizerSource(file: string, source: string | undefined, where: string, model: (ref: string, where: string) => ModelSpec): TokenizerSource | undefined {
+function tokenizerSource(source: string | undefined, where: string, model: (ref: string, where: string) => ModelSpec): TokenizerSource | undefined {
   if (source === undefined) return undefined;
   if (source === 'base') return { kind: 'base' };
   if (source === 'union') return { kind: 'union' };
@@ -357,8 +396,18 @@ function checkOperatorInputs(file: string, op: Operator, slice: SliceSpec, globa
   const base = slice.base;
   if (op.base === 'required' && !base) throw new RecipeError(file, 'base_model', `required by ${op.name}`);
   const models = slice.sources.filter((s) => !base || s.model.path !== base.path);
-  if (models.length < op.models.min) throw new RecipeError(file, slice.where, `${op.name} needs at least ${op.models.min} model${op.models.min > 1 ? 's' : ''} besides the base, got ${models.length}`);
-  if (op.models.max !== undefined && models.length > op.models.max) throw new RecipeError(file, slice.where, `${op.name} takes at most ${op.models.max} model${op.models.max > 1 ? 's' : ''} besides the base, got ${models.length}`);
+  if (models.length < op.models.min)
+    throw new RecipeError(
+      file,
+      slice.where,
+      `${op.name} needs at least ${op.models.min} model${op.models.min > 1 ? 's' : ''} besides the base, got ${models.length}`,
+    );
+  if (op.models.max !== undefined && models.length > op.models.max)
+    throw new RecipeError(
+      file,
+      slice.where,
+      `${op.name} takes at most ${op.models.max} model${op.models.max > 1 ? 's' : ''} besides the base, got ${models.length}`,
+    );
   const has = (map: ParamMap | undefined, name: string) => map !== undefined && Object.hasOwn(map, name);
   for (const p of op.params) {
     if (p.default !== undefined) continue;
@@ -384,7 +433,8 @@ function aimSpec(file: string, aim: RecipeDocument['aim'], base: ModelSpec | und
   if (!(omega >= 0 && omega <= 1)) throw new RecipeError(file, 'aim.omega', `must be in [0, 1], got ${omega}`);
   if (aim.chains !== undefined && aim.chains < 1) throw new RecipeError(file, 'aim.chains', `must be a positive integer, got ${aim.chains}`);
   if (!base) throw new RecipeError(file, 'aim', 'needs base_model: AIM moves salient channels back toward the base');
-  if (!/\.(jsonl|arrow)$/.test(aim.calibration)) throw new RecipeError(file, 'aim.calibration', `must be a .jsonl calibration file or an .arrow statistics file, got ${aim.calibration}`);
+  if (!/\.(jsonl|arrow)$/.test(aim.calibration))
+    throw new RecipeError(file, 'aim.calibration', `must be a .jsonl calibration file or an .arrow statistics file, got ${aim.calibration}`);
   const candidates = isAbsolute(aim.calibration) ? [aim.calibration] : [resolve(recipeDir, aim.calibration), resolve(cwd, aim.calibration)];
   const calibration = candidates.find((p) => existsSync(p));
   if (!calibration) throw new RecipeError(file, 'aim.calibration', `${aim.calibration}: no such file (looked in ${[...new Set(candidates)].join(', ')})`);

@@ -35,7 +35,7 @@ const Slice = z.looseObject({
   sources: z.array(SliceSource).min(1),
   parameters: Params.optional(),
   base_model: ModelRef.optional(),
-  merge_method: z.string().optional().describe('Tessera: this slice\'s operator (default: the recipe\'s)'),
+  merge_method: z.string().optional().describe("Tessera: this slice's operator (default: the recipe's)"),
 });
 
 const Module = z.looseObject({
@@ -52,12 +52,14 @@ const DtypeName = z.string().refine((s) => TORCH_DTYPE_NAMES.includes(s.toLowerC
 const ModelTokenSource = z.looseObject({
   kind: z.literal('model_token'),
   model: ModelRef,
-  token_id: Int.optional().describe('the row of this id in the model\'s embeddings'),
-  token: z.string().optional().describe('the row of this token in the model\'s own vocabulary'),
+  token_id: Int.optional().describe("the row of this id in the model's embeddings"),
+  token: z.string().optional().describe("the row of this token in the model's own vocabulary"),
 });
 
 const TokenEmbedding = z.looseObject({
-  source: z.union([z.string(), ModelTokenSource, z.looseObject({ kind: z.literal('zero') })]).optional()
+  source: z
+    .union([z.string(), ModelTokenSource, z.looseObject({ kind: z.literal('zero') })])
+    .optional()
     .describe('a model (its row for the same token), {kind: model_token, model, token_id | token}, or {kind: zero}'),
   force: z.boolean().optional().describe('use this row for every model, even those that have the token'),
 });
@@ -82,12 +84,13 @@ export const RecipeSchema = z.looseObject({
   modules: z.record(z.string(), Module).optional(),
   parameters: Params.optional().describe('global parameters'),
   dtype: DtypeName.optional().describe('dtype the inputs are read in (arithmetic is float32, or float64 for float64)'),
-  out_dtype: DtypeName.optional().describe('dtype of the output (default: dtype, else the base\'s)'),
+  out_dtype: DtypeName.optional().describe("dtype of the output (default: dtype, else the base's)"),
   tokenizer_source: z.string().optional().describe('base, union, or a model'),
   tokenizer: TokenizerSchema.optional(),
   chat_template: z.string().optional().describe('auto (the most common among the inputs), chatml, llama3, alpaca, mistral, or a Jinja template'),
   name: z.string().optional().describe('names an intermediate merge in a multi-document recipe'),
-  seed: Int.refine((v) => v >= 0, { message: 'must be a non-negative integer' }).optional()
+  seed: Int.refine((v) => v >= 0, { message: 'must be a non-negative integer' })
+    .optional()
     .describe('Tessera: seed of the random masks (DARE, DELLA); default 0'),
   aim: AimSchema.optional().describe('Tessera: activation-informed merging applied to the result'),
 });

@@ -4,7 +4,6 @@
 export const CH: i32 = 2048; // elements per chunk: the f32 scratch of one chunk is 8 KiB
 
 export const OUT_BF16: i32 = 0;
-const OUT_F16: i32 = 1;
 const OUT_F32: i32 = 2;
 const OUT_F64: i32 = 3;
 
@@ -16,10 +15,6 @@ const OUT_F64: i32 = 3;
 @inline export function ld1<T>(p: usize, j: i32): f32 {
   if (sizeof<T>() == 2) return reinterpret<f32>(<u32>load<u16>(p + (<usize>j << 1)) << 16);
   return load<f32>(p + (<usize>j << 2));
-}
-
-@inline function elemPtr<T>(p: usize, j: i32): usize {
-  return p + <usize>j * sizeof<T>();
 }
 
 // f32 bits -> bf16 bits in the low half of each lane, round-to-nearest-even (a NaN input may

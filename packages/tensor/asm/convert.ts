@@ -6,7 +6,6 @@ import { f32ToF16Bits } from './codec';
 const BF16: i32 = 0;
 const F16: i32 = 1;
 const F32: i32 = 2;
-const F64: i32 = 3;
 
 function f16BitsToF32(h: u32): f32 {
   const sign = (h & 0x8000) << 16;

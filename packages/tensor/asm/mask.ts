@@ -1,7 +1,6 @@
 // Sparsification masks applied to one chunk of a task vector, shared by the merge and the
 // stats kernels. A mask's arguments are 6 slots at `slot` in the argument block; the
 // tie quotas live in those slots and are consumed in element order as chunks go by.
-import { CH } from './codec';
 import { uniform4 } from './rng';
 
 export const MASK_NONE: i32 = 0;
@@ -40,7 +39,7 @@ export type KWindow = u64;
 export type KProbs = f32;
 export type KZero = f64;
 
-@inline function kindOf<K>(): i32 {
+@inline function _kindOf<K>(): i32 {
   if (isFloat<K>()) return sizeof<K>() == 4 ? MASK_PROBS : MASK_ZERO;
   if (sizeof<K>() == 1) return MASK_NONE;
   if (sizeof<K>() == 2) return MASK_TOPK;

@@ -55,7 +55,7 @@ const MODEL_SLOTS: usize = 10 * 8;
   const acc = scr + <usize>nm * (<usize>CH << 2);
   const wtab = acc + (<usize>CH << 2);
   for (let k = 0; k < nm; k++) v128.store(wtab + (<usize>k << 4), f32x4.splat(<f32>load<f64>(models + <usize>k * MODEL_SLOTS, 8)));
-  const zero = f32x4.splat(0);
+  const _zero = f32x4.splat(0);
   let bad = 0;
   let badIn = 0;
   for (let off = 0; off < n; off += CH) {

@@ -67,10 +67,14 @@ export function f64ToOddF32(x: number): number {
 /** Rounds a number to the precision of a dtype (the value stays a JS number). */
 export function roundTo(x: number, d: FloatDtype): number {
   switch (d) {
-    case 'F64': return x;
-    case 'F32': return Math.fround(x);
-    case 'BF16': return bf16BitsToF32(f32ToBf16Bits(f64ToOddF32(x)));
-    case 'F16': return f16BitsToF32(f32ToF16Bits(f64ToOddF32(x)));
+    case 'F64':
+      return x;
+    case 'F32':
+      return Math.fround(x);
+    case 'BF16':
+      return bf16BitsToF32(f32ToBf16Bits(f64ToOddF32(x)));
+    case 'F16':
+      return f16BitsToF32(f32ToF16Bits(f64ToOddF32(x)));
   }
 }
 
@@ -82,10 +86,18 @@ export function decode(bytes: Uint8Array, d: FloatDtype): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     switch (d) {
-      case 'BF16': out[i] = bf16BitsToF32(view.getUint16(i * 2, true)); break;
-      case 'F16': out[i] = f16BitsToF32(view.getUint16(i * 2, true)); break;
-      case 'F32': out[i] = view.getFloat32(i * 4, true); break;
-      case 'F64': out[i] = view.getFloat64(i * 8, true); break;
+      case 'BF16':
+        out[i] = bf16BitsToF32(view.getUint16(i * 2, true));
+        break;
+      case 'F16':
+        out[i] = f16BitsToF32(view.getUint16(i * 2, true));
+        break;
+      case 'F32':
+        out[i] = view.getFloat32(i * 4, true);
+        break;
+      case 'F64':
+        out[i] = view.getFloat64(i * 8, true);
+        break;
     }
   }
   return out;
@@ -99,10 +111,18 @@ export function encode(values: ArrayLike<number>, d: FloatDtype): Uint8Array {
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     switch (d) {
-      case 'BF16': view.setUint16(i * 2, f32ToBf16Bits(f64ToOddF32(x)), true); break;
-      case 'F16': view.setUint16(i * 2, f32ToF16Bits(f64ToOddF32(x)), true); break;
-      case 'F32': view.setFloat32(i * 4, x, true); break;
-      case 'F64': view.setFloat64(i * 8, x, true); break;
+      case 'BF16':
+        view.setUint16(i * 2, f32ToBf16Bits(f64ToOddF32(x)), true);
+        break;
+      case 'F16':
+        view.setUint16(i * 2, f32ToF16Bits(f64ToOddF32(x)), true);
+        break;
+      case 'F32':
+        view.setFloat32(i * 4, x, true);
+        break;
+      case 'F64':
+        view.setFloat64(i * 8, x, true);
+        break;
     }
   }
   return out;

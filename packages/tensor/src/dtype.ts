@@ -3,10 +3,21 @@ export type FloatDtype = 'BF16' | 'F16' | 'F32' | 'F64';
 
 /** Every dtype a safetensors header may declare, with its item size in bytes. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  U16: 2, I16: 2, F16: 2, BF16: 2,
-  U32: 4, I32: 4, F32: 4,
-  U64: 8, I64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  U16: 2,
+  I16: 2,
+  F16: 2,
+  BF16: 2,
+  U32: 4,
+  I32: 4,
+  F32: 4,
+  U64: 8,
+  I64: 8,
+  F64: 8,
 };
 
 export const FLOAT_DTYPES: readonly FloatDtype[] = ['BF16', 'F16', 'F32', 'F64'];
@@ -26,10 +37,17 @@ export function dtypeCode(d: FloatDtype): number {
 
 /** Recipe / Hugging Face names (`bfloat16`, `float16`, `float32`, `float64`). */
 const TORCH_NAMES: Record<string, FloatDtype> = {
-  bfloat16: 'BF16', bf16: 'BF16',
-  float16: 'F16', fp16: 'F16', half: 'F16',
-  float32: 'F32', fp32: 'F32', float: 'F32',
-  float64: 'F64', fp64: 'F64', double: 'F64',
+  bfloat16: 'BF16',
+  bf16: 'BF16',
+  float16: 'F16',
+  fp16: 'F16',
+  half: 'F16',
+  float32: 'F32',
+  fp32: 'F32',
+  float: 'F32',
+  float64: 'F64',
+  fp64: 'F64',
+  double: 'F64',
 };
 
 export function dtypeFromTorchName(name: string): FloatDtype | undefined {

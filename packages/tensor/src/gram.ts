@@ -41,4 +41,3 @@ export function rowStockT(values: Float64Array[], n: number, rowLen: number): Fl
   }
   return t;
 }
-

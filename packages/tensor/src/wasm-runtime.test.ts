@@ -47,15 +47,33 @@ describe('merge kernels match the reference byte for byte', () => {
           const specs: MergeSpec[] = [
             { kernel: 'linear', weights: [0.25, 0.5, -1, 0.3], normalize: true, div: 0.05 },
             { kernel: 'linear', weights: [0.25, 0.5, -1, 0.3], normalize: false, div: 1 },
-            { kernel: 'tvmerge', consensus: 'sum', normalize: true, div: 1.7, lambda: 0.7,
-              models: [0, 1, 2].map((k) => ({ weight: 0.5 + k, scale: 1, mask: { kind: 'none' } })) },
-            { kernel: 'tvmerge', consensus: 'ties', normalize: true, div: 1, lambda: 1.3,
-              models: [0, 1, 2].map((k) => ({ weight: k === 1 ? -0.5 : 1, scale: 1 + k / 3, mask: masks[(k + n) % masks.length]! })) },
-            { kernel: 'tvmerge', consensus: 'ties', normalize: false, div: 1, lambda: 1,
-              models: [0, 1, 2].map((k) => ({ weight: 1, scale: 1, mask: masks[(k + 2) % masks.length]! })) },
+            {
+              kernel: 'tvmerge',
+              consensus: 'sum',
+              normalize: true,
+              div: 1.7,
+              lambda: 0.7,
+              models: [0, 1, 2].map((k) => ({ weight: 0.5 + k, scale: 1, mask: { kind: 'none' } })),
+            },
+            {
+              kernel: 'tvmerge',
+              consensus: 'ties',
+              normalize: true,
+              div: 1,
+              lambda: 1.3,
+              models: [0, 1, 2].map((k) => ({ weight: k === 1 ? -0.5 : 1, scale: 1 + k / 3, mask: masks[(k + n) % masks.length]! })),
+            },
+            {
+              kernel: 'tvmerge',
+              consensus: 'ties',
+              normalize: false,
+              div: 1,
+              lambda: 1,
+              models: [0, 1, 2].map((k) => ({ weight: 1, scale: 1, mask: masks[(k + 2) % masks.length]! })),
+            },
             { kernel: 'stock', t: 0.8, rowLen: 1 },
             { kernel: 'stock', t: 0, rowLen: 3, rowT: Float32Array.from({ length: Math.ceil(n / 3) }, (_, i) => i / 7) },
-            { kernel: 'stockRows', rowLen: n > 8 ? 8 : n },
+            { kernel: 'stockRows', rowLen: Math.min(n, 8) },
           ];
           for (const spec of specs) {
             const { wasm, ref } = both(spec, n, dtypes, out, undefined, BLOCK * 3);
@@ -81,7 +99,9 @@ describe('merge kernels match the reference byte for byte', () => {
     expect(Array.from(decode(wasm, 'F64'))).not.toEqual(Array.from(r64)); // the f32 reference differs
     const values = inputsOf(100, 3, ['F64'], 103).map((i) => decode(i.bytes, 'F64'));
     const w = 1 / 3;
-    expect(Array.from(decode(wasm, 'F64'))).toEqual(Array.from(values[0]!, (_, e) => ((w * values[0]![e]! + w * values[1]![e]!) + w * values[2]![e]!) + 0 * values[3]![e]!));
+    expect(Array.from(decode(wasm, 'F64'))).toEqual(
+      Array.from(values[0]!, (_, e) => w * values[0]![e]! + w * values[1]![e]! + w * values[2]![e]! + 0 * values[3]![e]!),
+    );
   });
 
   it('reports non-finite outputs with the first index', () => {
@@ -102,7 +122,14 @@ describe('stats kernels match the reference', () => {
         const values = inputs.map((i) => decode(i.bytes, i.dtype));
         const specs: StatsSpec[] = [
           { kernel: 'histHi' },
-          { kernel: 'histLo', entries: [{ model: 0, bin: 0x3b00 }, { model: 2, bin: 0x3a80 }, { model: 0, bin: 0x3b80 }] },
+          {
+            kernel: 'histLo',
+            entries: [
+              { model: 0, bin: 0x3b00 },
+              { model: 2, bin: 0x3a80 },
+              { model: 0, bin: 0x3b80 },
+            ],
+          },
           { kernel: 'l1', masks: [masks[2]!, masks[4]!, masks[3]!] },
           { kernel: 'gram', mode: 'raw' },
           { kernel: 'gram', mode: 'delta' },

@@ -77,8 +77,13 @@ export class KernelRuntime {
   private free = 0;
 
   constructor() {
-    this.ex = new WebAssembly.Instance(module(), { env: { abort: () => { throw new Error('kernel abort'); } } })
-      .exports as unknown as Exports;
+    this.ex = new WebAssembly.Instance(module(), {
+      env: {
+        abort: () => {
+          throw new Error('kernel abort');
+        },
+      },
+    }).exports as unknown as Exports;
   }
 
   /** Bytes of kernel memory currently reserved (grows to the largest slice seen). */
@@ -94,7 +99,11 @@ export class KernelRuntime {
     const allBf16 = layout.inputDtypes.every((d) => d === 'BF16');
     this.storage = r === 'F64' ? 'F64' : r === 'BF16' || (allBf16 && (r === undefined || r === 'F32')) ? 'BF16' : 'F32';
     let p = ARGS + ARGS_BYTES;
-    this.raw = layout.inputDtypes.map((d) => { const at = p; p = align(p + np * itemSize(d)); return at; });
+    this.raw = layout.inputDtypes.map((d) => {
+      const at = p;
+      p = align(p + np * itemSize(d));
+      return at;
+    });
     this.stored = layout.inputDtypes.map((d, i) => {
       if (this.storage === 'F64' || (d === this.storage && r !== 'F16')) return this.raw[i]!;
       const at = p;
@@ -118,7 +127,12 @@ export class KernelRuntime {
     if (!outDtype) throw new Error('merge on a slice prepared without an output dtype');
     if (TS_MERGES.has(spec.kernel)) return this.mergeTs(spec, outDtype);
     if (spec.kernel === 'tvmerge' && spec.models.some((m) => m.mask.kind === 'della')) {
-      const masks = resolveMasks(spec.models.map((m) => m.mask), this.kernelValues(), n, this.round());
+      const masks = resolveMasks(
+        spec.models.map((m) => m.mask),
+        this.kernelValues(),
+        n,
+        this.round(),
+      );
       return this.merge({ ...spec, models: spec.models.map((m, k) => ({ ...m, mask: masks[k]! })) }, elemStart);
     }
     if (this.storage === 'F64') return this.mergeF64(spec, elemStart, outDtype);
@@ -141,8 +155,19 @@ export class KernelRuntime {
         bad = this.call('linear' + suffix, a);
         break;
       case 'tvmerge': {
-        a.push(np, nIn - 1, dtypeCode(outDtype), out, this.stored[0]!, elemStart, spec.consensus === 'ties' ? 1 : 0,
-          spec.normalize ? 1 : 0, Math.fround(spec.div), Math.fround(spec.lambda), scratch);
+        a.push(
+          np,
+          nIn - 1,
+          dtypeCode(outDtype),
+          out,
+          this.stored[0]!,
+          elemStart,
+          spec.consensus === 'ties' ? 1 : 0,
+          spec.normalize ? 1 : 0,
+          Math.fround(spec.div),
+          Math.fround(spec.lambda),
+          scratch,
+        );
         spec.models.forEach((m, k) => this.pushModel(a, this.stored[k + 1]!, m.weight, m.scale, m.mask));
         bad = this.call('tvmerge' + suffix, a);
         inputBad = new Float64Array(this.ex.memory.buffer, ARGS, 1)[0]!;
@@ -236,14 +261,28 @@ export class KernelRuntime {
     if (m.kind === 'della') throw new Error('della masks are resolved before the kernel runs');
     const slots = [ptr, Math.fround(weight), Math.fround(scale), MASK_KIND[m.kind], 0, 0, 0, 0, 0, 0];
     switch (m.kind) {
-      case 'topk': slots[4] = m.thr; slots[5] = m.quota; break;
-      case 'window': slots[4] = m.lo; slots[5] = m.dropLo; slots[6] = m.hi; slots[7] = m.keepHi; break;
-      case 'bernoulli': slots[4] = m.key[0]; slots[5] = m.key[1]; slots[6] = Math.fround(m.p); break;
+      case 'topk':
+        slots[4] = m.thr;
+        slots[5] = m.quota;
+        break;
+      case 'window':
+        slots[4] = m.lo;
+        slots[5] = m.dropLo;
+        slots[6] = m.hi;
+        slots[7] = m.keepHi;
+        break;
+      case 'bernoulli':
+        slots[4] = m.key[0];
+        slots[5] = m.key[1];
+        slots[6] = Math.fround(m.p);
+        break;
       case 'probs': {
         const at = this.alloc(padded(this.current().n) * 4);
         this.ensure(this.free);
         new Float32Array(this.ex.memory.buffer, at, m.probs.length).set(m.probs);
-        slots[4] = m.key[0]; slots[5] = m.key[1]; slots[6] = at;
+        slots[4] = m.key[0];
+        slots[5] = m.key[1];
+        slots[6] = at;
         break;
       }
     }
@@ -318,7 +357,8 @@ export class KernelRuntime {
   private scanInputs(): { inputNonFinite: number; firstInputNonFinite: number } {
     const values = this.storage === 'F64' ? this.decodedInputs() : this.storedValues();
     const { n } = this.current();
-    let count = 0, first = -1;
+    let count = 0,
+      first = -1;
     for (let e = 0; e < n; e++) {
       for (let k = 1; k < values.length; k++) {
         if (!Number.isFinite(values[k]![e]! - values[0]![e]!)) {
@@ -352,7 +392,8 @@ export class KernelRuntime {
 
 function scanNonFinite(bytes: Uint8Array, d: FloatDtype): { nonFinite: number; firstNonFinite: number } {
   const v = decode(bytes, d);
-  let count = 0, first = -1;
+  let count = 0,
+    first = -1;
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i]!)) {
       if (first < 0) first = i;

@@ -40,26 +40,46 @@ export function chainOptions(cmd: Command): Command {
 }
 
 export function activationsCommand(program: Command, io: Io): void {
-  chainOptions(natsOptions(program
-    .command('activations')
-    .description('activation statistics of a model on calibration prompts (AIM\'s per-channel mean |x| sums), as an Arrow IPC file'), false)
-    .argument('<checkpoint>', 'model folder')
-    .requiredOption('--probes <file>', 'calibration prompts: jsonl of {"prompt": ...}')
-    .requiredOption('-o, --out <file>', 'statistics file (.arrow)'))
+  chainOptions(
+    natsOptions(
+      program
+        .command('activations')
+        .description("activation statistics of a model on calibration prompts (AIM's per-channel mean |x| sums), as an Arrow IPC file"),
+      false,
+    )
+      .argument('<checkpoint>', 'model folder')
+      .requiredOption('--probes <file>', 'calibration prompts: jsonl of {"prompt": ...}')
+      .requiredOption('-o, --out <file>', 'statistics file (.arrow)'),
+  )
     .option('--json', 'print one JSON object per event')
     .option('--debug', 'print stack traces')
     .action(async (model: string, flags: ActivationFlags) => {
       io.exitCode = await run(io, flags, async (signal) => {
         const seqs = await calibrationSequences(model, flags.probes);
         const started = performance.now();
-        const stats = await withExecutor(flags, flags.chains, (executor) => collectActivations(model, seqs, {
-          executor, workDir: resolve(flags.workDir ?? dirname(resolve(flags.out))), chains: flags.chains, batchSize: flags.batch, device: flags.device, signal,
-          onStage: (done, total) => { if (flags.json) io.stdout.write(JSON.stringify({ type: 'stage', done, total }) + '\n'); else io.stderr.write(`\rstages ${done}/${total}`); },
-        }));
+        const stats = await withExecutor(flags, flags.chains, (executor) =>
+          collectActivations(model, seqs, {
+            executor,
+            workDir: resolve(flags.workDir ?? dirname(resolve(flags.out))),
+            chains: flags.chains,
+            batchSize: flags.batch,
+            device: flags.device,
+            signal,
+            onStage: (done, total) => {
+              if (flags.json) io.stdout.write(JSON.stringify({ type: 'stage', done, total }) + '\n');
+              else io.stderr.write(`\rstages ${done}/${total}`);
+            },
+          }),
+        );
         await (await import('@tessera/model')).writeStats(flags.out, stats);
-        const tokens = seqs.reduce((n, s) => n + s.length, 0), seconds = (performance.now() - started) / 1000;
-        if (flags.json) io.stdout.write(JSON.stringify({ type: 'done', out: flags.out, tensors: stats.sums.size, sequences: seqs.length, tokens, seconds }) + '\n');
-        else io.stderr.write(`\n${flags.out}: statistics of ${stats.sums.size} tensors over ${seqs.length} sequences (${tokens} tokens) in ${seconds.toFixed(1)}s\n`);
+        const tokens = seqs.reduce((n, s) => n + s.length, 0),
+          seconds = (performance.now() - started) / 1000;
+        if (flags.json)
+          io.stdout.write(JSON.stringify({ type: 'done', out: flags.out, tensors: stats.sums.size, sequences: seqs.length, tokens, seconds }) + '\n');
+        else
+          io.stderr.write(
+            `\n${flags.out}: statistics of ${stats.sums.size} tensors over ${seqs.length} sequences (${tokens} tokens) in ${seconds.toFixed(1)}s\n`,
+          );
       });
     });
 }

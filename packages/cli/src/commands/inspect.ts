@@ -20,17 +20,35 @@ export function inspectCommand(program: Command, io: Io): void {
         const dtypes: Record<string, number> = {};
         for (const t of tensors) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
         const summary = {
-          path: c.dir, files: c.files, tensors: tensors.length, parameters: params, bytes, dtypes,
+          path: c.dir,
+          files: c.files,
+          tensors: tensors.length,
+          parameters: params,
+          bytes,
+          dtypes,
           layers: layerCount(c.config, c.tensors.keys()),
           architecture: (c.config?.architectures as string[] | undefined)?.[0],
         };
         if (flags.json) {
-          io.stdout.write(JSON.stringify({ ...summary, tensorList: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file })) }) + '\n');
+          io.stdout.write(
+            JSON.stringify({ ...summary, tensorList: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file })) }) + '\n',
+          );
           return;
         }
-        io.stdout.write(`${c.dir}: ${tensors.length} tensors, ${params.toLocaleString('en-US')} parameters (${(bytes / 1e9).toFixed(2)} GB) in ${c.files.length} file${c.files.length > 1 ? 's' : ''}\n`);
-        io.stdout.write(`dtypes: ${Object.entries(dtypes).map(([d, n]) => `${d} ${n}`).join(', ')}; layers: ${summary.layers}${summary.architecture ? `; ${summary.architecture}` : ''}\n\n`);
-        io.stdout.write(table([['tensor', 'dtype', 'shape', ...(c.files.length > 1 ? ['file'] : [])], ...tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, ...(c.files.length > 1 ? [t.file.split('/').pop()!] : [])])]) + '\n');
+        io.stdout.write(
+          `${c.dir}: ${tensors.length} tensors, ${params.toLocaleString('en-US')} parameters (${(bytes / 1e9).toFixed(2)} GB) in ${c.files.length} file${c.files.length > 1 ? 's' : ''}\n`,
+        );
+        io.stdout.write(
+          `dtypes: ${Object.entries(dtypes)
+            .map(([d, n]) => `${d} ${n}`)
+            .join(', ')}; layers: ${summary.layers}${summary.architecture ? `; ${summary.architecture}` : ''}\n\n`,
+        );
+        io.stdout.write(
+          table([
+            ['tensor', 'dtype', 'shape', ...(c.files.length > 1 ? ['file'] : [])],
+            ...tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, ...(c.files.length > 1 ? [t.file.split('/').pop()!] : [])]),
+          ]) + '\n',
+        );
       });
     });
 }

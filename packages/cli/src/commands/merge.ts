@@ -22,15 +22,13 @@ interface MergeFlags extends NatsFlags {
 }
 
 export function mergeCommand(program: Command, io: Io): void {
-  natsOptions(program
-    .command('merge')
-    .description('merge the models of a recipe: in this process (embedded mode), or on remote workers with --nats'), false)
+  natsOptions(program.command('merge').description('merge the models of a recipe: in this process (embedded mode), or on remote workers with --nats'), false)
     .argument('<recipe>', 'mergekit-compatible YAML recipe')
     .requiredOption('-o, --out <dir>', 'output directory (created; must not exist unless --overwrite)')
     .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
-    .option('--slice-mb <m>', 'size of one input\'s slice in MiB (default: from --memory-mb)', positiveNumber)
+    .option('--slice-mb <m>', "size of one input's slice in MiB (default: from --memory-mb)", positiveNumber)
     .option('--memory-mb <m>', 'memory budget per worker thread in MiB', positiveNumber, 512)
-    .option('--seed <s>', 'seed of random masks (overrides the recipe\'s seed)', nonNegativeInt)
+    .option('--seed <s>', "seed of random masks (overrides the recipe's seed)", nonNegativeInt)
     .option('--shard-size <size>', 'largest output file, e.g. 5GB or 2GiB', byteSize)
     .option('--overwrite', 'replace an existing output directory')
     .option('--no-fsync', 'do not flush the output to disk before publishing it')
@@ -43,21 +41,21 @@ export function mergeCommand(program: Command, io: Io): void {
       io.exitCode = await run(io, flags, async (signal) => {
         const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
         try {
-        await mergeRecipeFile(recipe, {
-          ...(remote ? { executor: remote.executor } : {}),
-          out: flags.out,
-          ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
-          ...(flags.sliceMb !== undefined ? { sliceBytes: flags.sliceMb * 2 ** 20 } : {}),
-          ...(flags.memoryMb !== undefined ? { memoryBytes: flags.memoryMb * 2 ** 20 } : {}),
-          ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-          ...(flags.shardSize !== undefined ? { shardBytes: flags.shardSize } : {}),
-          overwrite: flags.overwrite ?? false,
-          fsync: flags.fsync,
-          strict: flags.strict ?? false,
-          skipMismatched: flags.skipMismatched ?? false,
-          onEvent: report,
-          signal,
-        });
+          await mergeRecipeFile(recipe, {
+            ...(remote ? { executor: remote.executor } : {}),
+            out: flags.out,
+            ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
+            ...(flags.sliceMb !== undefined ? { sliceBytes: flags.sliceMb * 2 ** 20 } : {}),
+            ...(flags.memoryMb !== undefined ? { memoryBytes: flags.memoryMb * 2 ** 20 } : {}),
+            ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+            ...(flags.shardSize !== undefined ? { shardBytes: flags.shardSize } : {}),
+            overwrite: flags.overwrite ?? false,
+            fsync: flags.fsync,
+            strict: flags.strict ?? false,
+            skipMismatched: flags.skipMismatched ?? false,
+            onEvent: report,
+            signal,
+          });
         } finally {
           await remote?.close();
         }

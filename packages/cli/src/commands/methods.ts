@@ -10,7 +10,11 @@ export function methodsCommand(program: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action((flags: { json?: boolean }) => {
       if (flags.json) {
-        io.stdout.write(JSON.stringify(OPERATORS.map((o) => ({ name: o.name, summary: o.summary, base: o.base, models: o.models, embeddings: o.embeddings, params: o.params }))) + '\n');
+        io.stdout.write(
+          JSON.stringify(
+            OPERATORS.map((o) => ({ name: o.name, summary: o.summary, base: o.base, models: o.models, embeddings: o.embeddings, params: o.params })),
+          ) + '\n',
+        );
         return;
       }
       for (const o of OPERATORS) {
@@ -18,7 +22,12 @@ export function methodsCommand(program: Command, io: Io): void {
         const count = o.models.max === o.models.min ? `${o.models.min}` : `${o.models.min}${o.models.max ? `-${o.models.max}` : '+'}`;
         io.stdout.write(`${o.name}: ${o.summary} (${base}; ${count} model${count === '1' ? '' : 's'}; embeddings of other sizes: ${o.embeddings})\n`);
         if (o.params.length > 0) {
-          const rows = o.params.map((p) => ['  ' + p.name, p.scope === 'model' ? 'per model' : 'global', p.default === undefined ? 'required' : `default ${String(p.default)}`, p.doc]);
+          const rows = o.params.map((p) => [
+            '  ' + p.name,
+            p.scope === 'model' ? 'per model' : 'global',
+            p.default === undefined ? 'required' : `default ${String(p.default)}`,
+            p.doc,
+          ]);
           io.stdout.write(table(rows) + '\n');
         }
         io.stdout.write('\n');

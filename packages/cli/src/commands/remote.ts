@@ -13,7 +13,7 @@ import { type Io, run } from '../run.js';
 
 function clientOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--server <host:port>', 'the coordinator\'s gRPC address')
+    .requiredOption('--server <host:port>', "the coordinator's gRPC address")
     .option('--token <token>', 'bearer token (or env TESSERA_TOKEN)')
     .option('--tls-ca <file>', 'connect with TLS, trusting this CA')
     .option('--json', 'print JSON')
@@ -23,7 +23,10 @@ function clientOptions(cmd: Command): Command {
 /** A gRPC error answered by the coordinator, with the kind its status stands for (ERROR_KINDS). */
 class RemoteCallError extends TesseraError {
   override readonly name = 'RemoteCallError';
-  constructor(message: string, readonly kind: ErrorKind) {
+  constructor(
+    message: string,
+    readonly kind: ErrorKind,
+  ) {
     super(message);
   }
 }
@@ -42,7 +45,7 @@ export function submitCommand(program: Command, io: Io): void {
     .argument('<recipe>', 'recipe file (paths in it are resolved from its folder, as the coordinator sees them)')
     .requiredOption('-o, --out <dir>', 'output folder (shared storage)')
     .option('--watch', 'follow the job until it ends')
-    .option('--slice-mb <m>', 'size of one input\'s slice in MiB', positiveNumber)
+    .option('--slice-mb <m>', "size of one input's slice in MiB", positiveNumber)
     .option('--memory-mb <m>', 'memory budget per worker thread in MiB', positiveNumber)
     .option('--seed <s>', 'seed of random masks', nonNegativeInt)
     .option('--shard-size <size>', 'largest output file', byteSize)
@@ -50,34 +53,64 @@ export function submitCommand(program: Command, io: Io): void {
     .option('--strict', 'unknown recipe keys are errors')
     .option('--skip-mismatched', 'task-vector operators leave out models whose tensor has another shape')
     .option('--no-fsync', 'do not flush outputs')
-    .action(async (recipe: string, flags: ClientFlags & { out: string; watch?: boolean; json?: boolean; debug?: boolean; sliceMb?: number; memoryMb?: number; seed?: number; shardSize?: number; overwrite?: boolean; strict?: boolean; skipMismatched?: boolean; fsync: boolean }) => {
-      io.exitCode = await run(io, flags, async () => {
-        let text: string;
-        try {
-          text = readFileSync(recipe, 'utf8');
-        } catch {
-          throw new UsageError(`${recipe}: cannot read the recipe`);
-        }
-        const client = mergeClient(flags);
-        try {
-          const res = await client.call<{ job_id: string; warnings: string[] }>('Submit', {
-            recipe: text, output: resolve(flags.out), recipe_dir: dirname(resolve(recipe)),
-            options: {
-              slice_mb: flags.sliceMb ?? 0, memory_mb: flags.memoryMb ?? 0, seed: flags.seed ?? 0, has_seed: flags.seed !== undefined,
-              shard_bytes: flags.shardSize ?? 0, overwrite: flags.overwrite ?? false, strict: flags.strict ?? false,
-              skip_mismatched: flags.skipMismatched ?? false, no_fsync: !flags.fsync,
-            },
-          }).catch((e: unknown) => { throw remoteError(e); });
-          for (const w of res.warnings) io.stderr.write(`warning: ${w}\n`);
-          if (flags.json) io.stdout.write(JSON.stringify({ type: 'submitted', job_id: res.job_id }) + '\n');
-          else io.stdout.write(`job ${res.job_id}\n`);
-          if (!flags.watch) return EXIT_OK;
-          return await follow(client, res.job_id, io, flags.json ?? false);
-        } finally {
-          client.close();
-        }
-      });
-    });
+    .action(
+      async (
+        recipe: string,
+        flags: ClientFlags & {
+          out: string;
+          watch?: boolean;
+          json?: boolean;
+          debug?: boolean;
+          sliceMb?: number;
+          memoryMb?: number;
+          seed?: number;
+          shardSize?: number;
+          overwrite?: boolean;
+          strict?: boolean;
+          skipMismatched?: boolean;
+          fsync: boolean;
+        },
+      ) => {
+        io.exitCode = await run(io, flags, async () => {
+          let text: string;
+          try {
+            text = readFileSync(recipe, 'utf8');
+          } catch {
+            throw new UsageError(`${recipe}: cannot read the recipe`);
+          }
+          const client = mergeClient(flags);
+          try {
+            const res = await client
+              .call<{ job_id: string; warnings: string[] }>('Submit', {
+                recipe: text,
+                output: resolve(flags.out),
+                recipe_dir: dirname(resolve(recipe)),
+                options: {
+                  slice_mb: flags.sliceMb ?? 0,
+                  memory_mb: flags.memoryMb ?? 0,
+                  seed: flags.seed ?? 0,
+                  has_seed: flags.seed !== undefined,
+                  shard_bytes: flags.shardSize ?? 0,
+                  overwrite: flags.overwrite ?? false,
+                  strict: flags.strict ?? false,
+                  skip_mismatched: flags.skipMismatched ?? false,
+                  no_fsync: !flags.fsync,
+                },
+              })
+              .catch((e: unknown) => {
+                throw remoteError(e);
+              });
+            for (const w of res.warnings) io.stderr.write(`warning: ${w}\n`);
+            if (flags.json) io.stdout.write(JSON.stringify({ type: 'submitted', job_id: res.job_id }) + '\n');
+            else io.stdout.write(`job ${res.job_id}\n`);
+            if (!flags.watch) return EXIT_OK;
+            return await follow(client, res.job_id, io, flags.json ?? false);
+          } finally {
+            client.close();
+          }
+        });
+      },
+    );
 }
 
 /** Streams a job's events; returns the exit code of its end state. */
@@ -88,11 +121,16 @@ async function follow(client: MergeClient, jobId: string, io: Io, json: boolean)
     const s = client.watch(jobId);
     s.on('data', (e: JobEventMsg) => {
       last = e;
-      if (json) { io.stdout.write(JSON.stringify(e) + '\n'); return; }
+      if (json) {
+        io.stdout.write(JSON.stringify(e) + '\n');
+        return;
+      }
       if (e.type === 'progress' && tty) {
         const frac = e.bytes_total > 0 ? e.bytes_done / e.bytes_total : 0;
         const fill = Math.round(frac * 24);
-        io.stderr.write(`\r\x1b[2K[${'#'.repeat(fill)}${'-'.repeat(24 - fill)}] ${e.tensors_done}/${e.tensors_total} tensors  ${gb(e.bytes_done)}/${gb(e.bytes_total)}  ${e.gbps.toFixed(2)} GB/s  ${e.workers} workers`);
+        io.stderr.write(
+          `\r\x1b[2K[${'#'.repeat(fill)}${'-'.repeat(24 - fill)}] ${e.tensors_done}/${e.tensors_total} tensors  ${gb(e.bytes_done)}/${gb(e.bytes_total)}  ${e.gbps.toFixed(2)} GB/s  ${e.workers} workers`,
+        );
       } else if (e.type !== 'progress') {
         io.stderr.write(`${tty ? '\r\x1b[2K' : ''}${e.type}: ${e.state} ${e.phase}${e.message ? ` — ${e.message}` : ''}\n`);
       }
@@ -114,15 +152,40 @@ export function statusCommand(program: Command, io: Io): void {
         const client = mergeClient(flags);
         try {
           if (job) {
-            const j = await client.call<JobMsg>('Get', { job_id: job }).catch((e: unknown) => { throw remoteError(e); });
-            io.stdout.write(flags.json ? JSON.stringify(j) + '\n' : `${j.id}: ${j.state} (${j.phase}) ${j.tensors_done}/${j.tensors_total} tensors, ${gb(j.bytes_done)}/${gb(j.bytes_total)}${j.error ? ` — ${j.error}` : ''}\n`);
+            const j = await client.call<JobMsg>('Get', { job_id: job }).catch((e: unknown) => {
+              throw remoteError(e);
+            });
+            io.stdout.write(
+              flags.json
+                ? JSON.stringify(j) + '\n'
+                : `${j.id}: ${j.state} (${j.phase}) ${j.tensors_done}/${j.tensors_total} tensors, ${gb(j.bytes_done)}/${gb(j.bytes_total)}${j.error ? ` — ${j.error}` : ''}\n`,
+            );
             return j.state === 'failed' ? EXIT_FAILURE : EXIT_OK;
           }
-          const r = await client.call<{ jobs: JobMsg[]; workers: WorkerMsg[] }>('List', {}).catch((e: unknown) => { throw remoteError(e); });
-          if (flags.json) { io.stdout.write(JSON.stringify(r) + '\n'); return EXIT_OK; }
+          const r = await client.call<{ jobs: JobMsg[]; workers: WorkerMsg[] }>('List', {}).catch((e: unknown) => {
+            throw remoteError(e);
+          });
+          if (flags.json) {
+            io.stdout.write(JSON.stringify(r) + '\n');
+            return EXIT_OK;
+          }
           io.stdout.write(`${r.workers.length} live worker(s), ${r.workers.reduce((s, w) => s + w.threads, 0)} threads\n`);
-          if (r.workers.length > 0) io.stdout.write(table([['worker', 'pool', 'threads', 'tasks', 'seen'], ...r.workers.map((w) => [w.id, w.pool, String(w.threads), String(w.tasks_done), `${duration(Date.now() / 1000 - w.last_seen)} ago`])]) + '\n');
-          if (r.jobs.length > 0) io.stdout.write('\n' + table([['job', 'state', 'phase', 'tensors', 'output'], ...r.jobs.map((j) => [j.id, j.state, j.phase, `${j.tensors_done}/${j.tensors_total}`, j.output])]) + '\n');
+          if (r.workers.length > 0)
+            io.stdout.write(
+              table([
+                ['worker', 'pool', 'threads', 'tasks', 'seen'],
+                ...r.workers.map((w) => [w.id, w.pool, String(w.threads), String(w.tasks_done), `${duration(Date.now() / 1000 - w.last_seen)} ago`]),
+              ]) + '\n',
+            );
+          if (r.jobs.length > 0)
+            io.stdout.write(
+              '\n' +
+                table([
+                  ['job', 'state', 'phase', 'tensors', 'output'],
+                  ...r.jobs.map((j) => [j.id, j.state, j.phase, `${j.tensors_done}/${j.tensors_total}`, j.output]),
+                ]) +
+                '\n',
+            );
           return EXIT_OK;
         } finally {
           client.close();
@@ -131,7 +194,6 @@ export function statusCommand(program: Command, io: Io): void {
     });
 }
 
-
 export function cancelCommand(program: Command, io: Io): void {
   clientOptions(program.command('cancel').description('cancel a job: workers take no more of its tasks, its partial output is removed'))
     .argument('<job>', 'job id')
@@ -139,7 +201,9 @@ export function cancelCommand(program: Command, io: Io): void {
       io.exitCode = await run(io, flags, async () => {
         const client = mergeClient(flags);
         try {
-          const j = await client.call<JobMsg>('Cancel', { job_id: job }).catch((e: unknown) => { throw remoteError(e); });
+          const j = await client.call<JobMsg>('Cancel', { job_id: job }).catch((e: unknown) => {
+            throw remoteError(e);
+          });
           io.stdout.write(flags.json ? JSON.stringify(j) + '\n' : `${j.id}: ${j.state}\n`);
           return EXIT_OK;
         } finally {

@@ -20,7 +20,7 @@ export function workerCommand(program: Command, io: Io): void {
   natsOptions(program.command('worker').description('run a shard-worker: pull merge tasks from NATS JetStream and run them'), true)
     .option('-t, --threads <n>', 'worker threads', positiveInt, 2)
     .option('--pool <pool>', 'worker pool (cpu or gpu; default gpu with --device cuda)')
-    .option('--device <device>', 'where model tasks run: cpu, or cuda (onnxruntime\'s CUDA provider)', deviceOption, 'cpu')
+    .option('--device <device>', "where model tasks run: cpu, or cuda (onnxruntime's CUDA provider)", deviceOption, 'cpu')
     .option('--no-fsync', 'do not flush outputs before acknowledging tasks')
     .option('--debug', 'print stack traces')
     .action(async (flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; debug?: boolean }) => {
@@ -29,7 +29,14 @@ export function workerCommand(program: Command, io: Io): void {
         const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
         if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
         if (flags.device === 'cuda') await (await import('@tessera/model')).checkCuda();
-        const w = await startWorker({ ...natsConnection(flags), threads: flags.threads, pool, device: flags.device, fsync: flags.fsync, log: (l) => logger.info(l) });
+        const w = await startWorker({
+          ...natsConnection(flags),
+          threads: flags.threads,
+          pool,
+          device: flags.device,
+          fsync: flags.fsync,
+          log: (l) => logger.info(l),
+        });
         const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
         logger.info({ event: 'signal', signal });
         await w.stop();
@@ -47,22 +54,40 @@ export function coordinatorCommand(program: Command, io: Io): void {
     .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
     .option('--root <dir>', 'confine recipe models and outputs to this folder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--debug', 'print stack traces')
-    .action(async (flags: NatsFlags & { grpc: string; token?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; concurrency: number; root: string[]; debug?: boolean }) => {
-      const logger = pino({ base: { service: 'tessera-coordinator' } });
-      io.exitCode = await run(io, flags, async () => {
-        const token = flags.token ?? process.env.TESSERA_TOKEN;
-        const c = await startCoordinator({
-          ...natsConnection(flags), concurrency: flags.concurrency, roots: flags.root, log: (l) => logger.info(l),
-          grpc: {
-            listen: flags.grpc, ...(token ? { token } : {}),
-            ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
-            ...(flags.tlsClientCa ? { tlsClientCa: flags.tlsClientCa } : {}),
-          },
+    .action(
+      async (
+        flags: NatsFlags & {
+          grpc: string;
+          token?: string;
+          tlsCert?: string;
+          tlsKey?: string;
+          tlsClientCa?: string;
+          concurrency: number;
+          root: string[];
+          debug?: boolean;
+        },
+      ) => {
+        const logger = pino({ base: { service: 'tessera-coordinator' } });
+        io.exitCode = await run(io, flags, async () => {
+          const token = flags.token ?? process.env.TESSERA_TOKEN;
+          const c = await startCoordinator({
+            ...natsConnection(flags),
+            concurrency: flags.concurrency,
+            roots: flags.root,
+            log: (l) => logger.info(l),
+            grpc: {
+              listen: flags.grpc,
+              ...(token ? { token } : {}),
+              ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}),
+              ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
+              ...(flags.tlsClientCa ? { tlsClientCa: flags.tlsClientCa } : {}),
+            },
+          });
+          if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
+          io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
+          logger.info({ event: 'signal', signal: await terminated() });
+          await c.stop();
         });
-        if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
-        io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
-        logger.info({ event: 'signal', signal: await terminated() });
-        await c.stop();
-      });
-    });
+      },
+    );
 }

@@ -8,9 +8,7 @@ export const modelStock: Operator = {
   summary: 'Average of the models pulled toward the base by the angle between their task vectors.',
   base: 'required',
   models: { min: 2 },
-  params: [
-    { name: 'filter_wise', scope: 'global', type: 'boolean', default: false, doc: 'one interpolation factor per row instead of per tensor' },
-  ],
+  params: [{ name: 'filter_wise', scope: 'global', type: 'boolean', default: false, doc: 'one interpolation factor per row instead of per tensor' }],
   slicing: (p) => (bool(p.filter_wise) ? 'row' : 'block'),
   program(ctx) {
     const models = ctx.inputs.length - 1;
@@ -22,7 +20,13 @@ export const modelStock: Operator = {
       nextStats: () => (done ? null : () => ({ kernel: 'gram', mode: 'delta' })),
       reduce(results: StatsResult[]) {
         const width = (models * (models + 1)) / 2;
-        t = modelStockT(sumBlocks(results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])), width), models);
+        t = modelStockT(
+          sumBlocks(
+            results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])),
+            width,
+          ),
+          models,
+        );
         done = true;
       },
       merge: () => ({ kernel: 'stock', t, rowLen }),

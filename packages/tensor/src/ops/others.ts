@@ -15,7 +15,10 @@ class DerivedRanks {
   values: { v: ExactValue; perSlice: number[] }[] = [];
   zeros = 0;
   private rankList: number[] = [];
-  constructor(readonly value: DerivedValue, public ranks: (total: number) => number[]) {}
+  constructor(
+    readonly value: DerivedValue,
+    public ranks: (total: number) => number[],
+  ) {}
 
   high(results: StatsResult[]): boolean {
     const parts = results.map((r) => (r.kernel === 'derivedHi' ? r.hist : new Uint32Array(0)));
@@ -40,8 +43,12 @@ class DerivedRanks {
   }
 }
 
-const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
-const valueOfBits = (bits: number) => { u32[0] = bits; return f32[0]!; };
+const f32 = new Float32Array(1),
+  u32 = new Uint32Array(f32.buffer);
+const valueOfBits = (bits: number) => {
+  u32[0] = bits;
+  return f32[0]!;
+};
 
 export const sce: Operator = {
   name: 'sce',
@@ -50,7 +57,14 @@ export const sce: Operator = {
   base: 'required',
   models: { min: 1 },
   params: [
-    { name: 'select_topk', scope: 'global', type: 'number', default: 1, range: { min: 0, max: 1 }, doc: 'fraction of the positions (of non-zero variance) kept' },
+    {
+      name: 'select_topk',
+      scope: 'global',
+      type: 'number',
+      default: 1,
+      range: { min: 0, max: 1 },
+      doc: 'fraction of the positions (of non-zero variance) kept',
+    },
     { name: 'int8_mask', scope: 'global', type: 'boolean', default: false, doc: 'accepted for compatibility; no effect on the numbers' },
   ],
   slicing: () => 'block',
@@ -76,16 +90,23 @@ class SceProgram implements TensorProgram {
 
   nextStats() {
     switch (this.stage) {
-      case 'hi': return () => ({ kernel: 'derivedHi' as const, value: this.ranks.value });
-      case 'lo': return () => ({ kernel: 'derivedLo' as const, value: this.ranks.value, bins: this.ranks.bins });
-      case 'sq': return (s: number) => ({ kernel: 'sumSquares' as const, select: this.select[s]! });
-      case 'done': return null;
+      case 'hi':
+        return () => ({ kernel: 'derivedHi' as const, value: this.ranks.value });
+      case 'lo':
+        return () => ({ kernel: 'derivedLo' as const, value: this.ranks.value, bins: this.ranks.bins });
+      case 'sq':
+        return (s: number) => ({ kernel: 'sumSquares' as const, select: this.select[s]! });
+      case 'done':
+        return null;
     }
   }
 
   reduce(results: StatsResult[]): void {
     if (this.stage === 'hi') {
-      if (this.ranks.high(results)) { this.stage = 'lo'; return; }
+      if (this.ranks.high(results)) {
+        this.stage = 'lo';
+        return;
+      }
       this.select = this.ctx.slices.map(() => 'none');
       this.stage = 'sq';
       return;
@@ -99,7 +120,10 @@ class SceProgram implements TensorProgram {
       return;
     }
     const models = this.ctx.inputs.length - 1;
-    const sums = sumBlocks(results.flatMap((r) => (r.kernel === 'sumSquares' ? r.blocks : [])), models);
+    const sums = sumBlocks(
+      results.flatMap((r) => (r.kernel === 'sumSquares' ? r.blocks : [])),
+      models,
+    );
     const means = Array.from(sums, (s) => s / this.ctx.numel);
     const total = means.reduce((a, b) => a + b, 0);
     this.weights = total < 1e-6 ? means.map(() => 1 / models) : means.map((m) => m / total);
@@ -129,7 +153,7 @@ export const ram: Operator = {
 export const ramplusTl: Operator = {
   name: 'ramplus_tl',
   embeddings: 'base-rows',
-  summary: 'RAM+ (tensor-local): as RAM, with each model\'s unique entries scaled up by how much it overlaps others.',
+  summary: "RAM+ (tensor-local): as RAM, with each model's unique entries scaled up by how much it overlaps others.",
   base: 'required',
   models: { min: 1 },
   params: [
@@ -139,13 +163,20 @@ export const ramplusTl: Operator = {
   ],
   slicing: () => 'block',
   program(ctx) {
-    const eps = num(ctx.params.epsilon), r = num(ctx.params.r), alpha = num(ctx.params.alpha);
+    const eps = num(ctx.params.epsilon),
+      r = num(ctx.params.r),
+      alpha = num(ctx.params.alpha);
     let lambdas: number[] | undefined;
     return {
       nextStats: () => (lambdas ? null : () => ({ kernel: 'ramCounts', epsilon: eps })),
       reduce(results) {
         const counts = ctx.inputs.slice(1).map(() => [0, 0]);
-        for (const res of results) if (res.kernel === 'ramCounts') res.counts.forEach((c, k) => { counts[k]![0]! += c[0]!; counts[k]![1]! += c[1]!; });
+        for (const res of results)
+          if (res.kernel === 'ramCounts')
+            res.counts.forEach((c, k) => {
+              counts[k]![0]! += c[0]!;
+              counts[k]![1]! += c[1]!;
+            });
         lambdas = counts.map(([shared, unique]) => 1 + r * Math.min(alpha, Math.max(0, shared! / Math.max(unique!, eps))));
       },
       merge: () => ({ kernel: 'ram', epsilon: eps, lambdas: lambdas! }),
@@ -167,7 +198,7 @@ export const nearswap: Operator = {
 export const arceeFusion: Operator = {
   name: 'arcee_fusion',
   embeddings: 'common-rows',
-  summary: 'Arcee Fusion: take the model\'s changes whose importance (|d| times the rows\' softmax divergence) is an outlier.',
+  summary: "Arcee Fusion: take the model's changes whose importance (|d| times the rows' softmax divergence) is an outlier.",
   base: 'required',
   models: { min: 1, max: 1 },
   params: [],
@@ -180,10 +211,18 @@ export const arceeFusion: Operator = {
     let stage: 'hi' | 'lo' | 'done' = 'hi';
     let threshold = 0;
     return {
-      nextStats: () => (stage === 'hi' ? () => ({ kernel: 'derivedHi', value: ranks.value })
-        : stage === 'lo' ? () => ({ kernel: 'derivedLo', value: ranks.value, bins: ranks.bins }) : null),
+      nextStats: () =>
+        stage === 'hi'
+          ? () => ({ kernel: 'derivedHi', value: ranks.value })
+          : stage === 'lo'
+            ? () => ({ kernel: 'derivedLo', value: ranks.value, bins: ranks.bins })
+            : null,
       reduce(results) {
-        if (stage === 'hi') { ranks.high(results); stage = 'lo'; return; }
+        if (stage === 'hi') {
+          ranks.high(results);
+          stage = 'lo';
+          return;
+        }
         ranks.low(results);
         const [q1, median, q3] = ranks.values.map((x) => valueOfBits(x.v.bits)) as [number, number, number];
         threshold = Math.fround(median + Math.fround(1.5 * Math.fround(q3 - q1)));

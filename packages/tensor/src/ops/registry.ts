@@ -8,8 +8,26 @@ import type { Operator } from './types.js';
 
 /** Every merge operator, in the order `tessera methods` lists them. */
 export const OPERATORS: readonly Operator[] = [
-  linear, taskArithmetic, ties, dareLinear, dareTies, breadcrumbs, breadcrumbsTies, della, dellaLinear,
-  slerp, nuslerp, multislerp, karcher, modelStock, sce, ram, ramplusTl, nearswap, arceeFusion, passthrough,
+  linear,
+  taskArithmetic,
+  ties,
+  dareLinear,
+  dareTies,
+  breadcrumbs,
+  breadcrumbsTies,
+  della,
+  dellaLinear,
+  slerp,
+  nuslerp,
+  multislerp,
+  karcher,
+  modelStock,
+  sce,
+  ram,
+  ramplusTl,
+  nearswap,
+  arceeFusion,
+  passthrough,
 ];
 
 export function findOperator(name: string): Operator | undefined {

@@ -4,7 +4,8 @@ import { type Operator, num } from './types.js';
 
 /** Coefficients (s0, s1) of base and model, from the Gram matrix [bb, bx, xx] (mergekit's slerp). */
 export function slerpCoefficients(t: number, bb: number, bx: number, xx: number): [number, number] {
-  const nb = Math.sqrt(bb), nx = Math.sqrt(xx);
+  const nb = Math.sqrt(bb),
+    nx = Math.sqrt(xx);
   const dot = bx / ((nb > 1e-8 ? nb : 1) * (nx > 1e-8 ? nx : 1));
   if (Math.abs(dot) > 0.9995) return [1 - t, t];
   const theta = Math.acos(dot);
@@ -26,7 +27,10 @@ export const slerp: Operator = {
     return {
       nextStats: () => (done ? null : () => ({ kernel: 'gram', mode: 'raw' })),
       reduce(results: StatsResult[]) {
-        const g = sumBlocks(results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])), 3);
+        const g = sumBlocks(
+          results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])),
+          3,
+        );
         weights = slerpCoefficients(num(ctx.params.t), g[0]!, g[1]!, g[2]!);
         done = true;
       },

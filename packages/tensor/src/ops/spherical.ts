@@ -18,7 +18,10 @@ function gramProgram(ctx: TensorContext, delta: boolean, coefficients: (gram: Gr
   return {
     nextStats: () => (spec ? null : () => ({ kernel: 'gram', mode: delta ? 'delta' : 'raw' })),
     reduce(results: StatsResult[]) {
-      const g = sumBlocks(results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])), (n * (n + 1)) / 2);
+      const g = sumBlocks(
+        results.flatMap((r) => (r.kernel === 'gram' ? r.blocks : [])),
+        (n * (n + 1)) / 2,
+      );
       const c = coefficients((i, j) => g[triIndex(n, Math.min(i, j), Math.max(i, j))]!, n);
       spec = Array.isArray(c[0]) ? combination(c[0], delta, c[1] as number) : combination(c as number[], delta);
     },
@@ -30,7 +33,11 @@ function gramProgram(ctx: TensorContext, delta: boolean, coefficients: (gram: Gr
 function combination(c: number[], delta: boolean, div = 1): MergeSpec {
   if (!delta) return { kernel: 'linear', weights: c, normalize: div !== 1, div };
   return {
-    kernel: 'tvmerge', consensus: 'sum', normalize: div !== 1, div, lambda: 1,
+    kernel: 'tvmerge',
+    consensus: 'sum',
+    normalize: div !== 1,
+    div,
+    lambda: 1,
     models: c.map((weight) => ({ weight, scale: 1, mask: { kind: 'none' } })),
   };
 }
@@ -44,13 +51,20 @@ export const nuslerp: Operator = {
   params: [
     { name: 'weight', scope: 'model', type: 'number', doc: 'relative weight of each of the two models' },
     { name: 'nuslerp_flatten', scope: 'global', type: 'boolean', default: true, doc: 'treat the tensor as one vector' },
-    { name: 'nuslerp_row_wise', scope: 'global', type: 'boolean', default: false, doc: 'without flatten: interpolate columns (vectors along axis 0) instead of rows' },
+    {
+      name: 'nuslerp_row_wise',
+      scope: 'global',
+      type: 'boolean',
+      default: false,
+      doc: 'without flatten: interpolate columns (vectors along axis 0) instead of rows',
+    },
   ],
   slicing: (p) => (bool(p.nuslerp_flatten) ? 'block' : bool(p.nuslerp_row_wise) ? 'whole' : 'row'),
   program(ctx) {
     const withBase = ctx.inputs[0]!.role === 'base';
     const models = ctx.inputs.filter((i) => i.role === 'model');
-    const w1 = num(models[0]!.params.weight), w2 = num(models[1]!.params.weight);
+    const w1 = num(models[0]!.params.weight),
+      w2 = num(models[1]!.params.weight);
     const t = Math.abs(w1 + w2) < 1e-6 ? 0.5 : w2 / (w1 + w2);
     if (!bool(ctx.params.nuslerp_flatten) && ctx.shape.length > 1) {
       const rowLen = ctx.shape[ctx.shape.length - 1]!;
@@ -81,7 +95,10 @@ export const multislerp: Operator = {
     if (models.length === 1) return direct(() => combination([1], withBase));
     let w = models.map((m) => num(m.params.weight));
     const eps = num(ctx.params.eps);
-    if (bool(ctx.params.normalize_weights)) { const s = w.reduce((a, b) => a + b, 0); w = w.map((x) => x / s); }
+    if (bool(ctx.params.normalize_weights)) {
+      const s = w.reduce((a, b) => a + b, 0);
+      w = w.map((x) => x / s);
+    }
     return gramProgram(ctx, withBase, (g, n) => {
       const norms = Array.from({ length: n }, (_, i) => Math.sqrt(g(i, i)));
       const u = norms.map((x) => 1 / (x + eps)); // u_i = v_i * u[i]
@@ -120,7 +137,8 @@ export const karcher: Operator = {
   slicing: () => 'block',
   program(ctx) {
     if (ctx.inputs.length === 1) return direct(() => combination([1], false));
-    const maxIter = num(ctx.params.max_iter), tol = num(ctx.params.tol);
+    const maxIter = num(ctx.params.max_iter),
+      tol = num(ctx.params.tol);
     return gramProgram(ctx, false, (g, n) => karcherCoefficients(g, n, maxIter, tol));
   },
 };
@@ -158,6 +176,8 @@ function karcherCoefficients(g: (i: number, j: number) => number, n: number, max
   }
   const scale = alphas.reduce((s, a, i) => s + a * norms[i]!, 0);
   const out = new Array<number>(n).fill(0);
-  valid.forEach((i, j) => { out[i] = (scale * c[j]!) / norms[i]!; });
+  valid.forEach((i, j) => {
+    out[i] = (scale * c[j]!) / norms[i]!;
+  });
   return out;
 }

@@ -20,24 +20,59 @@ interface TaskVectorConfig {
 }
 
 const DENSITY: ParamSpec = {
-  name: 'density', scope: 'model', type: 'number', default: 1, range: { min: 0, max: 1, minExclusive: true },
+  name: 'density',
+  scope: 'model',
+  type: 'number',
+  default: 1,
+  range: { min: 0, max: 1, minExclusive: true },
   doc: 'fraction of each task vector kept',
 };
 
 function taskVectorOperator(cfg: TaskVectorConfig): Operator {
   const sparse = cfg.sparsification !== 'none';
   const params: ParamSpec[] = [
-    { name: 'weight', scope: 'model', type: 'number', doc: 'weight of the model\'s task vector' },
+    { name: 'weight', scope: 'model', type: 'number', doc: "weight of the model's task vector" },
     ...(sparse ? [DENSITY] : []),
-    ...(cfg.sparsification === 'outliers' ? [{ name: 'gamma', scope: 'model', type: 'number', default: 0.01, range: { min: 0, max: 1 }, doc: 'fraction of the largest entries removed as outliers' } satisfies ParamSpec] : []),
-    ...(cfg.sparsification === 'della' ? [{ name: 'epsilon', scope: 'model', type: 'number', default: 0.15, range: { min: 0, max: 1 }, doc: 'spread of the keep probabilities around density (by magnitude rank within a row)' } satisfies ParamSpec] : []),
+    ...(cfg.sparsification === 'outliers'
+      ? [
+          {
+            name: 'gamma',
+            scope: 'model',
+            type: 'number',
+            default: 0.01,
+            range: { min: 0, max: 1 },
+            doc: 'fraction of the largest entries removed as outliers',
+          } satisfies ParamSpec,
+        ]
+      : []),
+    ...(cfg.sparsification === 'della'
+      ? [
+          {
+            name: 'epsilon',
+            scope: 'model',
+            type: 'number',
+            default: 0.15,
+            range: { min: 0, max: 1 },
+            doc: 'spread of the keep probabilities around density (by magnitude rank within a row)',
+          } satisfies ParamSpec,
+        ]
+      : []),
     {
-      name: 'normalize', scope: 'global', type: 'boolean', default: cfg.normalize,
+      name: 'normalize',
+      scope: 'global',
+      type: 'boolean',
+      default: cfg.normalize,
       doc: cfg.consensus === 'ties' ? 'divide each entry by the sum of the weights of the entries kept there' : 'divide by the sum of the weights',
     },
     { name: 'rescale', scope: 'global', type: 'boolean', default: cfg.rescale, doc: 'rescale each sparsified task vector to its original L1 norm' },
     // mergekit reads DELLA's lambda per model (the first model's value applies)
-    { name: 'lambda', scope: cfg.sparsification === 'della' ? 'model' : 'global', type: 'number', default: 1, doc: 'scale of the merged task vector, applied after normalisation' },
+    {
+      name: 'lambda',
+      scope: cfg.sparsification === 'della' ? 'model' : 'global',
+      type: 'number',
+      default: 1,
+      doc: 'scale of the merged task vector, applied after normalisation',
+    },
     { name: 'int8_mask', scope: 'global', type: 'boolean', default: false, doc: 'accepted for compatibility; no effect on the numbers' },
   ];
   return {
@@ -75,7 +110,10 @@ class TaskVectorProgram implements TensorProgram {
   private entries: { model: number; bin: number }[] = [];
   private pass: Pass;
 
-  constructor(private readonly cfg: TaskVectorConfig, private readonly ctx: TensorContext) {
+  constructor(
+    private readonly cfg: TaskVectorConfig,
+    private readonly ctx: TensorContext,
+  ) {
     const models = ctx.inputs.slice(1);
     const n = ctx.numel;
     const p = (m: (typeof models)[number], name: string, dflt: number) => (m.params[name] === undefined ? dflt : num(m.params[name] as ParamValue));
@@ -94,7 +132,10 @@ class TaskVectorProgram implements TensorProgram {
       if (cfg.sparsification === 'outliers') {
         let top = Math.floor(p(m, 'gamma', 0.01) * n);
         let bottom = n - Math.floor(d * n) - top;
-        if (bottom < 0) { top += bottom; bottom = 0; }
+        if (bottom < 0) {
+          top += bottom;
+          bottom = 0;
+        }
         // mergekit keeps sorted positions [bottom, n - top): with top = 0 that slice is empty
         if (top <= 0 || n - top - bottom <= 0) return undefined;
         return { kind: 'window', bottom, top };
@@ -119,10 +160,14 @@ class TaskVectorProgram implements TensorProgram {
 
   nextStats() {
     switch (this.pass) {
-      case 'histHi': return () => ({ kernel: 'histHi' as const });
-      case 'histLo': return () => ({ kernel: 'histLo' as const, entries: this.entries });
-      case 'l1': return (s: number) => ({ kernel: 'l1' as const, masks: this.masks.map((m) => m[s]!) });
-      case 'done': return null;
+      case 'histHi':
+        return () => ({ kernel: 'histHi' as const });
+      case 'histLo':
+        return () => ({ kernel: 'histLo' as const, entries: this.entries });
+      case 'l1':
+        return (s: number) => ({ kernel: 'l1' as const, masks: this.masks.map((m) => m[s]!) });
+      case 'done':
+        return null;
     }
   }
 
@@ -131,7 +176,10 @@ class TaskVectorProgram implements TensorProgram {
       case 'histHi': {
         this.highs = this.ranks.map((ranks, model) => {
           if (ranks.length === 0) return [];
-          const total = sumHistograms(results.map((r) => (r.kernel === 'histHi' ? r.hist[model]! : new Uint32Array(0))), HIST_HI_BINS);
+          const total = sumHistograms(
+            results.map((r) => (r.kernel === 'histHi' ? r.hist[model]! : new Uint32Array(0))),
+            HIST_HI_BINS,
+          );
           return ranks.map((rank) => highBinAtRank(total, rank));
         });
         this.entries = this.highs.flatMap((hs, model) => [...new Set(hs.map((h) => h.bin))].map((bin) => ({ model, bin })));
@@ -155,7 +203,8 @@ class TaskVectorProgram implements TensorProgram {
       }
       case 'l1': {
         const models = this.weights.length;
-        const before = new Float64Array(models), after = new Float64Array(models);
+        const before = new Float64Array(models),
+          after = new Float64Array(models);
         for (const r of results) {
           if (r.kernel !== 'l1') continue;
           for (const b of r.blocks) {
@@ -172,7 +221,8 @@ class TaskVectorProgram implements TensorProgram {
         this.pass = 'done';
         return;
       }
-      case 'done': return;
+      case 'done':
+        return;
     }
   }
 
@@ -208,41 +258,73 @@ function dellaMask(ctx: TensorContext, model: number, density: number, epsilon: 
 }
 
 export const taskArithmetic = taskVectorOperator({
-  name: 'task_arithmetic', summary: 'Base plus the weighted sum of the task vectors.',
-  sparsification: 'none', consensus: 'sum', normalize: false, rescale: false,
+  name: 'task_arithmetic',
+  summary: 'Base plus the weighted sum of the task vectors.',
+  sparsification: 'none',
+  consensus: 'sum',
+  normalize: false,
+  rescale: false,
 });
 
 export const ties = taskVectorOperator({
-  name: 'ties', summary: 'TIES: keep the largest entries of each task vector, elect a sign per entry, average what agrees.',
-  sparsification: 'magnitude', consensus: 'ties', normalize: true, rescale: false,
+  name: 'ties',
+  summary: 'TIES: keep the largest entries of each task vector, elect a sign per entry, average what agrees.',
+  sparsification: 'magnitude',
+  consensus: 'ties',
+  normalize: true,
+  rescale: false,
 });
 
 export const dareLinear = taskVectorOperator({
-  name: 'dare_linear', summary: 'DARE: drop task-vector entries at random, rescale, add as task arithmetic.',
-  sparsification: 'random', consensus: 'sum', normalize: false, rescale: true,
+  name: 'dare_linear',
+  summary: 'DARE: drop task-vector entries at random, rescale, add as task arithmetic.',
+  sparsification: 'random',
+  consensus: 'sum',
+  normalize: false,
+  rescale: true,
 });
 
 export const dareTies = taskVectorOperator({
-  name: 'dare_ties', summary: 'DARE sparsification followed by TIES sign election.',
-  sparsification: 'random', consensus: 'ties', normalize: false, rescale: true,
+  name: 'dare_ties',
+  summary: 'DARE sparsification followed by TIES sign election.',
+  sparsification: 'random',
+  consensus: 'ties',
+  normalize: false,
+  rescale: true,
 });
 
 export const breadcrumbs = taskVectorOperator({
-  name: 'breadcrumbs', summary: 'Model Breadcrumbs: drop the smallest entries and the largest outliers of each task vector, add.',
-  sparsification: 'outliers', consensus: 'sum', normalize: false, rescale: false,
+  name: 'breadcrumbs',
+  summary: 'Model Breadcrumbs: drop the smallest entries and the largest outliers of each task vector, add.',
+  sparsification: 'outliers',
+  consensus: 'sum',
+  normalize: false,
+  rescale: false,
 });
 
 export const breadcrumbsTies = taskVectorOperator({
-  name: 'breadcrumbs_ties', summary: 'Breadcrumbs sparsification followed by TIES sign election.',
-  sparsification: 'outliers', consensus: 'ties', normalize: false, rescale: false,
+  name: 'breadcrumbs_ties',
+  summary: 'Breadcrumbs sparsification followed by TIES sign election.',
+  sparsification: 'outliers',
+  consensus: 'ties',
+  normalize: false,
+  rescale: false,
 });
 
 export const della = taskVectorOperator({
-  name: 'della', summary: 'DELLA: keep entries at random with probabilities rising with their magnitude rank, rescale, TIES.',
-  sparsification: 'della', consensus: 'ties', normalize: true, rescale: true,
+  name: 'della',
+  summary: 'DELLA: keep entries at random with probabilities rising with their magnitude rank, rescale, TIES.',
+  sparsification: 'della',
+  consensus: 'ties',
+  normalize: true,
+  rescale: true,
 });
 
 export const dellaLinear = taskVectorOperator({
-  name: 'della_linear', summary: 'DELLA sparsification added as task arithmetic.',
-  sparsification: 'della', consensus: 'sum', normalize: false, rescale: true,
+  name: 'della_linear',
+  summary: 'DELLA sparsification added as task arithmetic.',
+  sparsification: 'della',
+  consensus: 'sum',
+  normalize: false,
+  rescale: true,
 });

@@ -24,8 +24,11 @@ export function runOperator(name: string, tensors: number[][] | Float64Array[], 
     params: { ...defaults, ...(perModel[i] ?? {}) },
   }));
   const numel = tensors[0]!.length;
-  const out = mergeLocally(op, { name: 'w', shape: opts.shape ?? [numel], numel, inputs, params: { ...defaults, ...global }, seed: opts.seed ?? 0 },
+  const out = mergeLocally(
+    op,
+    { name: 'w', shape: opts.shape ?? [numel], numel, inputs, params: { ...defaults, ...global }, seed: opts.seed ?? 0 },
     tensors.map((t) => ({ dtype: 'F32', bytes: encode(t, 'F32') })),
-    { outDtype: 'F32', backend: opts.backend ?? 'wasm', ...(opts.sliceElems ? { sliceElems: opts.sliceElems } : {}) });
+    { outDtype: 'F32', backend: opts.backend ?? 'wasm', ...(opts.sliceElems ? { sliceElems: opts.sliceElems } : {}) },
+  );
   return Array.from(decode(out, 'F32'));
 }

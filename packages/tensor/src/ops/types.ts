@@ -85,7 +85,10 @@ export interface Operator {
 export class OperatorError extends TesseraError {
   override readonly name = 'OperatorError';
   readonly kind = 'input';
-  constructor(readonly tensor: string, message: string) {
+  constructor(
+    readonly tensor: string,
+    message: string,
+  ) {
     super(`tensor ${tensor}: ${message}`);
   }
 }

@@ -23,8 +23,10 @@ export class MaskState {
   keep(d: number, e: number, j: number): boolean {
     const s = this.spec;
     switch (s.kind) {
-      case 'none': return true;
-      case 'zero': return false;
+      case 'none':
+        return true;
+      case 'zero':
+        return false;
       case 'topk': {
         const a = absBits(d);
         if (a > s.thr) return true;
@@ -39,9 +41,12 @@ export class MaskState {
         if (a === s.lo) keep = !this.take(0) && keep;
         return keep;
       }
-      case 'bernoulli': return uniform(e, s.key) < Math.fround(s.p);
-      case 'probs': return uniform(e, s.key) < s.probs[j]!;
-      case 'della': throw new Error('della masks are resolved into probabilities first');
+      case 'bernoulli':
+        return uniform(e, s.key) < Math.fround(s.p);
+      case 'probs':
+        return uniform(e, s.key) < s.probs[j]!;
+      case 'della':
+        throw new Error('della masks are resolved into probabilities first');
     }
   }
 

@@ -13,7 +13,12 @@ import type { Round } from './precision.js';
 export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): Float64Array {
   if (TS_MERGES.has(spec.kernel)) return tsMerge(spec, inputs, n, r);
   if (spec.kernel === 'tvmerge' && spec.models.some((m) => m.mask.kind === 'della')) {
-    const masks = resolveMasks(spec.models.map((m) => m.mask), inputs, n, r);
+    const masks = resolveMasks(
+      spec.models.map((m) => m.mask),
+      inputs,
+      n,
+      r,
+    );
     return referenceMerge({ ...spec, models: spec.models.map((m, k) => ({ ...m, mask: masks[k]! })) }, inputs, n, elemStart, r);
   }
   const out = new Float64Array(n);
@@ -36,7 +41,8 @@ export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: numbe
       const masks = s.models.map((m) => new MaskState(m.mask));
       const w = s.models.map((m) => r(m.weight));
       const sc = s.models.map((m) => r(m.scale));
-      const lam = r(s.lambda), div = r(s.div);
+      const lam = r(s.lambda),
+        div = r(s.div);
       const dk = new Float64Array(models.length);
       for (let e = 0; e < n; e++) {
         const b = base[e]!;

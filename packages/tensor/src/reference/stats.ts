@@ -12,7 +12,7 @@ class Lanes {
     this.l[j & 3] = this.l[j & 3]! + v;
   }
   flush(): number {
-    const v = (this.l[0]! + this.l[1]!) + (this.l[2]! + this.l[3]!);
+    const v = this.l[0]! + this.l[1]! + (this.l[2]! + this.l[3]!);
     this.l = [0, 0, 0, 0];
     return v;
   }
@@ -65,7 +65,10 @@ export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: numbe
         }
         if ((e + 1) % BLOCK === 0 || e + 1 === np) {
           const b = new Float64Array(models.length * 2);
-          lanes.forEach((l, k) => { b[2 * k] = l[0].flush(); b[2 * k + 1] = l[1].flush(); });
+          lanes.forEach((l, k) => {
+            b[2 * k] = l[0].flush();
+            b[2 * k + 1] = l[1].flush();
+          });
           blocks.push(b);
         }
       }

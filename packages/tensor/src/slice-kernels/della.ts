@@ -12,7 +12,8 @@ export function dellaProbs(base: Float64Array, x: Float64Array, n: number, rowLe
     // key = |d| bits (31 bits) then index (up to 2^21 per row): exact in a double
     for (let j = 0; j < len; j++) k[j] = bitsOf(r(x[start + j]! - base[start + j]!)) * 2097152 + j;
     k.sort();
-    const lo = density - epsilon, span = 2 * epsilon;
+    const lo = density - epsilon,
+      span = 2 * epsilon;
     for (let rank = 0; rank < len; rank++) {
       const j = k[rank]! % 2097152;
       probs[start + j] = lo + span * (len > 1 ? rank / (len - 1) : 0);

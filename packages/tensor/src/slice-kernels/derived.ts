@@ -4,7 +4,8 @@ import type { Round } from '../reference/precision.js';
 
 /** Population variance over the models of the task vectors x_i - b, two passes, model order. */
 function variance(inputs: Float64Array[], n: number, r: Round): Float64Array {
-  const base = inputs[0]!, models = inputs.slice(1);
+  const base = inputs[0]!,
+    models = inputs.slice(1);
   const out = new Float64Array(n);
   const m = models.length;
   for (let e = 0; e < n; e++) {
@@ -33,7 +34,8 @@ function softmaxEps(v: Float64Array, r: Round): Float64Array {
 
 /** Arcee Fusion importance: |x - b| * KL(softmax(x) || softmax(b)) of the element's row. */
 export function importance(inputs: Float64Array[], n: number, rowLen: number, r: Round): Float64Array {
-  const base = inputs[0]!, x = inputs[1]!;
+  const base = inputs[0]!,
+    x = inputs[1]!;
   const out = new Float64Array(n);
   for (let start = 0; start < n; start += rowLen) {
     const end = Math.min(n, start + rowLen);
@@ -68,7 +70,10 @@ export function selectMask(values: Float64Array, select: { thr: number; quota: n
   for (let e = 0; e < values.length; e++) {
     const b = bitsOf(values[e]!);
     if (b > select.thr) keep[e] = 1;
-    else if (b === select.thr && quota > 0) { keep[e] = 1; quota--; }
+    else if (b === select.thr && quota > 0) {
+      keep[e] = 1;
+      quota--;
+    }
   }
   return keep;
 }

@@ -21,12 +21,17 @@ export function nuslerp(spec: Extract<MergeSpec, { kernel: 'nuslerp' }>, inputs:
   const [count, len, stride, step] = spec.axis === 'row' ? [rows, cols, 1, cols] : [cols, rows, cols, 1];
   const out = new Float64Array(n);
   for (let i = 0; i < count; i++) {
-    let s00 = 0, s01 = 0, s11 = 0;
+    let s00 = 0,
+      s01 = 0,
+      s11 = 0;
     for (let j = 0; j < len; j++) {
       const e = i * step + j * stride;
       if (e >= n) break;
-      const a = v(x0, e), b = v(x1, e);
-      s00 += a * a; s01 += a * b; s11 += b * b;
+      const a = v(x0, e),
+        b = v(x1, e);
+      s00 += a * a;
+      s01 += a * b;
+      s11 += b * b;
     }
     const [ca, cb, div] = nuslerpCoefficients(spec.t, s00, s01, s11).map(r) as [number, number, number];
     for (let j = 0; j < len; j++) {

@@ -5,7 +5,8 @@ import type { Round } from '../reference/precision.js';
 import { derived, importance, selectMask } from './derived.js';
 
 export function sce(spec: Extract<MergeSpec, { kernel: 'sce' }>, inputs: Float64Array[], n: number, r: Round): Float64Array {
-  const base = inputs[0]!, models = inputs.slice(1);
+  const base = inputs[0]!,
+    models = inputs.slice(1);
   const keepPos = spec.select === 'all' ? undefined : selectMask(derived({ kind: 'variance' }, inputs, n, r), spec.select);
   const c = spec.weights.map(r);
   const out = new Float64Array(n);
@@ -18,7 +19,8 @@ export function sce(spec: Extract<MergeSpec, { kernel: 'sce' }>, inputs: Float64
       sum = r(sum + d[k]!);
     }
     const pos = sum >= 0;
-    let mixed = 0, div = 0;
+    let mixed = 0,
+      div = 0;
     for (let k = 0; k < models.length; k++) {
       const w = (pos ? d[k]! > 0 : d[k]! < 0) ? c[k]! : 0;
       mixed = r(mixed + r(d[k]! * w));
@@ -30,7 +32,8 @@ export function sce(spec: Extract<MergeSpec, { kernel: 'sce' }>, inputs: Float64
 }
 
 export function ram(spec: Extract<MergeSpec, { kernel: 'ram' }>, inputs: Float64Array[], n: number, r: Round): Float64Array {
-  const base = inputs[0]!, models = inputs.slice(1);
+  const base = inputs[0]!,
+    models = inputs.slice(1);
   const eps = r(spec.epsilon);
   const lam = spec.lambdas.map(r);
   const out = new Float64Array(n);
@@ -53,20 +56,25 @@ export function ram(spec: Extract<MergeSpec, { kernel: 'ram' }>, inputs: Float64
 
 /** Per model: [positions where it is active and shared, positions where it is the only active model]. */
 export function ramCounts(epsilon: number, inputs: Float64Array[], n: number, r: Round): number[][] {
-  const base = inputs[0]!, models = inputs.slice(1);
+  const base = inputs[0]!,
+    models = inputs.slice(1);
   const eps = r(epsilon);
   const counts = models.map(() => [0, 0]);
   const active = new Uint8Array(models.length);
   for (let e = 0; e < n; e++) {
     let c = 0;
-    for (let k = 0; k < models.length; k++) { active[k] = Math.abs(r(models[k]![e]! - base[e]!)) > eps ? 1 : 0; c += active[k]!; }
+    for (let k = 0; k < models.length; k++) {
+      active[k] = Math.abs(r(models[k]![e]! - base[e]!)) > eps ? 1 : 0;
+      c += active[k]!;
+    }
     for (let k = 0; k < models.length; k++) if (active[k]) counts[k]![c > 1 ? 0 : 1]!++;
   }
   return counts;
 }
 
 export function nearswap(spec: Extract<MergeSpec, { kernel: 'nearswap' }>, inputs: Float64Array[], n: number, r: Round): Float64Array {
-  const base = inputs[0]!, x = inputs[1]!;
+  const base = inputs[0]!,
+    x = inputs[1]!;
   const t = r(spec.t);
   const out = new Float64Array(n);
   for (let e = 0; e < n; e++) {
@@ -79,7 +87,8 @@ export function nearswap(spec: Extract<MergeSpec, { kernel: 'nearswap' }>, input
 }
 
 export function fusion(spec: Extract<MergeSpec, { kernel: 'fusion' }>, inputs: Float64Array[], n: number, r: Round): Float64Array {
-  const base = inputs[0]!, x = inputs[1]!;
+  const base = inputs[0]!,
+    x = inputs[1]!;
   const imp = importance(inputs, n, spec.rowLen, r);
   const thr = r(spec.threshold);
   return base.subarray(0, n).map((b, e) => r(b + (imp[e]! >= thr ? r(x[e]! - b) : 0)));
