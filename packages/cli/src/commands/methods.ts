@@ -1,4 +1,4 @@
-import { OPERATORS } from '@tessera/tensor';
+import { OPERATORS, type Operator, type ParamSpec } from '@tessera/tensor';
 import type { Command } from 'commander';
 import { table } from '../format.js';
 import type { Io } from '../run.js';
@@ -8,7 +8,12 @@ export function methodsCommand(program: Command, io: Io): void {
     .command('methods')
     .description('list the merge operators with their parameters and defaults')
     .option('--json', 'print JSON')
-    .action((flags: { json?: boolean }) => {
+    .option('--markdown', 'print the operator table of the README (generated from the declarations)')
+    .action((flags: { json?: boolean; markdown?: boolean }) => {
+      if (flags.markdown) {
+        io.stdout.write(operatorsMarkdown());
+        return;
+      }
       if (flags.json) {
         io.stdout.write(
           JSON.stringify(
@@ -33,4 +38,21 @@ export function methodsCommand(program: Command, io: Io): void {
         io.stdout.write('\n');
       }
     });
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+function paramCell(p: ParamSpec): string {
+  const d = p.default === undefined ? 'required' : String(p.default);
+  return `\`${p.name}\` (${d}${p.scope === 'model' ? ', per model' : ''})`;
+}
+
+function operatorRow(o: Operator): string {
+  const params = o.params.length > 0 ? o.params.map(paramCell).join(', ') : '—';
+  return `| \`${o.name}\` | ${cell(o.summary)} | ${o.base} | ${cell(params)} |`;
+}
+
+/** The README's operator table: one row per declared operator, in registry order. */
+function operatorsMarkdown(): string {
+  return ['| name | what it does | `base_model` | parameters (default) |', '|---|---|---|---|', ...OPERATORS.map(operatorRow)].join('\n') + '\n';
 }
