@@ -1,6 +1,7 @@
 // Jobs in JetStream KV: the spec (recipe and options), the state and phase, progress counters,
 // and the tasks finished so far, so that a restarted coordinator resumes without redoing them.
 import type { KV } from '@nats-io/kv';
+import type { JobOptions } from '@tessera/engine';
 import { withRetry } from '@tessera/protocol';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -12,16 +13,7 @@ export interface JobRecord {
   recipe: string;
   recipeDir: string;
   output: string;
-  options: {
-    sliceMb: number;
-    memoryMb: number;
-    seed: number | null;
-    shardBytes: number;
-    overwrite: boolean;
-    strict: boolean;
-    skipMismatched: boolean;
-    fsync: boolean;
-  };
+  options: JobOptions;
   createdAt: number;
   updatedAt: number;
   tensorsDone: number;

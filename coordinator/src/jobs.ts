@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { OutputError } from '@tessera/checkpoint';
-import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, mergeRecipes } from '@tessera/engine';
+import { CancelledError, type JobEvent as EngineEvent, type ResumeHooks, jobOptionsFromWire, mergeOptionsOf, mergeRecipes } from '@tessera/engine';
 import { TASK_STREAM, type JobEventMsg, type JobMsg, type SubmitRequestMsg, jobTasks } from '@tessera/protocol';
 import { type Recipe, modelsOf, parseRecipes } from '@tessera/recipe';
 import { confineInput, confineOutput } from './confine.js';
@@ -42,8 +42,8 @@ export class JobManager {
   /** Validates a recipe and queues its job; the merge runs in the background. */
   async submit(req: SubmitRequestMsg): Promise<{ jobId: string; warnings: string[] }> {
     const dir = req.recipe_dir || process.cwd();
-    const o = req.options;
-    const recipes = this.parse(req.recipe, dir, o?.strict ?? false);
+    const o = jobOptionsFromWire(req.options);
+    const recipes = this.parse(req.recipe, dir, o.strict);
     if (!req.output) throw new OutputError('', 'an output folder is required', { reason: 'input' });
     const output = resolve(dir, req.output);
     if (this.roots.length > 0) {
@@ -53,7 +53,7 @@ export class JobManager {
       for (const r of recipes) if (r.aim) await confineInput(this.roots, r.aim.calibration, 'aim.calibration');
     }
     if (
-      !o?.overwrite &&
+      !o.overwrite &&
       (await stat(output).then(
         () => true,
         () => false,
@@ -68,16 +68,7 @@ export class JobManager {
       recipe: req.recipe,
       recipeDir: dir,
       output,
-      options: {
-        sliceMb: o?.slice_mb ?? 0,
-        memoryMb: o?.memory_mb ?? 0,
-        seed: o?.has_seed ? o.seed : null,
-        shardBytes: o?.shard_bytes ?? 0,
-        overwrite: o?.overwrite ?? false,
-        strict: o?.strict ?? false,
-        skipMismatched: o?.skip_mismatched ?? false,
-        fsync: !(o?.no_fsync ?? false),
-      },
+      options: o,
       createdAt: Date.now(),
       updatedAt: Date.now(),
       tensorsDone: 0,
@@ -247,13 +238,7 @@ export class JobManager {
         jobKey: job.id,
         resume,
         onEvent,
-        overwrite: o.overwrite,
-        fsync: o.fsync,
-        skipMismatched: o.skipMismatched,
-        ...(o.sliceMb > 0 ? { sliceBytes: o.sliceMb * 2 ** 20 } : {}),
-        ...(o.memoryMb > 0 ? { memoryBytes: o.memoryMb * 2 ** 20 } : {}),
-        ...(o.seed !== null ? { seed: o.seed } : {}),
-        ...(o.shardBytes > 0 ? { shardBytes: o.shardBytes } : {}),
+        ...mergeOptionsOf(o),
       });
       job.state = 'done';
       job.phase = 'done';

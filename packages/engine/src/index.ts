@@ -15,3 +15,4 @@ export { stage, publish, discard, type Staging } from './publish.js';
 export { NULL_SINK, isNullSink } from './null-sink.js';
 export { collectActivations, collectProbes, calibrationSequences, type ActivationOptions } from './activations.js';
 export { applyAimToCheckpoint, type AimApplyOptions } from './aim-apply.js';
+export { JOB_OPTIONS, type JobOptions, type JobOptionSpec, jobOptionsFromWire, jobOptionsToWire, mergeOptionsOf, parseOptionText } from './job-options.js';

@@ -5,10 +5,11 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { JobEventMsg, JobMsg, WorkerMsg } from '@tessera/protocol';
 import { ERROR_KINDS, type ErrorKind, TesseraError } from '@tessera/tensor';
 import type { Command } from 'commander';
+import { jobOptionsToWire } from '@tessera/engine';
+import { jobOptionFlags, jobOptionsOf } from '../job-options.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../exit.js';
 import { duration, gb, table } from '../format.js';
 import { type ClientFlags, type MergeClient, mergeClient } from '../grpc-client.js';
-import { byteSize, nonNegativeInt, positiveNumber } from '../options.js';
 import { type Io, run } from '../run.js';
 
 function clientOptions(cmd: Command): Command {
@@ -41,76 +42,42 @@ function remoteError(e: unknown): Error {
 }
 
 export function submitCommand(program: Command, io: Io): void {
-  clientOptions(program.command('submit').description('submit a merge to a coordinator'))
+  const cmd = clientOptions(program.command('submit').description('submit a merge to a coordinator'))
     .argument('<recipe>', 'recipe file (paths in it are resolved from its folder, as the coordinator sees them)')
     .requiredOption('-o, --out <dir>', 'output folder (shared storage)')
-    .option('--watch', 'follow the job until it ends')
-    .option('--slice-mb <m>', "size of one input's slice in MiB", positiveNumber)
-    .option('--memory-mb <m>', 'memory budget per worker thread in MiB', positiveNumber)
-    .option('--seed <s>', 'seed of random masks', nonNegativeInt)
-    .option('--shard-size <size>', 'largest output file', byteSize)
-    .option('--overwrite', 'replace an existing output folder')
-    .option('--strict', 'unknown recipe keys are errors')
-    .option('--skip-mismatched', 'task-vector operators leave out models whose tensor has another shape')
-    .option('--no-fsync', 'do not flush outputs')
-    .action(
-      async (
-        recipe: string,
-        flags: ClientFlags & {
-          out: string;
-          watch?: boolean;
-          json?: boolean;
-          debug?: boolean;
-          sliceMb?: number;
-          memoryMb?: number;
-          seed?: number;
-          shardSize?: number;
-          overwrite?: boolean;
-          strict?: boolean;
-          skipMismatched?: boolean;
-          fsync: boolean;
-        },
-      ) => {
-        io.exitCode = await run(io, flags, async () => {
-          let text: string;
-          try {
-            text = readFileSync(recipe, 'utf8');
-          } catch {
-            throw new UsageError(`${recipe}: cannot read the recipe`);
-          }
-          const client = mergeClient(flags);
-          try {
-            const res = await client
-              .call<{ job_id: string; warnings: string[] }>('Submit', {
-                recipe: text,
-                output: resolve(flags.out),
-                recipe_dir: dirname(resolve(recipe)),
-                options: {
-                  slice_mb: flags.sliceMb ?? 0,
-                  memory_mb: flags.memoryMb ?? 0,
-                  seed: flags.seed ?? 0,
-                  has_seed: flags.seed !== undefined,
-                  shard_bytes: flags.shardSize ?? 0,
-                  overwrite: flags.overwrite ?? false,
-                  strict: flags.strict ?? false,
-                  skip_mismatched: flags.skipMismatched ?? false,
-                  no_fsync: !flags.fsync,
-                },
-              })
-              .catch((e: unknown) => {
-                throw remoteError(e);
-              });
-            for (const w of res.warnings) io.stderr.write(`warning: ${w}\n`);
-            if (flags.json) io.stdout.write(JSON.stringify({ type: 'submitted', job_id: res.job_id }) + '\n');
-            else io.stdout.write(`job ${res.job_id}\n`);
-            if (!flags.watch) return EXIT_OK;
-            return await follow(client, res.job_id, io, flags.json ?? false);
-          } finally {
-            client.close();
-          }
-        });
-      },
-    );
+    .option('--watch', 'follow the job until it ends');
+  jobOptionFlags(cmd).action(
+    async (recipe: string, flags: ClientFlags & { out: string; watch?: boolean; json?: boolean; debug?: boolean } & Record<string, unknown>) => {
+      io.exitCode = await run(io, flags, async () => {
+        let text: string;
+        try {
+          text = readFileSync(recipe, 'utf8');
+        } catch {
+          throw new UsageError(`${recipe}: cannot read the recipe`);
+        }
+        const client = mergeClient(flags);
+        try {
+          const res = await client
+            .call<{ job_id: string; warnings: string[] }>('Submit', {
+              recipe: text,
+              output: resolve(flags.out),
+              recipe_dir: dirname(resolve(recipe)),
+              options: jobOptionsToWire(jobOptionsOf(flags)),
+            })
+            .catch((e: unknown) => {
+              throw remoteError(e);
+            });
+          for (const w of res.warnings) io.stderr.write(`warning: ${w}\n`);
+          if (flags.json) io.stdout.write(JSON.stringify({ type: 'submitted', job_id: res.job_id }) + '\n');
+          else io.stdout.write(`job ${res.job_id}\n`);
+          if (!flags.watch) return EXIT_OK;
+          return await follow(client, res.job_id, io, flags.json ?? false);
+        } finally {
+          client.close();
+        }
+      });
+    },
+  );
 }
 
 /** Streams a job's events; returns the exit code of its end state. */
