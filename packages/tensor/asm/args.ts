@@ -1,25 +1,18 @@
-// Kernel arguments arrive as a block of 8-byte f64 slots written by the host (src/wasm.ts).
-// Every kernel starts with begin(ptr) and reads its slots in the documented order.
-let cursor: usize = 0;
+// Kernel arguments arrive as a block of 8-byte f64 slots written by the host. Their offsets are
+// generated from kernel-slots.json (generated/slots.ts), the one declaration of every layout.
 
-@inline export function begin(ptr: usize): void {
-  cursor = ptr;
+@inline export function argF64(args: usize, off: usize): f64 {
+  return load<f64>(args + off);
 }
 
-@inline export function argF64(): f64 {
-  const v = load<f64>(cursor);
-  cursor += 8;
-  return v;
+@inline export function argF32(args: usize, off: usize): f32 {
+  return <f32>load<f64>(args + off);
 }
 
-@inline export function argF32(): f32 {
-  return <f32>argF64();
+@inline export function argI32(args: usize, off: usize): i32 {
+  return <i32>load<f64>(args + off);
 }
 
-@inline export function argI32(): i32 {
-  return <i32>argF64();
-}
-
-@inline export function argPtr(): usize {
-  return <usize>argF64();
+@inline export function argPtr(args: usize, off: usize): usize {
+  return <usize>load<f64>(args + off);
 }

@@ -1,6 +1,7 @@
 // Widening and rounding of input slices: from the checkpoint's dtype, optionally rounded to the
 // recipe's dtype, into the storage the merge kernels read (bf16 or f32).
-import { argI32, argPtr, begin } from './args';
+import { argI32, argPtr } from './args';
+import * as S from './generated/slots';
 import { f32ToF16Bits } from './codec';
 
 const BF16: i32 = 0;
@@ -32,10 +33,10 @@ function f16BitsToF32(h: u32): f32 {
   return reinterpret<f32>(u | 1);
 }
 
-// slots: n, srcKind, srcPtr, roundKind (-1 none, 0 bf16, 1 f16), dstKind (0 bf16, 2 f32), dstPtr
+// roundKind: -1 none, 0 bf16, 1 f16; dstKind: 0 bf16, 2 f32
 export function convert(args: usize): void {
-  begin(args);
-  const n = argI32(), src = argI32(), sp = argPtr(), round = argI32(), dst = argI32(), dp = argPtr();
+  const n = argI32(args, S.CONVERT_N), src = argI32(args, S.CONVERT_SRC_KIND), sp = argPtr(args, S.CONVERT_SRC);
+  const round = argI32(args, S.CONVERT_ROUND), dst = argI32(args, S.CONVERT_DST_KIND), dp = argPtr(args, S.CONVERT_DST);
   for (let j = 0; j < n; j++) {
     let v: f32;
     if (src == BF16) v = reinterpret<f32>(<u32>load<u16>(sp + (<usize>j << 1)) << 16);

@@ -1,6 +1,7 @@
 // Sparsification masks applied to one chunk of a task vector, shared by the merge and the
-// stats kernels. A mask's arguments are 6 slots at `slot` in the argument block; the
+// stats kernels. A mask's arguments are slots m0.. at `slot` (kernel-slots.json `masks`); the
 // tie quotas live in those slots and are consumed in element order as chunks go by.
+import * as S from './generated/slots';
 import { uniform4 } from './rng';
 
 export const MASK_NONE: i32 = 0;
@@ -39,12 +40,10 @@ export type KWindow = u64;
 export type KProbs = f32;
 export type KZero = f64;
 
-@inline function _kindOf<K>(): i32 {
-  if (isFloat<K>()) return sizeof<K>() == 4 ? MASK_PROBS : MASK_ZERO;
-  if (sizeof<K>() == 1) return MASK_NONE;
-  if (sizeof<K>() == 2) return MASK_TOPK;
-  if (sizeof<K>() == 4) return MASK_BERNOULLI;
-  return MASK_WINDOW;
+
+/** Mask slot i (an index of kernel-slots.json `masks`). */
+@inline function slotValue(slot: usize, i: i32): f64 {
+  return load<f64>(slot + (<usize>i << 3));
 }
 
 /** The first two mask slots as integers (keys, thresholds), read once per chunk by callers. */
@@ -71,34 +70,35 @@ export type KZero = f64;
   if (kind == MASK_ZERO) return f32x4.splat(0);
   if (kind == MASK_TOPK) {
     const a = v128.and(d, i32x4.splat(0x7fffffff));
-    const t = i32x4.splat(<i32>load<f64>(slot));
+    const t = i32x4.splat(<i32>slotValue(slot, S.MASK_TOPK_THR));
     let keep = i32x4.gt_s(a, t);
     const eq = i32x4.eq(a, t);
-    if (v128.any_true(eq)) keep = quotaKeep(slot, 1, eq, keep, true);
+    if (v128.any_true(eq)) keep = quotaKeep(slot, S.MASK_TOPK_QUOTA, eq, keep, true);
     return v128.and(d, keep);
   }
   if (kind == MASK_WINDOW) {
     const a = v128.and(d, i32x4.splat(0x7fffffff));
-    const lo = i32x4.splat(<i32>load<f64>(slot));
-    const hi = i32x4.splat(<i32>load<f64>(slot, 16));
+    const lo = i32x4.splat(<i32>slotValue(slot, S.MASK_WINDOW_LO));
+    const hi = i32x4.splat(<i32>slotValue(slot, S.MASK_WINDOW_HI));
     let keep = v128.and(i32x4.gt_s(a, lo), i32x4.lt_s(a, hi));
     const eqLo = v128.andnot(i32x4.eq(a, lo), i32x4.eq(a, hi));
-    if (v128.any_true(eqLo)) keep = v128.or(keep, v128.and(eqLo, quotaKeep(slot, 1, eqLo, i32x4.splat(0), false)));
+    if (v128.any_true(eqLo)) keep = v128.or(keep, v128.and(eqLo, quotaKeep(slot, S.MASK_WINDOW_DROP_LO, eqLo, i32x4.splat(0), false)));
     const eqHi = i32x4.eq(a, hi);
     if (v128.any_true(eqHi)) {
       // lo == hi: an element must survive both cuts
-      let k = quotaKeep(slot, 3, eqHi, i32x4.splat(0), true);
+      let k = quotaKeep(slot, S.MASK_WINDOW_KEEP_HI, eqHi, i32x4.splat(0), true);
       const both = v128.and(eqHi, i32x4.eq(a, lo));
-      if (v128.any_true(both)) k = v128.and(k, v128.or(v128.not(both), quotaKeep(slot, 1, both, i32x4.splat(0), false)));
+      if (v128.any_true(both)) k = v128.and(k, v128.or(v128.not(both), quotaKeep(slot, S.MASK_WINDOW_DROP_LO, both, i32x4.splat(0), false)));
       keep = v128.or(keep, v128.and(eqHi, k));
     }
     return v128.and(d, keep);
   }
-  const k0 = <u32>load<f64>(slot), k1 = <u32>load<f64>(slot, 8);
+  // bernoulli and probs share the key slots
+  const k0 = <u32>slotValue(slot, S.MASK_BERNOULLI_KEY0), k1 = <u32>slotValue(slot, S.MASK_BERNOULLI_KEY1);
   const u = uniform4(e, k0, k1);
   let p: v128;
-  if (kind == MASK_BERNOULLI) p = f32x4.splat(<f32>load<f64>(slot, 16));
-  else p = v128.load(<usize>load<f64>(slot, 16) + (<usize>j << 2));
+  if (kind == MASK_BERNOULLI) p = f32x4.splat(<f32>slotValue(slot, S.MASK_BERNOULLI_P));
+  else p = v128.load(<usize>slotValue(slot, S.MASK_PROBS_PROBS) + (<usize>j << 2));
   return v128.and(d, f32x4.lt(u, p));
 }
 

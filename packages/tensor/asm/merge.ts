@@ -1,28 +1,25 @@
 // Merge kernels: read the inputs of one slice, write the merged slice in the output dtype.
 // Every kernel works chunk by chunk (CH elements) with an L1-resident f32 scratch; all
 // arithmetic is IEEE f32 in a fixed order that src/reference/ reproduces bit for bit.
-import { argF32, argF64, argI32, argPtr, begin } from './args';
+import { argF32, argF64, argI32, argPtr } from './args';
+import * as S from './generated/slots';
 import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 
-const MODEL_SLOTS: usize = 10 * 8;
-
 // out = (Σ w_i x_i) [/ div]
-// slots: n, nIn, outKind, outPtr, normalize, div, scratch, then nIn × (ptr, weight)
 @inline function linear<T>(args: usize): i32 {
-  begin(args);
-  const n = argI32(), nIn = argI32(), outKind = argI32(), out = argPtr();
-  const normalize = argI32() != 0, div = f32x4.splat(argF32());
-  const acc = argPtr();
-  const models = args + 7 * 8;
+  const n = argI32(args, S.LINEAR_N), nIn = argI32(args, S.LINEAR_N_IN), outKind = argI32(args, S.LINEAR_OUT_KIND), out = argPtr(args, S.LINEAR_OUT);
+  const normalize = argI32(args, S.LINEAR_NORMALIZE) != 0, div = f32x4.splat(argF32(args, S.LINEAR_DIV));
+  const acc = argPtr(args, S.LINEAR_SCRATCH);
+  const models = args + S.LINEAR_HEAD;
   let bad = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     for (let j = 0; j < m; j += 4) v128.store(acc + (<usize>j << 2), f32x4.splat(0));
     for (let k = 0; k < nIn; k++) {
-      const slot = models + <usize>k * 16;
-      const xp = <usize>load<f64>(slot) + <usize>off * sizeof<T>();
-      const w = f32x4.splat(<f32>load<f64>(slot, 8));
+      const slot = models + <usize>k * S.LINEAR_EACH;
+      const xp = argPtr(slot, S.LINEAR_EACH_PTR) + <usize>off * sizeof<T>();
+      const w = f32x4.splat(argF32(slot, S.LINEAR_EACH_WEIGHT));
       for (let j = 0; j < m; j += 4) {
         const a = acc + (<usize>j << 2);
         v128.store(a, f32x4.add(v128.load(a), f32x4.mul(w, ld<T>(xp, j))));
@@ -42,35 +39,32 @@ const MODEL_SLOTS: usize = 10 * 8;
 // Task-vector merge: d_i = x_i - b, masked, scaled (rescale), weighted; combined by sum or by
 // TIES sign election; then [/ divisor], * lambda, + b. Returns the non-finite outputs; writes
 // the number of non-finite task-vector entries (before masking) into slot 0.
-// slots: n, nm, outKind, outPtr, basePtr, elemStart, consensus, normalize, div, lambda,
-//        scratch, then nm × (ptr, weight, scale, maskKind, m0..m5)
 @inline function tvmerge<T>(args: usize): i32 {
-  begin(args);
-  const n = argI32(), nm = argI32(), outKind = argI32(), out = argPtr(), bp = argPtr();
-  const elemStart = <u64>argF64(), ties = argI32() != 0, normalize = argI32() != 0;
-  const div = f32x4.splat(argF32()), lam = f32x4.splat(argF32());
-  const scr = argPtr();
-  const models = args + 11 * 8;
+  const n = argI32(args, S.TVMERGE_N), nm = argI32(args, S.TVMERGE_NM), outKind = argI32(args, S.TVMERGE_OUT_KIND);
+  const out = argPtr(args, S.TVMERGE_OUT), bp = argPtr(args, S.TVMERGE_BASE);
+  const elemStart = <u64>argF64(args, S.TVMERGE_ELEM_START), ties = argI32(args, S.TVMERGE_CONSENSUS) != 0, normalize = argI32(args, S.TVMERGE_NORMALIZE) != 0;
+  const div = f32x4.splat(argF32(args, S.TVMERGE_DIV)), lam = f32x4.splat(argF32(args, S.TVMERGE_LAMBDA));
+  const scr = argPtr(args, S.TVMERGE_SCRATCH);
+  const models = args + S.TVMERGE_HEAD;
   // scratch: nm chunks of weighted deltas (TIES), the accumulator, then the weights as vectors
   const acc = scr + <usize>nm * (<usize>CH << 2);
   const wtab = acc + (<usize>CH << 2);
-  for (let k = 0; k < nm; k++) v128.store(wtab + (<usize>k << 4), f32x4.splat(<f32>load<f64>(models + <usize>k * MODEL_SLOTS, 8)));
-  const _zero = f32x4.splat(0);
+  for (let k = 0; k < nm; k++) v128.store(wtab + (<usize>k << 4), f32x4.splat(argF32(models + <usize>k * S.MODEL_BYTES, S.MODEL_WEIGHT)));
   let bad = 0;
   let badIn = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     const bo = bp + <usize>off * sizeof<T>();
     for (let k = 0; k < nm; k++) {
-      const slot = models + <usize>k * MODEL_SLOTS;
-      const xp = <usize>load<f64>(slot) + <usize>off * sizeof<T>();
+      const slot = models + <usize>k * S.MODEL_BYTES;
+      const xp = argPtr(slot, S.MODEL_PTR) + <usize>off * sizeof<T>();
       const w = v128.load(wtab + (<usize>k << 4));
-      const s = f32x4.splat(<f32>load<f64>(slot, 16));
+      const s = f32x4.splat(argF32(slot, S.MODEL_SCALE));
       // TIES keeps every model's weighted deltas; the sum adds them up in model order from 0
       const mode = ties ? STORE : k == 0 ? FIRST : ADD;
       const dst = ties ? scr + <usize>k * (<usize>CH << 2) : acc;
       const e0 = elemStart + <u64>off;
-      const kind = <i32>load<f64>(slot, 24);
+      const kind = argI32(slot, S.MODEL_MASK_KIND);
       // one specialised loop per mask kind
       if (kind == MASK_NONE) badIn += deltas<T, KNone>(slot, xp, bo, dst, s, w, m, off, e0, mode);
       else if (kind == MASK_TOPK) badIn += deltas<T, KTopk>(slot, xp, bo, dst, s, w, m, off, e0, mode);
@@ -98,7 +92,7 @@ const MODEL_SLOTS: usize = 10 * 8;
     }
   }
   // the count of non-finite task-vector entries goes back in the first argument slot
-  store<f64>(args, <f64>badIn);
+  store<f64>(args + S.TVMERGE_N, <f64>badIn);
   return bad;
 }
 
@@ -134,7 +128,8 @@ const ADD: i32 = 2; // dst = dst + d
 // Returns how many of its entries were not finite before masking.
 function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w: v128, m: i32, off: i32, e0: u64, mode: i32): i32 {
   const zero = f32x4.splat(0);
-  const w0 = maskWord(slot + 32, 0), w1 = maskWord(slot + 32, 1), pv = f32x4.splat(<f32>load<f64>(slot + 48));
+  const mk = slot + S.MODEL_M0;
+  const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
   let flag = i32x4.splat(0); // some task-vector entry is NaN/Inf (masks could hide it)
   // without a mask a NaN input reaches the plain sum's result (and fails it): no check needed
   const check = !(sizeof<K>() == 1 && !isFloat<K>());
@@ -142,7 +137,7 @@ function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w:
     for (let j = 0; j < m; j += 4) {
       let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
       if (check) flag = v128.or(flag, nonFinite(d));
-      d = applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv);
+      d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
       const a = dst + (<usize>j << 2);
       v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.mul(d, s), w)));
     }
@@ -150,7 +145,7 @@ function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w:
     for (let j = 0; j < m; j += 4) {
       let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
       if (check || mode == STORE) flag = v128.or(flag, nonFinite(d));
-      d = applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv);
+      d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
       const dd = f32x4.mul(f32x4.mul(d, s), w);
       v128.store(dst + (<usize>j << 2), mode == FIRST ? f32x4.add(zero, dd) : dd); // FIRST: 0 + d, as the reference
     }
@@ -172,19 +167,18 @@ function countNonFiniteBf16(p: usize, m: i32): i32 {
 }
 
 // Model stock: out = t * (Σ x_i / N) + (1 - t) * b, with t per tensor or per row.
-// slots: n, nm, outKind, outPtr, basePtr, t, tPtr (0: scalar t), rowLen, scratch, then nm × ptr
+// tPtr 0: one t for the slice
 @inline function stock<T>(args: usize): i32 {
-  begin(args);
-  const n = argI32(), nm = argI32(), outKind = argI32(), out = argPtr(), bp = argPtr();
-  const t0 = argF32(), tPtr = argPtr(), rowLen = argI32(), acc = argPtr();
-  const models = args + 9 * 8;
+  const n = argI32(args, S.STOCK_N), nm = argI32(args, S.STOCK_NM), outKind = argI32(args, S.STOCK_OUT_KIND), out = argPtr(args, S.STOCK_OUT), bp = argPtr(args, S.STOCK_BASE);
+  const t0 = argF32(args, S.STOCK_T), tPtr = argPtr(args, S.STOCK_T_PTR), rowLen = argI32(args, S.STOCK_ROW_LEN), acc = argPtr(args, S.STOCK_SCRATCH);
+  const models = args + S.STOCK_HEAD;
   const nf = f32x4.splat(<f32>nm);
   let bad = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     for (let j = 0; j < m; j += 4) v128.store(acc + (<usize>j << 2), f32x4.splat(0));
     for (let k = 0; k < nm; k++) {
-      const xp = <usize>load<f64>(models + <usize>k * 8) + <usize>off * sizeof<T>();
+      const xp = argPtr(models + <usize>k * S.STOCK_EACH, S.STOCK_EACH_PTR) + <usize>off * sizeof<T>();
       for (let j = 0; j < m; j += 4) {
         const a = acc + (<usize>j << 2);
         v128.store(a, f32x4.add(v128.load(a), ld<T>(xp, j)));

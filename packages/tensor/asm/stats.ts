@@ -1,24 +1,24 @@
 // Statistics kernels: per-slice partial results that the host reduces in slice order.
 // Sums are float64 per 2^20-element block (slices start on block boundaries), accumulated in
 // 4 lanes (element j goes to lane j % 4, in element order), block value (l0 + l1) + (l2 + l3).
-import { argF64, argI32, argPtr, begin } from './args';
+import { argF32, argF64, argI32, argPtr } from './args';
+import * as S from './generated/slots';
 import { CH, ld, ld1 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 
 export const BLOCK: i32 = 1 << 20;
-const MODEL_SLOTS: usize = 10 * 8;
 
 // Histogram of the high 16 bits of |x_i - b| (32768 bins) for every model; non-finite
 // differences land in bins 0x7f80..0x7fff. Each lane counts into its own copy (runs of equal
 // bins would otherwise serialise on one counter); the copies are summed into the first.
-// slots: n (exact), nm, basePtr, then nm × (ptr, histPtr); a hist region holds 4 × 32768 u32.
+// n is exact (not padded); a hist region holds 4 × 32768 u32.
 const HI_BINS: usize = 32768;
 @inline function histHi<T>(args: usize): void {
-  begin(args);
-  const n = argI32(), nm = argI32(), bp = argPtr();
+  const n = argI32(args, S.HIST_HI_N), nm = argI32(args, S.HIST_HI_NM), bp = argPtr(args, S.HIST_HI_BASE);
   for (let k = 0; k < nm; k++) {
-    const xp = <usize>load<f64>(args + 24 + <usize>k * 16);
-    const h = <usize>load<f64>(args + 32 + <usize>k * 16);
+    const each = args + S.HIST_HI_HEAD + <usize>k * S.HIST_HI_EACH;
+    const xp = argPtr(each, S.HIST_HI_EACH_PTR);
+    const h = argPtr(each, S.HIST_HI_EACH_HIST);
     const h1 = h + (HI_BINS << 2), h2 = h + (HI_BINS << 3), h3 = h + 3 * (HI_BINS << 2);
     const full = n & ~3;
     for (let j = 0; j < full; j += 4) {
@@ -40,14 +40,14 @@ const HI_BINS: usize = 32768;
 }
 
 // Histogram of the low 16 bits of |x_i - b| among elements whose high 16 bits equal bin_i.
-// slots: n (exact), nm, basePtr, then nm × (ptr, bin, histPtr)
+// n is exact (not padded).
 @inline function histLo<T>(args: usize): void {
-  begin(args);
-  const n = argI32(), nm = argI32(), bp = argPtr();
+  const n = argI32(args, S.HIST_LO_N), nm = argI32(args, S.HIST_LO_NM), bp = argPtr(args, S.HIST_LO_BASE);
   for (let k = 0; k < nm; k++) {
-    const xp = <usize>load<f64>(args + 24 + <usize>k * 24);
-    const bin = i32x4.splat(<i32>load<f64>(args + 32 + <usize>k * 24));
-    const h = <usize>load<f64>(args + 40 + <usize>k * 24);
+    const each = args + S.HIST_LO_HEAD + <usize>k * S.HIST_LO_EACH;
+    const xp = argPtr(each, S.HIST_LO_EACH_PTR);
+    const bin = i32x4.splat(argI32(each, S.HIST_LO_EACH_BIN));
+    const h = argPtr(each, S.HIST_LO_EACH_HIST);
     for (let j = 0; j < n; j += 4) {
       const a = v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff));
       const hit = i32x4.eq(i32x4.shr_u(a, 16), bin);
@@ -77,20 +77,20 @@ const HI_BINS: usize = 32768;
 }
 
 // Per block and model: ||d_i||_1 and ||mask(d_i)||_1 (mask as in tvmerge, before scaling).
-// slots: n (padded), nm, basePtr, elemStart, outPtr (nBlocks × nm × 2 f64), lanes (nm × 2 × 32 bytes),
-//        then nm × (ptr, unused, unused, maskKind, m0..m5)
+// n is padded; out holds nBlocks × nm × 2 f64, lanes nm × 2 × 32 bytes; a model block's weight and
+// scale are unused.
 @inline function l1<T>(args: usize): void {
-  begin(args);
-  const n = argI32(), nm = argI32(), bp = argPtr(), elemStart = <u64>argF64(), out = argPtr(), lanes = argPtr();
-  const models = args + 6 * 8;
+  const n = argI32(args, S.L1_N), nm = argI32(args, S.L1_NM), bp = argPtr(args, S.L1_BASE), elemStart = <u64>argF64(args, S.L1_ELEM_START);
+  const out = argPtr(args, S.L1_OUT), lanes = argPtr(args, S.L1_LANES);
+  const models = args + S.L1_HEAD;
   memory.fill(lanes, 0, <usize>nm * 64);
   let block = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     for (let k = 0; k < nm; k++) {
-      const slot = models + <usize>k * MODEL_SLOTS;
-      const xp = <usize>load<f64>(slot) + <usize>off * sizeof<T>();
-      const kind = <i32>load<f64>(slot, 24);
+      const slot = models + <usize>k * S.MODEL_BYTES;
+      const xp = argPtr(slot, S.MODEL_PTR) + <usize>off * sizeof<T>();
+      const kind = argI32(slot, S.MODEL_MASK_KIND);
       const la = lanes + <usize>k * 64;
       const bo = bp + <usize>off * sizeof<T>();
       const e0 = elemStart + <u64>off;
@@ -114,12 +114,13 @@ const HI_BINS: usize = 32768;
 
 // One chunk of one model: the four f64 lane sums of |d| and |mask(d)| stay in registers.
 function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
-  const w0 = maskWord(slot + 32, 0), w1 = maskWord(slot + 32, 1), pv = f32x4.splat(<f32>load<f64>(slot + 48));
+  const mk = slot + S.MODEL_M0;
+  const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
   let a0 = v128.load(la), a1 = v128.load(la, 16), b0 = v128.load(la, 32), b1 = v128.load(la, 48);
   for (let j = 0; j < m; j += 4) {
     const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
     const ad = f32x4.abs(d);
-    const am = f32x4.abs(applyMaskK<K>(slot + 32, d, e0 + <u64>j, off + j, w0, w1, pv));
+    const am = f32x4.abs(applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv));
     a0 = f64x2.add(a0, f64x2.promote_low_f32x4(ad));
     a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<f32>(ad, ad, 2, 3, 0, 1)));
     b0 = f64x2.add(b0, f64x2.promote_low_f32x4(am));
@@ -130,18 +131,18 @@ function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off
 
 // Per block: dot products v_i . v_j for i <= j (row-major upper triangle), v_i = x_i (mode 0)
 // or x_i - b (mode 1).
-// slots: n (padded), nv, mode, basePtr, outPtr, scratch (nv × CH f32), lanes (nq × 32 bytes), then nv × ptr
+// n is padded; scratch holds nv × CH f32, lanes nq × 32 bytes.
 @inline function gram<T>(args: usize): void {
-  begin(args);
-  const n = argI32(), nv = argI32(), mode = argI32(), bp = argPtr(), out = argPtr(), scr = argPtr(), lanes = argPtr();
-  const vecs = args + 7 * 8;
+  const n = argI32(args, S.GRAM_N), nv = argI32(args, S.GRAM_NV), mode = argI32(args, S.GRAM_MODE), bp = argPtr(args, S.GRAM_BASE);
+  const out = argPtr(args, S.GRAM_OUT), scr = argPtr(args, S.GRAM_SCRATCH), lanes = argPtr(args, S.GRAM_LANES);
+  const vecs = args + S.GRAM_HEAD;
   const nq = (nv * (nv + 1)) >> 1;
   memory.fill(lanes, 0, <usize>nq * 32);
   let block = 0;
   for (let off = 0; off < n; off += CH) {
     const m = min(CH, n - off);
     for (let k = 0; k < nv; k++) {
-      const xp = <usize>load<f64>(vecs + <usize>k * 8) + <usize>off * sizeof<T>();
+      const xp = argPtr(vecs + <usize>k * S.GRAM_EACH, S.GRAM_EACH_PTR) + <usize>off * sizeof<T>();
       const bo = bp + <usize>off * sizeof<T>();
       const v = scr + <usize>k * (<usize>CH << 2);
       for (let j = 0; j < m; j += 4) {

@@ -1,6 +1,6 @@
 // Helpers on Gram matrices stored as the row-major upper triangle (i <= j) of v_i . v_j.
 import { F32 } from './reference/precision.js';
-import { referenceStats } from './reference/stats.js';
+import { referenceStats } from './kernels.js';
 
 /** Position of (i, j), i <= j, in the upper triangle of an n × n matrix. */
 export function triIndex(n: number, i: number, j: number): number {

@@ -6,8 +6,7 @@ import { type FloatDtype, itemSize } from './dtype.js';
 import type { InputRounding, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import type { Operator, TensorContext } from './ops/types.js';
 import { F32, F64 } from './reference/precision.js';
-import { referenceMerge } from './reference/merge.js';
-import { referenceStats } from './reference/stats.js';
+import { referenceMerge, referenceStats } from './kernels.js';
 import { planSlices } from './slicing.js';
 import { KernelRuntime } from './wasm-runtime.js';
 

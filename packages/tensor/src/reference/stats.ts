@@ -1,9 +1,12 @@
-// Reference stats kernels: the same partial results as asm/stats.ts, bit for bit.
+// Reference stats kernels: the same partial results as asm/stats.ts, bit for bit. `inputs[0]` is
+// the base except for gram 'raw', which uses all inputs as vectors. Padding elements (up to a
+// multiple of 8) count as zeros, as in the kernels.
 import type { StatsResult, StatsSpec } from '../kernel-spec.js';
 import { BLOCK, HIST_HI_BINS, HIST_LO_BINS, padded } from '../layout.js';
 import { MaskState, absBits } from './mask.js';
-import { TS_STATS, resolveMasks, tsStats } from '../slice-kernels/index.js';
 import type { Round } from './precision.js';
+
+type Spec<K extends StatsSpec['kernel']> = Extract<StatsSpec, { kernel: K }>;
 
 /** Four f64 lanes (element j -> lane j % 4), flushed per block as (l0 + l1) + (l2 + l3). */
 class Lanes {
@@ -18,78 +21,77 @@ class Lanes {
   }
 }
 
-/**
- * Runs a stats spec on one slice. `inputs[0]` is the base except for gram 'raw', which uses
- * all inputs as vectors. Padding elements (up to a multiple of 8) count as zeros, as in the
- * kernels.
- */
-export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult {
-  if (TS_STATS.has(spec.kernel)) return tsStats(spec, inputs, n, r);
-  if (spec.kernel === 'l1' && spec.masks.some((m) => m.kind === 'della')) {
-    return referenceStats({ kernel: 'l1', masks: resolveMasks(spec.masks, inputs, n, r) }, inputs, n, elemStart, r);
-  }
+/** Histograms of the high 16 bits of |x_i − b|, one per model. */
+export function histHi(_spec: Spec<'histHi'>, inputs: Float64Array[], n: number, _elemStart: number, r: Round): StatsResult {
+  const base = inputs[0]!;
+  const models = inputs.slice(1);
+  const hist = models.map((x) => {
+    const h = new Uint32Array(HIST_HI_BINS);
+    for (let e = 0; e < n; e++) h[absBits(r(x[e]! - base[e]!)) >>> 16]!++;
+    return h;
+  });
+  return { kernel: 'histHi', hist };
+}
+
+/** Histograms of the low 16 bits of |x_i − b| inside one high bin, per entry. */
+export function histLo(spec: Spec<'histLo'>, inputs: Float64Array[], n: number, _elemStart: number, r: Round): StatsResult {
+  const base = inputs[0]!;
+  const models = inputs.slice(1);
+  const hist = spec.entries.map(({ model, bin }) => {
+    const x = models[model]!;
+    const h = new Uint32Array(HIST_LO_BINS);
+    for (let e = 0; e < n; e++) {
+      const a = absBits(r(x[e]! - base[e]!));
+      if (a >>> 16 === bin) h[a & 0xffff]!++;
+    }
+    return h;
+  });
+  return { kernel: 'histLo', hist };
+}
+
+/** Per block and model: ‖d‖₁ and ‖mask(d)‖₁. */
+export function l1(spec: Spec<'l1'>, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult {
   const base = inputs[0]!;
   const models = inputs.slice(1);
   const at = (x: Float64Array, e: number) => (e < n ? x[e]! : 0);
-  switch (spec.kernel) {
-    case 'histHi': {
-      const hist = models.map((x) => {
-        const h = new Uint32Array(HIST_HI_BINS);
-        for (let e = 0; e < n; e++) h[absBits(r(x[e]! - base[e]!)) >>> 16]!++;
-        return h;
+  const np = padded(n);
+  const masks = spec.masks.map((m) => new MaskState(m));
+  const lanes = models.map(() => [new Lanes(), new Lanes()] as const);
+  const blocks: Float64Array[] = [];
+  for (let e = 0; e < np; e++) {
+    for (let k = 0; k < models.length; k++) {
+      const d = r(at(models[k]!, e) - at(base, e));
+      lanes[k]![0].add(e, Math.abs(d));
+      lanes[k]![1].add(e, masks[k]!.keep(d, elemStart + e, e) ? Math.abs(d) : 0);
+    }
+    if ((e + 1) % BLOCK === 0 || e + 1 === np) {
+      const b = new Float64Array(models.length * 2);
+      lanes.forEach((l, k) => {
+        b[2 * k] = l[0].flush();
+        b[2 * k + 1] = l[1].flush();
       });
-      return { kernel: 'histHi', hist };
+      blocks.push(b);
     }
-    case 'histLo': {
-      const hist = spec.entries.map(({ model, bin }) => {
-        const x = models[model]!;
-        const h = new Uint32Array(HIST_LO_BINS);
-        for (let e = 0; e < n; e++) {
-          const a = absBits(r(x[e]! - base[e]!));
-          if (a >>> 16 === bin) h[a & 0xffff]!++;
-        }
-        return h;
-      });
-      return { kernel: 'histLo', hist };
-    }
-    case 'l1': {
-      const np = padded(n);
-      const masks = spec.masks.map((m) => new MaskState(m));
-      const lanes = models.map(() => [new Lanes(), new Lanes()] as const);
-      const blocks: Float64Array[] = [];
-      for (let e = 0; e < np; e++) {
-        for (let k = 0; k < models.length; k++) {
-          const d = r(at(models[k]!, e) - at(base, e));
-          lanes[k]![0].add(e, Math.abs(d));
-          lanes[k]![1].add(e, masks[k]!.keep(d, elemStart + e, e) ? Math.abs(d) : 0);
-        }
-        if ((e + 1) % BLOCK === 0 || e + 1 === np) {
-          const b = new Float64Array(models.length * 2);
-          lanes.forEach((l, k) => {
-            b[2 * k] = l[0].flush();
-            b[2 * k + 1] = l[1].flush();
-          });
-          blocks.push(b);
-        }
-      }
-      return { kernel: 'l1', blocks };
-    }
-    case 'gram': {
-      const np = padded(n);
-      const vecs = spec.mode === 'raw' ? inputs : models;
-      const nq = (vecs.length * (vecs.length + 1)) / 2;
-      const lanes = Array.from({ length: nq }, () => new Lanes());
-      const v = new Float64Array(vecs.length);
-      const blocks: Float64Array[] = [];
-      for (let e = 0; e < np; e++) {
-        for (let k = 0; k < vecs.length; k++) v[k] = spec.mode === 'raw' ? at(vecs[k]!, e) : r(at(vecs[k]!, e) - at(base, e));
-        let q = 0;
-        for (let a = 0; a < vecs.length; a++) for (let b = a; b < vecs.length; b++) lanes[q++]!.add(e, v[a]! * v[b]!);
-        if ((e + 1) % BLOCK === 0 || e + 1 === np) blocks.push(Float64Array.from(lanes, (l) => l.flush()));
-      }
-      return { kernel: 'gram', blocks };
-    }
-    default:
-      throw new Error(`unknown stats kernel ${spec.kernel}`);
   }
+  return { kernel: 'l1', blocks };
+}
+
+/** Per block: the upper triangle of v_i · v_j. */
+export function gram(spec: Spec<'gram'>, inputs: Float64Array[], n: number, _elemStart: number, r: Round): StatsResult {
+  const base = inputs[0]!;
+  const models = inputs.slice(1);
+  const at = (x: Float64Array, e: number) => (e < n ? x[e]! : 0);
+  const np = padded(n);
+  const vecs = spec.mode === 'raw' ? inputs : models;
+  const nq = (vecs.length * (vecs.length + 1)) / 2;
+  const lanes = Array.from({ length: nq }, () => new Lanes());
+  const v = new Float64Array(vecs.length);
+  const blocks: Float64Array[] = [];
+  for (let e = 0; e < np; e++) {
+    for (let k = 0; k < vecs.length; k++) v[k] = spec.mode === 'raw' ? at(vecs[k]!, e) : r(at(vecs[k]!, e) - at(base, e));
+    let q = 0;
+    for (let a = 0; a < vecs.length; a++) for (let b = a; b < vecs.length; b++) lanes[q++]!.add(e, v[a]! * v[b]!);
+    if ((e + 1) % BLOCK === 0 || e + 1 === np) blocks.push(Float64Array.from(lanes, (l) => l.flush()));
+  }
+  return { kernel: 'gram', blocks };
 }

@@ -1,0 +1,284 @@
+// One record per slice kernel. A record holds the kernel's TypeScript computation (the reference
+// its WebAssembly kernel is held to byte for byte, and the runtime of kernels without one), its
+// WebAssembly export with the argument values by slot name (the slots are declared once, in
+// kernel-slots.json), and a resolve step when a spec needs the slice's values first.
+import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import { CHUNK, HIST_HI_BINS, HIST_LO_BINS, blockCount } from './layout.js';
+import { MASK_SLOTS } from './generated/kernel-slots.js';
+import { rowStockT } from './gram.js';
+import * as ref from './reference/merge.js';
+import type { Round } from './reference/precision.js';
+import * as refStats from './reference/stats.js';
+import * as ts from './slice-kernels/index.js';
+import type { KernelArgs, KernelMemory } from './wasm-memory.js';
+
+type Merge<K extends MergeSpec['kernel']> = Extract<MergeSpec, { kernel: K }>;
+type Stats<K extends StatsSpec['kernel']> = Extract<StatsSpec, { kernel: K }>;
+
+/** The slice as a WebAssembly kernel sees it: inputs converted to the storage at `stored`. */
+export interface SliceIo {
+  mem: KernelMemory;
+  /** elements of the slice, and padded to the SIMD width */
+  n: number;
+  np: number;
+  elemStart: number;
+  /** addresses of the inputs in kernel storage; [0] is the base where the kernel takes one */
+  stored: readonly number[];
+}
+
+interface MergeIo extends SliceIo {
+  outKind: number;
+  out: number;
+  /** (inputs + 2) chunks of f32 */
+  scratch: number;
+}
+
+export interface MergeKernel<S extends MergeSpec> {
+  reference(spec: S, inputs: Float64Array[], n: number, elemStart: number, r: Round): Float64Array;
+  wasm?: {
+    /** the export, without its storage suffix (_bf16, _f32); also the name of its slot layout */
+    name: string;
+    args(spec: S, io: MergeIo): KernelArgs;
+    /** the kernel also counts non-finite task-vector entries (in the first argument slot) */
+    countsInputs?: boolean;
+  };
+  /** a spec to run instead, computed from the slice's values (undefined: run this one) */
+  resolve?(spec: S, values: () => Float64Array[], n: number, r: Round): MergeSpec | undefined;
+}
+
+export interface StatsKernel<S extends StatsSpec> {
+  reference(spec: S, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult;
+  wasm?: { name: string; run(spec: S, io: SliceIo, call: (args: KernelArgs) => void): StatsResult };
+  resolve?(spec: S, values: () => Float64Array[], n: number, r: Round): StatsSpec | undefined;
+}
+
+const MASK_KIND: Record<Exclude<MaskSpec['kind'], 'della'>, number> = { none: 0, topk: 1, window: 2, bernoulli: 3, probs: 4, zero: 5 };
+
+/** One input's block of slots: its address, weight, scale and mask (mask fields as MASK_SLOTS names them). */
+function modelBlock(io: SliceIo, ptr: number, weight: number, scale: number, m: MaskSpec): Record<string, number> {
+  if (m.kind === 'della') throw new Error('della masks are resolved before the kernel runs');
+  const block: Record<string, number> = { ptr, weight: Math.fround(weight), scale: Math.fround(scale), maskKind: MASK_KIND[m.kind] };
+  for (let i = 0; i < 6; i++) block[`m${i}`] = 0;
+  const values: Record<string, number> =
+    m.kind === 'topk'
+      ? { thr: m.thr, quota: m.quota }
+      : m.kind === 'window'
+        ? { lo: m.lo, dropLo: m.dropLo, hi: m.hi, keepHi: m.keepHi }
+        : m.kind === 'bernoulli'
+          ? { key0: m.key[0], key1: m.key[1], p: Math.fround(m.p) }
+          : m.kind === 'probs'
+            ? { key0: m.key[0], key1: m.key[1], probs: io.mem.f32(padProbs(m.probs, io.np)) }
+            : {};
+  (MASK_SLOTS[m.kind] ?? []).forEach((name, i) => {
+    block[`m${i}`] = values[name]!;
+  });
+  return block;
+}
+
+function padProbs(p: Float32Array, np: number): Float32Array {
+  if (p.length >= np) return p;
+  const out = new Float32Array(np);
+  out.set(p);
+  return out;
+}
+
+const della = (masks: MaskSpec[], values: () => Float64Array[], n: number, r: Round) =>
+  masks.some((m) => m.kind === 'della') ? ts.resolveMasks(masks, values(), n, r) : undefined;
+
+export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<Merge<K>> } = {
+  linear: {
+    reference: ref.linear,
+    wasm: {
+      name: 'linear',
+      args: (s, io) => ({
+        head: {
+          n: io.np,
+          nIn: io.stored.length,
+          outKind: io.outKind,
+          out: io.out,
+          normalize: s.normalize ? 1 : 0,
+          div: Math.fround(s.div),
+          scratch: io.scratch,
+        },
+        each: io.stored.map((ptr, k) => ({ ptr, weight: Math.fround(s.weights[k]!) })),
+      }),
+    },
+  },
+  tvmerge: {
+    reference: ref.tvmerge,
+    wasm: {
+      name: 'tvmerge',
+      countsInputs: true,
+      args: (s, io) => ({
+        head: {
+          n: io.np,
+          nm: io.stored.length - 1,
+          outKind: io.outKind,
+          out: io.out,
+          base: io.stored[0]!,
+          elemStart: io.elemStart,
+          consensus: s.consensus === 'ties' ? 1 : 0,
+          normalize: s.normalize ? 1 : 0,
+          div: Math.fround(s.div),
+          lambda: Math.fround(s.lambda),
+          scratch: io.scratch,
+        },
+        each: s.models.map((m, k) => modelBlock(io, io.stored[k + 1]!, m.weight, m.scale, m.mask)),
+      }),
+    },
+    resolve(s, values, n, r) {
+      const masks = della(
+        s.models.map((m) => m.mask),
+        values,
+        n,
+        r,
+      );
+      return masks && { ...s, models: s.models.map((m, k) => ({ ...m, mask: masks[k]! })) };
+    },
+  },
+  stock: {
+    reference: ref.stock,
+    wasm: {
+      name: 'stock',
+      args: (s, io) => ({
+        head: {
+          n: io.np,
+          nm: io.stored.length - 1,
+          outKind: io.outKind,
+          out: io.out,
+          base: io.stored[0]!,
+          t: Math.fround(s.t),
+          tPtr: s.rowT ? io.mem.f32(s.rowT) : 0,
+          rowLen: s.rowLen,
+          scratch: io.scratch,
+        },
+        each: io.stored.slice(1).map((ptr) => ({ ptr })),
+      }),
+    },
+  },
+  stockRows: {
+    reference: () => {
+      throw new Error('stockRows is resolved into stock before it runs');
+    },
+    resolve: (s, values, n) => ({ kernel: 'stock', t: 0, rowLen: s.rowLen, rowT: rowStockT(values(), n, s.rowLen) }),
+  },
+  sce: { reference: (s, x, n, _e, r) => ts.sce(s, x, n, r) },
+  ram: { reference: (s, x, n, _e, r) => ts.ram(s, x, n, r) },
+  nearswap: { reference: (s, x, n, _e, r) => ts.nearswap(s, x, n, r) },
+  fusion: { reference: (s, x, n, _e, r) => ts.fusion(s, x, n, r) },
+  nuslerp: { reference: (s, x, n, _e, r) => ts.nuslerp(s, x, n, r) },
+};
+
+/** Histogram kernels: one u32 region per entry (histHi: 4 lane copies, summed by the kernel). */
+function histRun(
+  io: SliceIo,
+  call: (a: KernelArgs) => void,
+  bins: number,
+  copies: number,
+  each: (hist: number, k: number) => Record<string, number>,
+  count: number,
+) {
+  const hist = Array.from({ length: count }, () => io.mem.alloc(bins * 4 * copies));
+  io.mem.ensure();
+  for (const h of hist) new Uint32Array(io.mem.buffer, h, bins * copies).fill(0);
+  call({ head: { n: io.n, nm: count, base: io.stored[0]! }, each: hist.map((h, k) => each(h, k)) });
+  return hist.map((h) => new Uint32Array(io.mem.buffer, h, bins).slice());
+}
+
+export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<Stats<K>> } = {
+  histHi: {
+    reference: refStats.histHi,
+    wasm: {
+      name: 'hist_hi',
+      run: (_s, io, call) => ({
+        kernel: 'histHi',
+        hist: histRun(io, call, HIST_HI_BINS, 4, (hist, k) => ({ ptr: io.stored[k + 1]!, hist }), io.stored.length - 1),
+      }),
+    },
+  },
+  histLo: {
+    reference: refStats.histLo,
+    wasm: {
+      name: 'hist_lo',
+      run: (s, io, call) => ({
+        kernel: 'histLo',
+        hist: histRun(io, call, HIST_LO_BINS, 1, (hist, k) => ({ ptr: io.stored[s.entries[k]!.model + 1]!, bin: s.entries[k]!.bin, hist }), s.entries.length),
+      }),
+    },
+  },
+  l1: {
+    reference: refStats.l1,
+    wasm: {
+      name: 'l1',
+      run: (s, io, call) => {
+        const nm = io.stored.length - 1,
+          nb = blockCount(io.np);
+        const out = io.mem.alloc(nb * nm * 16);
+        const lanes = io.mem.alloc(nm * 64);
+        const each = s.masks.map((m, k) => modelBlock(io, io.stored[k + 1]!, 0, 0, m));
+        io.mem.ensure();
+        call({ head: { n: io.np, nm, base: io.stored[0]!, elemStart: io.elemStart, out, lanes }, each });
+        const all = new Float64Array(io.mem.buffer, out, nb * nm * 2);
+        return { kernel: 'l1', blocks: Array.from({ length: nb }, (_, b) => all.slice(b * nm * 2, (b + 1) * nm * 2)) };
+      },
+    },
+    resolve(s, values, n, r) {
+      const masks = della(s.masks, values, n, r);
+      return masks && { kernel: 'l1', masks };
+    },
+  },
+  gram: {
+    reference: refStats.gram,
+    wasm: {
+      name: 'gram',
+      run: (s, io, call) => {
+        const vecs = s.mode === 'raw' ? io.stored : io.stored.slice(1);
+        const nq = (vecs.length * (vecs.length + 1)) / 2,
+          nb = blockCount(io.np);
+        const out = io.mem.alloc(nb * nq * 8);
+        const scratch = io.mem.alloc(vecs.length * CHUNK * 4);
+        const lanes = io.mem.alloc(nq * 32);
+        io.mem.ensure();
+        call({
+          head: { n: io.np, nv: vecs.length, mode: s.mode === 'raw' ? 0 : 1, base: io.stored[0]!, out, scratch, lanes },
+          each: vecs.map((ptr) => ({ ptr })),
+        });
+        const all = new Float64Array(io.mem.buffer, out, nb * nq);
+        return { kernel: 'gram', blocks: Array.from({ length: nb }, (_, b) => all.slice(b * nq, (b + 1) * nq)) };
+      },
+    },
+  },
+  derivedHi: { reference: (s, x, n, _e, r) => ts.derivedHi(s, x, n, r) },
+  derivedLo: { reference: (s, x, n, _e, r) => ts.derivedLo(s, x, n, r) },
+  sumSquares: { reference: (s, x, n, _e, r) => ts.sumSquares(s, x, n, r) },
+  ramCounts: { reference: (s, x, n, _e, r) => ts.ramCountsStats(s, x, n, r) },
+};
+
+/** The merge record of a spec, after its resolve steps. */
+export function resolveMerge(spec: MergeSpec, values: () => Float64Array[], n: number, r: Round): MergeSpec {
+  for (;;) {
+    const next = (MERGE_KERNELS[spec.kernel] as MergeKernel<MergeSpec>).resolve?.(spec, values, n, r);
+    if (!next) return spec;
+    spec = next;
+  }
+}
+
+export function resolveStats(spec: StatsSpec, values: () => Float64Array[], n: number, r: Round): StatsSpec {
+  for (;;) {
+    const next = (STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>).resolve?.(spec, values, n, r);
+    if (!next) return spec;
+    spec = next;
+  }
+}
+
+/** Runs a merge spec on one slice in TypeScript (the reference of every kernel). */
+export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): Float64Array {
+  const s = resolveMerge(spec, () => inputs, n, r);
+  return (MERGE_KERNELS[s.kernel] as MergeKernel<MergeSpec>).reference(s, inputs, n, elemStart, r);
+}
+
+/** Runs a stats spec on one slice in TypeScript (the reference of every kernel). */
+export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult {
+  const s = resolveStats(spec, () => inputs, n, r);
+  return (STATS_KERNELS[s.kernel] as StatsKernel<StatsSpec>).reference(s, inputs, n, elemStart, r);
+}
