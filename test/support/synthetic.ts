@@ -2,28 +2,15 @@
 // and experts that differ from it in a share of their elements, as fine-tunes do.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LlamaShape, createOutputFiles, llamaTensors, planOutput, writeAt } from '@tessera/checkpoint';
+import { type LlamaShape, createOutputFiles, llamaTensors, planOutput, syntheticConfig, writeAt } from '@tessera/checkpoint';
 
 export type { LlamaShape };
 
 export const TINYLLAMA_1_1B: LlamaShape = { layers: 22, hidden: 2048, intermediate: 5632, vocab: 32000, heads: 32, kvHeads: 4 };
 
+/** config.json of a synthetic test model (positions and RoPE base of the zoo's models). */
 function llamaConfig(s: LlamaShape): Record<string, unknown> {
-  return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: s.hidden,
-    intermediate_size: s.intermediate,
-    num_hidden_layers: s.layers,
-    num_attention_heads: s.heads,
-    num_key_value_heads: s.kvHeads,
-    vocab_size: s.vocab,
-    max_position_embeddings: 2048,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    tie_word_embeddings: false,
-    torch_dtype: 'bfloat16',
-  };
+  return { ...syntheticConfig(s), max_position_embeddings: 2048, rope_theta: 10000 };
 }
 
 /**

@@ -10,4 +10,4 @@ export * from './manifest.js';
 export * from './tokenizer.js';
 export * from './chat-template.js';
 export * from './location.js';
-export { type LlamaShape, llamaTensors } from './synthetic.js';
+export { type LlamaShape, llamaTensors, syntheticConfig } from './synthetic.js';

@@ -143,8 +143,12 @@ export class SyntheticFile implements RangeSource {
 export function syntheticText(uri: string): string | undefined {
   const spec = parse(uri);
   if (spec.file !== 'config.json') return undefined;
-  const s = spec.shape;
-  return JSON.stringify({
+  return JSON.stringify(syntheticConfig(spec.shape));
+}
+
+/** config.json of a Llama-shaped model. */
+export function syntheticConfig(s: LlamaShape): Record<string, unknown> {
+  return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
     hidden_size: s.hidden,
@@ -157,5 +161,5 @@ export function syntheticText(uri: string): string | undefined {
     rope_theta: 500000,
     tie_word_embeddings: false,
     torch_dtype: 'bfloat16',
-  });
+  };
 }

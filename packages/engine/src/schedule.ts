@@ -20,18 +20,14 @@ export interface ScheduleHooks {
   markDone?(taskId: string): Promise<void>;
 }
 
-export function statsTask(t: TensorPlan, pass: number, slice: number, spec: StatsSpec): StatsTask {
+/** What every task on one slice of a tensor says: the tensor, the slice and its inputs. */
+function sliceTask(t: TensorPlan, slice: number, id: string) {
   const s = t.context.slices[slice]!;
-  return {
-    kind: 'stats',
-    id: `${t.index}/s${pass}/${slice}`,
-    tensor: t.name,
-    inputs: sliceInputs(t, s.elemStart),
-    elemStart: s.elemStart,
-    n: s.n,
-    rounding: t.rounding,
-    spec,
-  };
+  return { id, tensor: t.name, inputs: sliceInputs(t, s.elemStart), elemStart: s.elemStart, n: s.n, rounding: t.rounding };
+}
+
+export function statsTask(t: TensorPlan, pass: number, slice: number, spec: StatsSpec): StatsTask {
+  return { kind: 'stats', ...sliceTask(t, slice, `${t.index}/s${pass}/${slice}`), spec };
 }
 
 export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir: string): MergeTask {
@@ -39,12 +35,7 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
   const size = itemSize(t.outDtype);
   return {
     kind: 'merge',
-    id: mergeTaskId(t, slice),
-    tensor: t.name,
-    inputs: sliceInputs(t, s.elemStart),
-    elemStart: s.elemStart,
-    n: s.n,
-    rounding: t.rounding,
+    ...sliceTask(t, slice, mergeTaskId(t, slice)),
     spec,
     out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
     ...(t.aim ? { aim: { ...t.aim, base: { ...t.aim.base, offset: t.aim.base.offset + s.elemStart * itemSize(t.aim.base.dtype) } } } : {}),

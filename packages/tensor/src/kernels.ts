@@ -82,6 +82,9 @@ function padProbs(p: Float32Array, np: number): Float32Array {
   return out;
 }
 
+/** The head slots every merge kernel over a base and its models starts with. */
+const baseHead = (io: MergeIo) => ({ n: io.np, nm: io.stored.length - 1, outKind: io.outKind, out: io.out, base: io.stored[0]! });
+
 const della = (masks: MaskSpec[], values: () => Float64Array[], n: number, r: Round) =>
   masks.some((m) => m.kind === 'della') ? ts.resolveMasks(masks, values(), n, r) : undefined;
 
@@ -111,11 +114,7 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
       countsInputs: true,
       args: (s, io) => ({
         head: {
-          n: io.np,
-          nm: io.stored.length - 1,
-          outKind: io.outKind,
-          out: io.out,
-          base: io.stored[0]!,
+          ...baseHead(io),
           elemStart: io.elemStart,
           consensus: s.consensus === 'ties' ? 1 : 0,
           normalize: s.normalize ? 1 : 0,
@@ -142,11 +141,7 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
       name: 'stock',
       args: (s, io) => ({
         head: {
-          n: io.np,
-          nm: io.stored.length - 1,
-          outKind: io.outKind,
-          out: io.out,
-          base: io.stored[0]!,
+          ...baseHead(io),
           t: Math.fround(s.t),
           tPtr: s.rowT ? io.mem.f32(s.rowT) : 0,
           rowLen: s.rowLen,
