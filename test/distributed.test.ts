@@ -53,7 +53,7 @@ beforeAll(async () => {
   // two documents whose tensors have the same indices (and so, unscoped, the same task ids)
   writeFileSync(
     join(root, 'multi.yaml'),
-    'name: inner\nmerge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n---\nmerge_method: ties\nbase_model: base\nmodels:\n  - {model: inner, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n',
+    'name: inner\nmerge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1}}\n  - {model: e2, parameters: {weight: 0.5}}\n---\nmerge_method: ties\nbase_model: base\nmodels:\n  - {model: inner, parameters: {weight: 1, density: 0.5}}\n  - {model: e3, parameters: {weight: 1, density: 0.5}}\n',
   );
   writeFileSync(
     join(root, 'della.yaml'),
@@ -199,6 +199,8 @@ describe('distributed merges', () => {
     const all = taskLines(w, job).map((l) => String(l.task));
     expect([...before].filter((t) => t.startsWith('d0:') && t.includes('/m/') && all.filter((x) => x === t).length > 1)).toEqual([]);
     expect(all.filter((t) => t.startsWith('d0:')).length).toBe([...before].filter((t) => t.startsWith('d0:')).length);
+    // the second coordinator finished the second document
+    expect(all.filter((t) => t.startsWith('d1:')).length).toBeGreaterThan([...before].filter((t) => t.startsWith('d1:')).length);
     expect(await sha256File(join(out, 'model.safetensors'))).toBe(await embedded('multi.yaml', 'multi'));
   }, 150_000);
 
