@@ -7,6 +7,7 @@ import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
 import { methodsCommand } from './commands/methods.js';
+import { plannerCommand } from './commands/planner.js';
 import { verifyCommand } from './commands/verify.js';
 import { cancelCommand, statusCommand, submitCommand } from './commands/remote.js';
 import { coordinatorCommand, workerCommand } from './commands/services.js';
@@ -33,6 +34,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   submitCommand(program, io);
   statusCommand(program, io);
   cancelCommand(program, io);
+  plannerCommand(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

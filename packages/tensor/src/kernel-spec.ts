@@ -76,7 +76,12 @@ export type StatsSpec =
   /** low-16-bit histograms inside one high bin, per entry (a model may appear twice) */
   | { kernel: 'histLo'; entries: { model: number; bin: number }[] }
   | { kernel: 'l1'; masks: MaskSpec[] }
-  | { kernel: 'gram'; mode: 'raw' | 'delta' };
+  | { kernel: 'gram'; mode: 'raw' | 'delta' }
+  /**
+   * per pair of models (i < j): positions where both task vectors are non-zero, where their
+   * signs agree there, where both survive their mask (e.g. TIES's top-k), and where those conflict
+   */
+  | { kernel: 'signs'; masks: MaskSpec[] };
 
 /** Partial results of one stats kernel on one slice. */
 export type StatsResult =
@@ -91,7 +96,9 @@ export type StatsResult =
   /** per block, per model */
   | { kernel: 'sumSquares'; blocks: Float64Array[] }
   /** per model: [shared, unique] */
-  | { kernel: 'ramCounts'; counts: number[][] };
+  | { kernel: 'ramCounts'; counts: number[][] }
+  /** 4 counts per pair (i < j, row-major): [both non-zero, agreeing, both kept, kept and conflicting] */
+  | { kernel: 'signs'; counts: Float64Array };
 
 /** How the inputs of a slice are rounded before the kernel runs (the recipe's `dtype`). */
 export type InputRounding = 'BF16' | 'F16' | 'F32' | 'F64' | undefined;

@@ -10,6 +10,7 @@ import * as ref from './reference/merge.js';
 import type { Round } from './reference/precision.js';
 import * as refStats from './reference/stats.js';
 import * as ts from './slice-kernels/index.js';
+import { signs } from './slice-kernels/signs.js';
 import type { KernelArgs, KernelMemory } from './wasm-memory.js';
 
 type Merge<K extends MergeSpec['kernel']> = Extract<MergeSpec, { kernel: K }>;
@@ -247,6 +248,7 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
   derivedLo: { reference: (s, x, n, _e, r) => ts.derivedLo(s, x, n, r) },
   sumSquares: { reference: (s, x, n, _e, r) => ts.sumSquares(s, x, n, r) },
   ramCounts: { reference: (s, x, n, _e, r) => ts.ramCountsStats(s, x, n, r) },
+  signs: { reference: signs },
 };
 
 /** The merge record of a spec, after its resolve steps. */
