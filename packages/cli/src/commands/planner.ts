@@ -1,7 +1,8 @@
 // `tessera planner signals`: the structural similarity signals of experts against their base,
 // computed as stats tasks over slices (threads here, or NATS workers with --nats).
 import { EmbeddedExecutor, type Executor } from '@tessera/engine';
-import { structuralStats, writeSignals } from '@tessera/planner';
+import { collectOutcomes, loadCatalog, structuralStats, writeOutcomes, writeSignals } from '@tessera/planner';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js';
 import { positiveInt } from '../options.js';
@@ -24,8 +25,54 @@ const density = (v: string) => {
   return d;
 };
 
+/** The executor of a planner command: threads here, or NATS workers with --nats. */
+async function plannerExecutor(flags: NatsFlags & { workers?: number }): Promise<{ executor: Executor; close(): Promise<void> }> {
+  if (flags.nats) return remoteExecutor(natsConnection(flags));
+  const executor = new EmbeddedExecutor(flags.workers ?? (await import('node:os')).availableParallelism());
+  return { executor, close: () => executor.close() };
+}
+
 export function plannerCommand(program: Command, io: Io): void {
-  const planner = program.command('planner').description('the merge planner: similarity signals of experts');
+  const planner = program.command('planner').description('the merge planner: similarity signals of experts, outcome data');
+  natsOptions(
+    planner
+      .command('collect')
+      .description("merge every pair of a catalog with every candidate and evaluate it (resumable): the planner's training data, as an Arrow IPC file"),
+    false,
+  )
+    .argument('<catalog>', 'catalog YAML: base, eval folder, experts with their tasks')
+    .requiredOption('-o, --out <file>', 'outcomes file (.arrow); progress is kept in <file>.progress.jsonl')
+    .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
+    .option('--limit-pairs <n>', 'only the first N pairs of the catalog', positiveInt)
+    .option('--work-dir <dir>', 'where candidates are merged (default: next to --out)')
+    .option('--json', 'print one JSON object per outcome')
+    .option('--debug', 'print stack traces')
+    .action(
+      async (file: string, flags: NatsFlags & { out: string; workers?: number; limitPairs?: number; workDir?: string; json?: boolean; debug?: boolean }) => {
+        io.exitCode = await run(io, flags, async (signal) => {
+          const catalog = loadCatalog(file);
+          const { executor, close } = await plannerExecutor(flags);
+          try {
+            const started = performance.now();
+            const rows = await collectOutcomes(catalog, {
+              executor,
+              signal,
+              out: resolve(flags.out),
+              workDir: resolve(flags.workDir ?? join(dirname(resolve(flags.out)), `.${Date.now().toString(36)}.collect`)),
+              ...(flags.limitPairs !== undefined ? { limitPairs: flags.limitPairs } : {}),
+              onRow: (r, done, total) => {
+                if (flags.json) io.stdout.write(JSON.stringify({ type: 'outcome', done, total, ...r, features: undefined }) + '\n');
+                else io.stderr.write(`\r${done}/${total} ${r.a}+${r.b} ${r.candidate}: ${r.score.toFixed(3)}   `);
+              },
+            });
+            await writeOutcomes(flags.out, rows);
+            io.stderr.write(`\n${flags.out}: ${rows.length} outcomes in ${((performance.now() - started) / 1000).toFixed(0)}s\n`);
+          } finally {
+            await close();
+          }
+        });
+      },
+    );
   natsOptions(
     planner
       .command('signals')
@@ -45,8 +92,7 @@ export function plannerCommand(program: Command, io: Io): void {
     .action(async (base: string, models: string[], flags: SignalFlags) => {
       io.exitCode = await run(io, flags, async (signal) => {
         if (models.length < 2) throw new UsageError('signals need at least two experts');
-        const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
-        const executor: Executor = remote?.executor ?? new EmbeddedExecutor(flags.workers ?? (await import('node:os')).availableParallelism());
+        const { executor, close } = await plannerExecutor(flags);
         try {
           const stats = await structuralStats(base, models, {
             executor,
@@ -63,7 +109,7 @@ export function plannerCommand(program: Command, io: Io): void {
                 `${models[r.a]} × ${models[r.b]}: cos ${r.cos.toFixed(4)}, norms ${r.normA.toPrecision(4)} / ${r.normB.toPrecision(4)}, sign agreement ${r.signAgreement.toFixed(4)}, TIES conflicts ${r.tiesConflict.toFixed(4)}\n`,
               );
         } finally {
-          await (remote ? remote.close() : executor.close());
+          await close();
         }
       });
     });

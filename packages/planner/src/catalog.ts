@@ -1,0 +1,93 @@
+// A catalog of experts for outcome collection: their base, their eval sets, and each expert's
+// task. Paths are relative to the catalog file.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { RecipeError } from '@tessera/recipe';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+const Schema = z.strictObject({
+  base: z.string().min(1).describe('the base model'),
+  eval: z.string().min(1).describe('folder of <task>.jsonl exact-match eval sets'),
+  experts: z.array(z.strictObject({ name: z.string().min(1), path: z.string().min(1), task: z.string().min(1) })).describe('experts and their tasks'),
+  pairs: z
+    .union([z.literal('cross-task'), z.array(z.tuple([z.string(), z.string()]))])
+    .optional()
+    .describe('the pairs to merge: every pair of experts of different tasks (default), or a list'),
+  sample: z
+    .strictObject({ size: z.number().int().positive(), seed: z.number().int().nonnegative() })
+    .optional()
+    .describe('a reproducible sample of the pairs (a seeded shuffle), kept in catalog order'),
+});
+
+export interface Expert {
+  name: string;
+  path: string;
+  task: string;
+}
+
+export interface Catalog {
+  file: string;
+  base: string;
+  eval: string;
+  experts: Expert[];
+  /** unordered pairs [a, b] of expert indices, a < b */
+  pairs: [number, number][];
+}
+
+export function loadCatalog(file: string): Catalog {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RecipeError(file, '', `cannot read the catalog (${(e as Error).message.split('\n')[0]})`);
+  }
+  const r = Schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new RecipeError(file, issue.path.join('.'), issue.message);
+  }
+  const c = r.data;
+  const dir = dirname(resolve(file));
+  if (c.experts.length < 2) throw new RecipeError(file, 'experts', `a catalog needs at least two experts, got ${c.experts.length}`);
+  const experts = c.experts.map((e) => ({ ...e, path: resolve(dir, e.path) }));
+  const index = new Map(experts.map((e, i) => [e.name, i]));
+  if (index.size !== experts.length) throw new RecipeError(file, 'experts', 'two experts have the same name');
+  let pairs: [number, number][] = [];
+  if (c.pairs === undefined || c.pairs === 'cross-task') {
+    for (let a = 0; a < experts.length; a++) for (let b = a + 1; b < experts.length; b++) if (experts[a]!.task !== experts[b]!.task) pairs.push([a, b]);
+  } else {
+    pairs = c.pairs.map(([x, y], i) => {
+      const a = index.get(x),
+        b = index.get(y);
+      if (a === undefined || b === undefined) throw new RecipeError(file, `pairs.${i}`, `unknown expert ${a === undefined ? x : y}`);
+      if (a === b) throw new RecipeError(file, `pairs.${i}`, `a pair needs two experts, got ${x} twice`);
+      return a < b ? [a, b] : [b, a];
+    });
+  }
+  if (c.sample) pairs = sample(pairs, c.sample.size, c.sample.seed);
+  if (pairs.length === 0) throw new RecipeError(file, 'pairs', 'no pair to merge');
+  return { file, base: resolve(dir, c.base), eval: resolve(dir, c.eval), experts, pairs };
+}
+
+/** `size` of the pairs by a seeded Fisher-Yates shuffle (xorshift32), returned in their original order. */
+function sample(pairs: [number, number][], size: number, seed: number): [number, number][] {
+  let x = (seed * 0x9e3779b1) >>> 0 || 1;
+  const next = () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+  const idx = pairs.map((_, i) => i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+  }
+  return idx
+    .slice(0, size)
+    .sort((p, q) => p - q)
+    .map((i) => pairs[i]!);
+}
