@@ -35,4 +35,3 @@ function grid(): Candidate[] {
 
 /** Every candidate of the public grid, in a fixed order. */
 export const CANDIDATES: readonly Candidate[] = grid();
-
