@@ -3,7 +3,7 @@
 import { ATTR, ELEM, encodeModel } from './onnx-proto.js';
 
 export type Dim = number | string;
-export type Attr = { f: number } | { i: number } | { ints: number[] } | { floats: number[] };
+export type Attr = { f: number } | { i: number } | { ints: number[] } | { floats: number[] } | { s: string } | { strings: string[] };
 type ElemType = keyof typeof ELEM;
 
 function valueInfo(name: string, elem: ElemType, dims: Dim[]) {
@@ -17,6 +17,8 @@ function attribute(name: string, a: Attr) {
   if ('f' in a) return { name, type: ATTR.float, f: a.f };
   if ('i' in a) return { name, type: ATTR.int, i: a.i };
   if ('ints' in a) return { name, type: ATTR.ints, ints: a.ints };
+  if ('s' in a) return { name, type: ATTR.string, s: Buffer.from(a.s) };
+  if ('strings' in a) return { name, type: ATTR.strings, strings: a.strings.map((x) => Buffer.from(x)) };
   return { name, type: ATTR.floats, floats: a.floats };
 }
 
@@ -60,11 +62,12 @@ export class Graph {
     return this.constant(values, 'int64');
   }
 
-  /** Adds a node and returns the name of its (first) output. */
-  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+  /** Adds a node (of `domain`, default ONNX's own) and returns the name of its (first) output. */
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = ''): string {
     const out = `v${this.count++}`;
     this.nodes.push({
       op_type: type,
+      ...(domain ? { domain } : {}),
       name: `n${this.nodes.length}`,
       input: inputs,
       output: [out],
@@ -73,7 +76,7 @@ export class Graph {
     return out;
   }
 
-  encode(): Uint8Array {
-    return encodeModel({ name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer: this.initializers });
+  encode(extra: Parameters<typeof encodeModel>[1] = {}): Uint8Array {
+    return encodeModel({ name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer: this.initializers }, extra);
   }
 }

@@ -12,3 +12,4 @@ export * from './stats-file.js';
 export * from './activations.js';
 export * from './probe-file.js';
 export * from './generate.js';
+export { modelMetadata } from './onnx-proto.js';

@@ -6,3 +6,8 @@ export { CANDIDATES, type Candidate } from './candidates.js';
 export { collectOutcomes, type CollectOptions, type OutcomeRow } from './collect.js';
 export { FEATURES, pairFeatures, type Features } from './features.js';
 export { readOutcomes, writeOutcomes } from './outcomes-file.js';
+export { toDataset, type Dataset, type PairExample } from './dataset.js';
+export { fit, leaveOneTaskOut, predict, type Evaluation, type ModelKind } from './evaluate.js';
+export { openPredictor, writePredictor, type OnnxPredictor, type PredictorMeta } from './predictor-onnx.js';
+export type { LinearModel } from './ridge.js';
+export type { TreeModel } from './gbt.js';

@@ -1,7 +1,20 @@
 // `tessera planner signals`: the structural similarity signals of experts against their base,
 // computed as stats tasks over slices (threads here, or NATS workers with --nats).
 import { EmbeddedExecutor, type Executor } from '@tessera/engine';
-import { collectOutcomes, loadCatalog, structuralStats, writeOutcomes, writeSignals } from '@tessera/planner';
+import {
+  type Evaluation,
+  type ModelKind,
+  collectOutcomes,
+  fit,
+  leaveOneTaskOut,
+  loadCatalog,
+  readOutcomes,
+  structuralStats,
+  toDataset,
+  writeOutcomes,
+  writePredictor,
+  writeSignals,
+} from '@tessera/planner';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js';
@@ -32,8 +45,52 @@ async function plannerExecutor(flags: NatsFlags & { workers?: number }): Promise
   return { executor, close: () => executor.close() };
 }
 
+const KINDS: ModelKind[] = ['ridge', 'gbt'];
+
+function evaluationLine(e: Evaluation): string {
+  return `${e.kind}: planner ${e.planner.toFixed(3)}, best fixed (${e.fixedCandidate}) ${e.fixed.toFixed(3)}, oracle ${e.oracle.toFixed(3)}, regret ${e.regret.toFixed(3)}, gap closed ${(100 * e.gapClosure).toFixed(0)}% (${e.pairs} held-out pairs)`;
+}
+
 export function plannerCommand(program: Command, io: Io): void {
   const planner = program.command('planner').description('the merge planner: similarity signals of experts, outcome data');
+  planner
+    .command('evaluate')
+    .description('leave-one-task-out cross-validation of the predictors on an outcomes file: planner vs best fixed candidate vs oracle')
+    .argument('<outcomes>', 'outcomes file (.arrow, from tessera planner collect)')
+    .option('--json', 'print JSON')
+    .option('--debug', 'print stack traces')
+    .action(async (file: string, flags: { json?: boolean; debug?: boolean }) => {
+      io.exitCode = await run(io, flags, async () => {
+        const data = toDataset(await readOutcomes(file));
+        if (data.examples.length === 0) throw new UsageError(`${file}: no pair has an outcome for every candidate`);
+        const results = KINDS.map((k) => leaveOneTaskOut(data, k));
+        const best = results.reduce((a, b) => (b.planner > a.planner ? b : a));
+        if (flags.json) io.stdout.write(JSON.stringify({ results, best: best.kind }) + '\n');
+        else io.stdout.write(results.map(evaluationLine).join('\n') + `\nbest: ${best.kind}\n`);
+      });
+    });
+  planner
+    .command('train')
+    .description('train a predictor of the normalised score of every candidate from an outcomes file, saved as ONNX')
+    .argument('<outcomes>', 'outcomes file (.arrow, from tessera planner collect)')
+    .requiredOption('-o, --out <file>', 'predictor (.onnx)')
+    .option('--model <kind>', 'ridge, gbt, or best (the one leave-one-task-out cross-validation ranks first)', 'best')
+    .option('--debug', 'print stack traces')
+    .action(async (file: string, flags: { out: string; model: string; debug?: boolean }) => {
+      io.exitCode = await run(io, flags, async () => {
+        if (![...KINDS, 'best'].includes(flags.model)) throw new UsageError(`--model must be ridge, gbt or best, got ${flags.model}`);
+        const data = toDataset(await readOutcomes(file));
+        if (data.examples.length < 2) throw new UsageError(`${file}: too few pairs with an outcome for every candidate (${data.examples.length})`);
+        let kind = flags.model as ModelKind | 'best';
+        if (kind === 'best') {
+          const results = KINDS.map((k) => leaveOneTaskOut(data, k));
+          for (const r of results) io.stderr.write(evaluationLine(r) + '\n');
+          kind = results.reduce((a, b) => (b.planner > a.planner ? b : a)).kind;
+        }
+        await writePredictor(flags.out, fit(kind, data.examples), { candidates: data.candidates, features: data.features });
+        io.stdout.write(`${flags.out}: ${kind} predictor of ${data.candidates.length} candidates from ${data.examples.length} pairs\n`);
+      });
+    });
   natsOptions(
     planner
       .command('collect')

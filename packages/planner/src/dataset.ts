@@ -1,0 +1,38 @@
+// Outcomes as a learning problem: one example per pair (its features) with one target per
+// candidate (the normalised score), for pairs that have every candidate.
+import type { OutcomeRow } from './collect.js';
+import { FEATURES } from './features.js';
+
+export interface PairExample {
+  a: string;
+  b: string;
+  tasks: [string, string];
+  x: number[];
+  /** score per candidate, in `candidates` order */
+  y: number[];
+}
+
+export interface Dataset {
+  features: readonly string[];
+  candidates: string[];
+  examples: PairExample[];
+}
+
+export function toDataset(rows: readonly OutcomeRow[]): Dataset {
+  const candidates = [...new Set(rows.map((r) => r.candidate))];
+  const pairs = new Map<string, OutcomeRow[]>();
+  for (const r of rows) {
+    const key = `${r.a}\u0000${r.b}`;
+    const list = pairs.get(key) ?? [];
+    list.push(r);
+    pairs.set(key, list);
+  }
+  const examples: PairExample[] = [];
+  for (const list of pairs.values()) {
+    const by = new Map(list.map((r) => [r.candidate, r.score]));
+    if (!candidates.every((c) => by.has(c))) continue;
+    const r = list[0]!;
+    examples.push({ a: r.a, b: r.b, tasks: [r.taskA, r.taskB], x: FEATURES.map((f) => r.features[f]), y: candidates.map((c) => by.get(c)!) });
+  }
+  return { features: FEATURES, candidates, examples };
+}
