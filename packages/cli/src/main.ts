@@ -8,6 +8,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { mergeCommand } from './commands/merge.js';
 import { methodsCommand } from './commands/methods.js';
 import { plannerCommand } from './commands/planner.js';
+import { planCommand } from './commands/plan.js';
 import { verifyCommand } from './commands/verify.js';
 import { cancelCommand, statusCommand, submitCommand } from './commands/remote.js';
 import { coordinatorCommand, workerCommand } from './commands/services.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   statusCommand(program, io);
   cancelCommand(program, io);
   plannerCommand(program, io);
+  planCommand(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -11,3 +11,6 @@ export { fit, leaveOneTaskOut, predict, type Evaluation, type ModelKind } from '
 export { openPredictor, writePredictor, type OnnxPredictor, type PredictorMeta } from './predictor-onnx.js';
 export type { LinearModel } from './ridge.js';
 export type { TreeModel } from './gbt.js';
+export { planPair, type PairPlan } from './plan.js';
+export { Bandit, loadBandit, saveBandit, type BanditState } from './bandit.js';
+export { simulateStream, type StreamResult } from './bandit-sim.js';

@@ -9,6 +9,7 @@ import {
   leaveOneTaskOut,
   loadCatalog,
   readOutcomes,
+  simulateStream,
   structuralStats,
   toDataset,
   writeOutcomes,
@@ -39,7 +40,7 @@ const density = (v: string) => {
 };
 
 /** The executor of a planner command: threads here, or NATS workers with --nats. */
-async function plannerExecutor(flags: NatsFlags & { workers?: number }): Promise<{ executor: Executor; close(): Promise<void> }> {
+export async function plannerExecutor(flags: NatsFlags & { workers?: number }): Promise<{ executor: Executor; close(): Promise<void> }> {
   if (flags.nats) return remoteExecutor(natsConnection(flags));
   const executor = new EmbeddedExecutor(flags.workers ?? (await import('node:os')).availableParallelism());
   return { executor, close: () => executor.close() };
@@ -65,8 +66,16 @@ export function plannerCommand(program: Command, io: Io): void {
         if (data.examples.length === 0) throw new UsageError(`${file}: no pair has an outcome for every candidate`);
         const results = KINDS.map((k) => leaveOneTaskOut(data, k));
         const best = results.reduce((a, b) => (b.planner > a.planner ? b : a));
-        if (flags.json) io.stdout.write(JSON.stringify({ results, best: best.kind }) + '\n');
-        else io.stdout.write(results.map(evaluationLine).join('\n') + `\nbest: ${best.kind}\n`);
+        const stream = simulateStream(data, { newcomer: best.fixedCandidate });
+        if (flags.json) io.stdout.write(JSON.stringify({ results, best: best.kind, stream }) + '\n');
+        else {
+          io.stdout.write(results.map(evaluationLine).join('\n') + `\nbest: ${best.kind}\n`);
+          const n = stream.newcomer;
+          io.stdout.write(
+            `bandit over ${stream.steps} simulated requests, cumulative regret: LinUCB ${stream.bandit.toFixed(1)}, uniform random ${stream.random.toFixed(1)}, offline predictor ${stream.offline.toFixed(1)}; ` +
+              `${n.candidate} added halfway: chosen in ${n.chosenWhereBest} of the ${n.bestAfterAdded} requests where it was best, and ${n.chosenElsewhere} times elsewhere (of ${n.stepsAfterAdded})\n`,
+          );
+        }
       });
     });
   planner

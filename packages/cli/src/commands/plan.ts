@@ -1,0 +1,47 @@
+// `tessera plan BASE A B`: the best merge of two experts as the planner predicts it, written as
+// an ordinary recipe (runnable by tessera merge as it is).
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { openPredictor, planPair } from '@tessera/planner';
+import type { Command } from 'commander';
+import { UsageError } from '../exit.js';
+import { type NatsFlags, natsOptions } from '../nats-options.js';
+import { positiveInt } from '../options.js';
+import { type Io, run } from '../run.js';
+import { plannerExecutor } from './planner.js';
+
+/** The predictor trained on the public zoo, shipped with Tessera. */
+const DEFAULT_PREDICTOR = fileURLToPath(new URL('../../../../data/zoo-predictor.onnx', import.meta.url));
+
+export function planCommand(program: Command, io: Io): void {
+  natsOptions(
+    program.command('plan').description('predict the best merge of two experts (operator and parameters, or keeping one) and write its recipe'),
+    false,
+  )
+    .argument('<base>', 'the base model the experts were fine-tuned from')
+    .argument('<models...>', 'the two experts')
+    .option('-o, --out <file>', 'write the recipe here (default: print it)')
+    .option('--predictor <file>', 'an ONNX predictor (tessera planner train; default: the one trained on the public zoo)')
+    .option('-w, --workers <n>', 'worker threads for the signals (default: the number of CPUs)', positiveInt)
+    .option('--json', 'print the plan as JSON (candidates with their predicted scores, features, recipe)')
+    .option('--debug', 'print stack traces')
+    .action(
+      async (base: string, models: string[], flags: NatsFlags & { out?: string; predictor?: string; workers?: number; json?: boolean; debug?: boolean }) => {
+        io.exitCode = await run(io, flags, async (signal) => {
+          if (models.length !== 2) throw new UsageError(`plan takes two experts, got ${models.length} (planning more is not available yet)`);
+          const predictor = await openPredictor(flags.predictor ?? DEFAULT_PREDICTOR);
+          const { executor, close } = await plannerExecutor(flags);
+          try {
+            const plan = await planPair(base, models[0]!, models[1]!, { executor, predictor, signal });
+            if (flags.out) await writeFile(flags.out, plan.recipe);
+            if (flags.json) io.stdout.write(JSON.stringify(plan) + '\n');
+            else if (!flags.out) io.stdout.write(plan.recipe);
+            else io.stdout.write(`${flags.out}: ${plan.candidate} (predicted score ${plan.score.toFixed(3)})\n`);
+          } finally {
+            await close();
+            await predictor.close();
+          }
+        });
+      },
+    );
+}

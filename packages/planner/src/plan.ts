@@ -1,0 +1,45 @@
+// Planning a merge of two experts: their structural signals, the predicted normalised score of
+// every candidate, and the recipe of the best one (keeping one expert is a one-model passthrough
+// recipe, runnable by tessera merge as it is).
+import type { Executor } from '@tessera/engine';
+import { CANDIDATES } from './candidates.js';
+import { pairFeatures } from './features.js';
+import type { OnnxPredictor } from './predictor-onnx.js';
+import { structuralStats } from './structural.js';
+
+export interface PairPlan {
+  base: string;
+  models: [string, string];
+  /** the chosen candidate and its predicted score */
+  candidate: string;
+  score: number;
+  /** every candidate's predicted score, best first */
+  predictions: { candidate: string; score: number }[];
+  features: Record<string, number>;
+  /** the recipe of the chosen candidate (YAML) */
+  recipe: string;
+}
+
+export async function planPair(
+  base: string,
+  a: string,
+  b: string,
+  opts: { executor: Executor; predictor: OnnxPredictor; signal?: AbortSignal },
+): Promise<PairPlan> {
+  const stats = await structuralStats(base, [a, b], { executor: opts.executor, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const features = pairFeatures(stats, 0, 1);
+  const missing = opts.predictor.features.filter((f) => !(f in features));
+  if (missing.length > 0) throw new Error(`the predictor reads features this planner does not compute: ${missing.join(', ')}`);
+  const [scores] = await opts.predictor.predict([opts.predictor.features.map((f) => features[f as keyof typeof features])]);
+  const predictions = opts.predictor.candidates
+    .map((candidate, k) => ({ candidate, score: scores![k]! }))
+    .filter((p) => CANDIDATES.some((c) => c.name === p.candidate))
+    .sort((x, y) => y.score - x.score);
+  const best = predictions[0];
+  if (!best) throw new Error('the predictor scores no candidate this planner knows');
+  const c = CANDIDATES.find((x) => x.name === best.candidate)!;
+  const kept = c.keep === 0 ? a : b;
+  const recipe = c.recipe ? c.recipe(base, a, b) : `merge_method: passthrough\nmodels:\n  - model: ${JSON.stringify(kept)}\n`;
+  const header = `# planned by tessera: ${best.candidate} (predicted normalised score ${best.score.toFixed(3)})\n# ${predictions.map((p) => `${p.candidate} ${p.score.toFixed(3)}`).join(', ')}\n`;
+  return { base, models: [a, b], candidate: best.candidate, score: best.score, predictions, features, recipe: header + recipe };
+}
