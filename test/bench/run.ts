@@ -6,9 +6,11 @@
 //   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
 //   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type LlamaShape, TINYLLAMA_1_1B, writeSyntheticModel } from '../support/synthetic.js';
 import { dispatchRate, plan405b, virtualMerge } from './distributed.js';
 import { fuzzLong } from './fuzz-long.js';
@@ -89,6 +91,18 @@ async function main() {
       `${f.model.padEnd(40)} ${`${f.batch} x ${f.promptLen}`.padStart(14)}  ${(f.prefill.toFixed(0) + ratio(f.prefill, f.torchPrefill)).padStart(22)}  ${(f.decode.toFixed(1) + ratio(f.decode, f.torchDecode)).padStart(21)}`,
     );
   }
+  line('\n## Planner (leave-one-task-out on the shipped zoo outcomes, data/zoo-outcomes.arrow)');
+  const plannerEval = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(new URL('../../packages/cli/bin/tessera.js', import.meta.url)),
+      'planner',
+      'evaluate',
+      fileURLToPath(new URL('../../data/zoo-outcomes.arrow', import.meta.url)),
+    ],
+    { encoding: 'utf8' },
+  );
+  line(plannerEval.stdout.trim() || plannerEval.stderr.trim());
   line('\n## AIM on zoo merges (exact-match accuracy %, own tasks of the merged experts)');
   for (const l of await aimTable()) line(l);
 
