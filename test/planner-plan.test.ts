@@ -70,6 +70,30 @@ describe('tessera plan', () => {
     for (const [name, t] of want) expect(Buffer.from(got.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
   });
 
+  it('plans the 8 public v1 experts (subset, order, operators) into a multi-document recipe that beats every fixed all-8 merge', async () => {
+    const v1 = ['add', 'rev', 'sort', 'up', 'dup', 'vow', 'max', 'swap'].map((m) => join(ZOO, m));
+    const out = join(dir, 'eight.yaml');
+    const r = await tessera(['plan', join(ZOO, 'base'), ...v1, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { used: string[]; steps: { candidate: string }[] };
+    expect(plan.steps.length).toBeGreaterThan(0);
+    expect(plan.used.length).toBe(plan.steps.length + 1);
+    expect((await tessera(['merge', out, '--out', join(dir, 'eight-out'), '--no-fsync'])).code).toBe(0);
+    const scored = await tessera(['eval', join(dir, 'eight-out'), '--tasks', join(ZOO, 'eval'), '--json']);
+    const mean = (JSON.parse(scored.stdout.trim().split('\n').pop()!) as { mean: number }).mean;
+    // results_merge_all.csv: the best fixed merge of all 8 (task arithmetic, λ 0.3) averages 17.6%
+    const fixed = readFileSync(join(ZOO, 'results_merge_all.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
+    const byOp = new Map<string, number[]>();
+    for (const [, op, , acc] of fixed) byOp.set(op!, [...(byOp.get(op!) ?? []), Number(acc)]);
+    const bestFixed = Math.max(...[...byOp.values()].map((v) => v.reduce((s, x) => s + x, 0) / v.length));
+    expect(bestFixed).toBeCloseTo(0.176, 3);
+    expect(mean).toBeGreaterThan(1.5 * bestFixed);
+  });
+
   it('refuses a predictor file that is not one, and a model of another shape, each with one clear error (exit 2)', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'junk.onnx'), 'not a model');

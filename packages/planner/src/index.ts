@@ -14,3 +14,4 @@ export type { TreeModel } from './gbt.js';
 export { planPair, type PairPlan } from './plan.js';
 export { Bandit, loadBandit, saveBandit, type BanditState } from './bandit.js';
 export { simulateStream, type StreamResult } from './bandit-sim.js';
+export { planMany, type ManyPlan, type PlanStep } from './plan-many.js';

@@ -67,7 +67,8 @@ export function pairSignals(s: Sums, a: number, b: number): PairSignals {
 /**
  * Adds a virtual model to the statistics: base + Σ coeffs_i d_i (a task-arithmetic merge of the
  * experts with λ·w_i = coeffs_i), whose Gram entries follow exactly from the others' without
- * writing it. Its sign counts are not linear in the Grams: they are NaN.
+ * writing it. Its sign counts are not linear in the Grams: against another expert they are
+ * approximated by its members' counts, weighted by |coefficient| (the Gram signals stay exact).
  */
 export function withCombination(stats: StructuralStats, coeffs: readonly number[], name = 'combination'): StructuralStats {
   const k = stats.models.length;
@@ -99,8 +100,16 @@ export function withCombination(stats: StructuralStats, coeffs: readonly number[
       raw[tri(k2 + 1, j + 1, k + 1)] = w(0, j + 1) + dvx;
     }
     raw[tri(k2 + 1, k + 1, k + 1)] = w(0, 0) + 2 * bdv + vv;
-    const signs = new Float64Array(((k2 * (k2 - 1)) / 2) * 4).fill(Number.NaN);
+    const signs = new Float64Array(((k2 * (k2 - 1)) / 2) * 4);
     for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) signs.set(t.signs.subarray(pair(k, i, j), pair(k, i, j) + 4), pair(k2, i, j));
+    const weight = coeffs.reduce((s, c) => s + Math.abs(c), 0);
+    for (let j = 0; j < k; j++) {
+      for (let q = 0; q < 4; q++) {
+        let v = 0;
+        for (let i = 0; i < k; i++) if (i !== j) v += (Math.abs(coeffs[i]!) / (weight || 1)) * t.signs[pair(k, i, j) + q]!;
+        signs[pair(k2, j, k) + q] = v;
+      }
+    }
     return { ...t, raw, delta, signs };
   });
   return { ...stats, models: [...stats.models, name], tensors };

@@ -1,8 +1,9 @@
 // `tessera plan BASE A B`: the best merge of two experts as the planner predicts it, written as
 // an ordinary recipe (runnable by tessera merge as it is).
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openPredictor, planPair } from '@tessera/planner';
+import { openPredictor, planMany, planPair } from '@tessera/planner';
 import type { Command } from 'commander';
 import { UsageError } from '../exit.js';
 import { type NatsFlags, natsOptions } from '../nats-options.js';
@@ -15,11 +16,15 @@ const DEFAULT_PREDICTOR = fileURLToPath(new URL('../../../../data/zoo-predictor.
 
 export function planCommand(program: Command, io: Io): void {
   natsOptions(
-    program.command('plan').description('predict the best merge of two experts (operator and parameters, or keeping one) and write its recipe'),
+    program
+      .command('plan')
+      .description(
+        'predict the best merge of experts (for two: operator and parameters, or keeping one; for more: also the subset and the order) and write its recipe',
+      ),
     false,
   )
     .argument('<base>', 'the base model the experts were fine-tuned from')
-    .argument('<models...>', 'the two experts')
+    .argument('<models...>', 'two or more experts')
     .option('-o, --out <file>', 'write the recipe here (default: print it)')
     .option('--predictor <file>', 'an ONNX predictor (tessera planner train; default: the one trained on the public zoo)')
     .option('-w, --workers <n>', 'worker threads for the signals (default: the number of CPUs)', positiveInt)
@@ -28,15 +33,22 @@ export function planCommand(program: Command, io: Io): void {
     .action(
       async (base: string, models: string[], flags: NatsFlags & { out?: string; predictor?: string; workers?: number; json?: boolean; debug?: boolean }) => {
         io.exitCode = await run(io, flags, async (signal) => {
-          if (models.length !== 2) throw new UsageError(`plan takes two experts, got ${models.length} (planning more is not available yet)`);
+          if (models.length < 2) throw new UsageError(`plan takes two or more experts, got ${models.length}`);
+          // the recipe names the models by absolute paths: it runs from any folder
+          const where = (m: string) => (/^[a-z]+:\/\//.test(m) ? m : resolve(m));
+          base = where(base);
+          models = models.map(where);
           const predictor = await openPredictor(flags.predictor ?? DEFAULT_PREDICTOR);
           const { executor, close } = await plannerExecutor(flags);
           try {
-            const plan = await planPair(base, models[0]!, models[1]!, { executor, predictor, signal });
+            const plan =
+              models.length === 2
+                ? await planPair(base, models[0]!, models[1]!, { executor, predictor, signal })
+                : await planMany(base, models, { executor, predictor, signal });
             if (flags.out) await writeFile(flags.out, plan.recipe);
             if (flags.json) io.stdout.write(JSON.stringify(plan) + '\n');
             else if (!flags.out) io.stdout.write(plan.recipe);
-            else io.stdout.write(`${flags.out}: ${plan.candidate} (predicted score ${plan.score.toFixed(3)})\n`);
+            else io.stdout.write(`${flags.out}: ${plan.recipe.split('\n')[0]!.replace(/^# planned by tessera: /, '')}\n`);
           } finally {
             await close();
             await predictor.close();
