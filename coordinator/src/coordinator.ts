@@ -2,7 +2,7 @@
 // unfinished jobs at start.
 import { jetstream } from '@nats-io/jetstream';
 import { JOB_BUCKET, type NatsOptions, WORKER_BUCKET, connectNats, ensureTopology, openBucket } from '@tessera/protocol';
-import { type GrpcOptions, startGrpc } from './grpc-server.js';
+import { type ExtraService, type GrpcOptions, startGrpc } from './grpc-server.js';
 import { JobStore } from './job-store.js';
 import { JobManager, type Log } from './jobs.js';
 import { WorkerRegistry } from './workers.js';
@@ -14,6 +14,8 @@ export interface CoordinatorOptions extends NatsOptions {
   /** local folders recipes may read and write (default: anywhere) */
   roots?: string[];
   log?: Log;
+  /** more services on the gRPC server (the planner's) */
+  services?: ExtraService[];
 }
 
 export interface RunningCoordinator {
@@ -32,7 +34,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const workers = new WorkerRegistry(await openBucket(nc, WORKER_BUCKET));
   workers.startExpiry();
   const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency, opts.roots);
-  const { server, port } = await startGrpc(opts.grpc, jobs, workers);
+  const { server, port } = await startGrpc(opts.grpc, { jobs, workers }, opts.services ?? []);
   log({ event: 'listening', port });
   await jobs.resumeAll();
   return {

@@ -1,7 +1,16 @@
 // MergeService over gRPC: bearer-token auth on every call (health and reflection stay open for
 // probes and generic clients), optional TLS.
 import { readFileSync } from 'node:fs';
-import { type Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
+import {
+  type Metadata,
+  Server,
+  type ServiceDefinition,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { type JobEventMsg, type JobMsg, MERGE_PROTO, type SubmitRequestMsg, mergePackageDefinition, mergeServiceClient } from '@tessera/protocol';
 import { ERROR_KINDS, errorKind } from '@tessera/tensor';
@@ -34,9 +43,21 @@ function grpcError(e: unknown): { code: status; details: string } {
   return { code: status[ERROR_KINDS[errorKind(e)].grpc], details };
 }
 
-export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: WorkerRegistry): Promise<{ server: Server; port: number }> {
-  const def = mergePackageDefinition();
-  const service = mergeServiceClient(def).service;
+/** Another service on the same server (the planner's): unary calls only, with the same auth. */
+export interface ExtraService {
+  /** full name, e.g. tessera.v1.PlannerService */
+  name: string;
+  proto: string;
+  definition: ServiceDefinition;
+  handlers: Record<string, (req: never) => Promise<unknown>>;
+}
+
+/** Serves MergeService (when `merge` is given) and `extra` services, with health and reflection. */
+export async function startGrpc(
+  opts: GrpcOptions,
+  merge: { jobs: JobManager; workers: WorkerRegistry } | undefined,
+  extra: ExtraService[] = [],
+): Promise<{ server: Server; port: number }> {
   const server = new Server();
   const unary =
     <Req, Res>(f: (req: Req) => Promise<Res>) =>
@@ -50,6 +71,33 @@ export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: Wo
         (e: unknown) => cb(grpcError(e)),
       );
     };
+  for (const x of extra)
+    server.addService(x.definition, Object.fromEntries(Object.entries(x.handlers).map(([k, f]) => [k, unary(f as (req: unknown) => Promise<unknown>)])));
+  if (merge) addMergeService(server, opts, unary, merge.jobs, merge.workers);
+  const health = new HealthImplementation({
+    '': 'SERVING',
+    ...(merge ? { 'tessera.v1.MergeService': 'SERVING' } : {}),
+    ...Object.fromEntries(extra.map((x) => [x.name, 'SERVING'])),
+  });
+  health.addToServer(server);
+  // reflection describes the services (generic clients list them, probes find health)
+  new ReflectionService(loadSync([...(merge ? [MERGE_PROTO] : []), ...extra.map((x) => x.proto), healthProto], { keepCase: true })).addToServer(server);
+  const creds =
+    opts.tlsCert && opts.tlsKey
+      ? ServerCredentials.createSsl(
+          opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
+          [{ cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) }],
+          Boolean(opts.tlsClientCa),
+        )
+      : ServerCredentials.createInsecure();
+  const port = await new Promise<number>((res, rej) => server.bindAsync(opts.listen, creds, (e, p) => (e ? rej(e) : res(p))));
+  return { server, port };
+}
+
+type Unary = <Req, Res>(f: (req: Req) => Promise<Res>) => (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
+
+function addMergeService(server: Server, opts: GrpcOptions, unary: Unary, jobs: JobManager, workers: WorkerRegistry): void {
+  const service = mergeServiceClient(mergePackageDefinition()).service;
   const found = (j: Awaited<ReturnType<JobManager['get']>>, id: string): JobMsg => {
     if (!j) throw Object.assign(new Error(`no job ${id}`), { code: status.NOT_FOUND });
     return jobMessage(j);
@@ -115,18 +163,4 @@ export async function startGrpc(opts: GrpcOptions, jobs: JobManager, workers: Wo
       });
     },
   });
-  const health = new HealthImplementation({ '': 'SERVING', 'tessera.v1.MergeService': 'SERVING' });
-  health.addToServer(server);
-  // reflection describes both services (generic clients list them, probes find health)
-  new ReflectionService(loadSync([MERGE_PROTO, healthProto], { keepCase: true })).addToServer(server);
-  const creds =
-    opts.tlsCert && opts.tlsKey
-      ? ServerCredentials.createSsl(
-          opts.tlsClientCa ? readFileSync(opts.tlsClientCa) : null,
-          [{ cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) }],
-          Boolean(opts.tlsClientCa),
-        )
-      : ServerCredentials.createInsecure();
-  const port = await new Promise<number>((res, rej) => server.bindAsync(opts.listen, creds, (e, p) => (e ? rej(e) : res(p))));
-  return { server, port };
 }

@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { NatsExecutor, WorkerRegistry, modelTaskPool } from '@tessera/coordinator';
 import type { Executor } from '@tessera/engine';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { type NatsOptions, TASK_STREAM, WORKER_BUCKET, connectNats, ensureTopology, jobTasks, openBucket } from '@tessera/protocol';
 
-export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Executor; close(): Promise<void> }> {
+export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Executor; nc: NatsConnection; close(): Promise<void> }> {
   const nc = await connectNats({ ...o, name: 'tessera-merge' });
   const jsm = await ensureTopology(nc);
   const jobId = `m${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
@@ -15,6 +16,7 @@ export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Execut
   await executor.start();
   return {
     executor,
+    nc,
     async close() {
       await jsm.streams.purge(TASK_STREAM, { filter: jobTasks(jobId) }).catch(() => undefined);
       await executor.close(true);

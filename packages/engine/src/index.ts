@@ -12,6 +12,7 @@ export { TESSERA_VERSION } from './version.js';
 export { layerIndex, withLayer, layerCount, isEmbedding, tiedTo } from './architecture.js';
 export { toWire, fromWire } from './wire-error.js';
 export { stage, publish, discard, type Staging } from './publish.js';
+export { scopedExecutor } from './scoped-executor.js';
 export { NULL_SINK, isNullSink } from './null-sink.js';
 export { collectActivations, collectProbes, calibrationSequences, type ActivationOptions } from './activations.js';
 export { applyAimToCheckpoint, type AimApplyOptions } from './aim-apply.js';

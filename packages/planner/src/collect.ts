@@ -3,10 +3,11 @@
 // normalised score of a merge is the mean over the two tasks of its accuracy divided by that
 // task's expert's own accuracy. Progress is appended to `<out>.progress.jsonl` line by line, so
 // a killed collect continues where it stopped; the Arrow file is written at the end.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Executor, mergeRecipes } from '@tessera/engine';
+import { type Executor, mergeRecipes, scopedExecutor } from '@tessera/engine';
 import { parseRecipes } from '@tessera/recipe';
 import { CANDIDATES, type Candidate } from './candidates.js';
 import type { Catalog } from './catalog.js';
@@ -102,6 +103,7 @@ export async function collectOutcomes(catalog: Catalog, opts: CollectOptions): P
   const candidates = opts.candidates ?? CANDIDATES;
   const total = pairs.length * candidates.length;
   await mkdir(opts.workDir, { recursive: true });
+  const run = randomBytes(4).toString('hex');
   const jobs = pairs.flatMap(([ia, ib]) => candidates.map((c) => ({ ia, ib, c })));
   const rows: OutcomeRow[] = new Array(jobs.length);
   const features = new Map<string, Features>();
@@ -133,7 +135,8 @@ export async function collectOutcomes(catalog: Catalog, opts: CollectOptions): P
               out: merged,
               overwrite: true,
               fsync: false,
-              executor: opts.executor,
+              // each candidate is a job of its own on the shared executor
+              executor: scopedExecutor(opts.executor, `collect-${run}-${at}`),
               ...(opts.signal ? { signal: opts.signal } : {}),
             });
             [accA, accB] = (await accuraciesOf(merged, [evalFile(a.task), evalFile(b.task)])) as [number, number];

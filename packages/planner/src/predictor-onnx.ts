@@ -4,9 +4,13 @@
 // the model's metadata, so a predictor trained elsewhere (e.g. exported from scikit-learn with
 // the same metadata) drops in.
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { ModelError } from '@tessera/model/errors';
 import type { TreeModel } from './gbt.js';
 import type { LinearModel } from './ridge.js';
+
+/** The predictor trained on the public zoo, shipped with Tessera (data/zoo-predictor.onnx). */
+export const DEFAULT_PREDICTOR = fileURLToPath(new URL('../../../data/zoo-predictor.onnx', import.meta.url));
 
 export interface PredictorMeta {
   candidates: string[];

@@ -4,9 +4,10 @@
 // task vectors, overall and on the entries TIES would keep (its top-k by magnitude, density 0.2).
 // Everything a pair signal needs is a sum of these, so per-tensor, per-layer and global signals
 // of every pair come from the same numbers.
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
-import { type Executor, type TensorPlan, layerIndex, planRecipe, statsTask } from '@tessera/engine';
+import { type Executor, type TensorPlan, layerIndex, planRecipe, scopedExecutor, statsTask } from '@tessera/engine';
 import { parseRecipes } from '@tessera/recipe';
 import { type MaskSpec, OperatorError, type StatsResult, type StatsSpec } from '@tessera/tensor';
 import { addInto, triSize } from './gram.js';
@@ -99,13 +100,15 @@ export async function structuralStats(base: string, models: string[], opts: Stru
     ...(opts.sliceBytes !== undefined ? { sliceBytes: opts.sliceBytes } : {}),
     ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
   });
-  const window = Math.max(2, opts.executor.concurrency * 2);
+  // a long-lived executor (a service's) runs many such jobs: their task ids must not meet
+  const executor = scopedExecutor(opts.executor, `signals-${randomBytes(6).toString('hex')}`);
+  const window = Math.max(2, executor.concurrency * 2);
   const out: TensorStats[] = new Array(plan.tensors.length);
   let next = 0;
   const lane = async () => {
     while (next < plan.tensors.length) {
       const i = next++;
-      out[i] = await tensorStats(plan.tensors[i]!, opts.executor, density, models.length, opts.signal);
+      out[i] = await tensorStats(plan.tensors[i]!, executor, density, models.length, opts.signal);
     }
   };
   await Promise.all(Array.from({ length: Math.min(window, plan.tensors.length) }, lane));

@@ -4,6 +4,7 @@ import { type GrpcObject, type ServiceClientConstructor, loadPackageDefinition }
 import { type PackageDefinition, loadSync } from '@grpc/proto-loader';
 
 export const MERGE_PROTO = fileURLToPath(new URL('../proto/merge.proto', import.meta.url));
+export const PLANNER_PROTO = fileURLToPath(new URL('../proto/planner.proto', import.meta.url));
 
 /** Options shared by server and clients: field names as in the .proto, 64-bit numbers as numbers. */
 const LOAD_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
@@ -70,4 +71,13 @@ export interface WorkerMsg {
   threads: number;
   last_seen: number;
   tasks_done: number;
+}
+
+export function plannerPackageDefinition(): PackageDefinition {
+  return loadSync(PLANNER_PROTO, LOAD_OPTIONS);
+}
+
+export function plannerServiceClient(def = plannerPackageDefinition()): ServiceClientConstructor {
+  const pkg = loadPackageDefinition(def) as GrpcObject & { tessera: { v1: { PlannerService: ServiceClientConstructor } } };
+  return pkg.tessera.v1.PlannerService;
 }

@@ -11,6 +11,7 @@ import {
   ACK_WAIT_MS,
   type JOB_BUCKET,
   MAX_DELIVER,
+  type PLANNER_BUCKET,
   POOLS,
   RESULT_STREAM,
   TASK_STREAM,
@@ -122,7 +123,7 @@ export async function ensureResultConsumer(jsm: JetStreamManager, jobId: string)
   return name;
 }
 
-export async function openBucket(nc: NatsConnection, name: typeof JOB_BUCKET | typeof WORKER_BUCKET): Promise<KV> {
+export async function openBucket(nc: NatsConnection, name: typeof JOB_BUCKET | typeof WORKER_BUCKET | typeof PLANNER_BUCKET): Promise<KV> {
   const kvm = new Kvm(nc);
   // create() opens an existing bucket as it is (and creates a missing one)
   return kvm.create(name, { history: 1, storage: StorageType.File });

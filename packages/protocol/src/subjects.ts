@@ -8,6 +8,8 @@ export const RESULT_STREAM = 'TESSERA_RESULTS';
 export const JOB_BUCKET = 'tessera-jobs';
 /** Worker heartbeats (KV; entries older than the heartbeat timeout are dead workers). */
 export const WORKER_BUCKET = 'tessera-workers';
+/** The planner's state (its bandit), one key. */
+export const PLANNER_BUCKET = 'tessera-planner';
 
 export type Pool = 'cpu' | 'gpu';
 export const POOLS: readonly Pool[] = ['cpu', 'gpu'];

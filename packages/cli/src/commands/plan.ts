@@ -2,17 +2,13 @@
 // an ordinary recipe (runnable by tessera merge as it is).
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { openPredictor, planMany, planPair } from '@tessera/planner';
+import { DEFAULT_PREDICTOR, openPredictor, planMany, planPair } from '@tessera/planner';
 import type { Command } from 'commander';
 import { UsageError } from '../exit.js';
 import { type NatsFlags, natsOptions } from '../nats-options.js';
 import { positiveInt } from '../options.js';
 import { type Io, run } from '../run.js';
 import { plannerExecutor } from './planner.js';
-
-/** The predictor trained on the public zoo, shipped with Tessera. */
-const DEFAULT_PREDICTOR = fileURLToPath(new URL('../../../../data/zoo-predictor.onnx', import.meta.url));
 
 export function planCommand(program: Command, io: Io): void {
   natsOptions(

@@ -1,5 +1,7 @@
 // `tessera worker` and `tessera coordinator`: the long-running services, logging JSON lines.
-import { startCoordinator } from '@tessera/coordinator';
+import { confineInput, startCoordinator } from '@tessera/coordinator';
+import { plannerService } from '../planner-service.js';
+import { remoteExecutor } from '../remote-executor.js';
 import { startWorker } from '@tessera/shard-worker';
 import type { Command } from 'commander';
 import { pino } from 'pino';
@@ -45,7 +47,7 @@ export function workerCommand(program: Command, io: Io): void {
 }
 
 export function coordinatorCommand(program: Command, io: Io): void {
-  natsOptions(program.command('coordinator').description('run the coordinator: the gRPC MergeService, scheduling over NATS JetStream'), true)
+  natsOptions(program.command('coordinator').description('run the coordinator: the gRPC MergeService and PlannerService, scheduling over NATS JetStream'), true)
     .requiredOption('--grpc <host:port>', 'address of the gRPC server')
     .option('--token <token>', 'bearer token every gRPC call must carry (or env TESSERA_TOKEN)')
     .option('--tls-cert <file>', 'TLS certificate of the gRPC server')
@@ -70,7 +72,15 @@ export function coordinatorCommand(program: Command, io: Io): void {
         const logger = pino({ base: { service: 'tessera-coordinator' } });
         io.exitCode = await run(io, flags, async () => {
           const token = flags.token ?? process.env.TESSERA_TOKEN;
+          // the planner beside MergeService: its signals run on the workers, its bandit lives in KV
+          const remote = await remoteExecutor(natsConnection(flags));
+          const planner = await plannerService({
+            executor: remote.executor,
+            nc: remote.nc,
+            ...(flags.root.length > 0 ? { checkPath: (path: string, what: string) => confineInput(flags.root, path, what) } : {}),
+          });
           const c = await startCoordinator({
+            services: [planner.service],
             ...natsConnection(flags),
             concurrency: flags.concurrency,
             roots: flags.root,
@@ -87,6 +97,8 @@ export function coordinatorCommand(program: Command, io: Io): void {
           io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
           logger.info({ event: 'signal', signal: await terminated() });
           await c.stop();
+          await planner.close();
+          await remote.close();
         });
       },
     );
