@@ -102,6 +102,35 @@ describe('structural signals', () => {
     }
   });
 
+  it('functional signals on the shipped generic probes: a model against itself agrees fully, two experts diverge', async () => {
+    const r = await tessera([
+      'planner',
+      'signals',
+      join(ZOO, 'base'),
+      join(ZOO, 'add'),
+      join(ZOO, 'add'),
+      join(ZOO, 'rev'),
+      '--out',
+      join(dir, 'f.arrow'),
+      '--probes',
+      'default',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      pairs: { a: number; b: number; cos: number }[];
+      functional: { a: number; b: number; signals: { klAB: { mean: number }; top1Agreement: number; cka: number[]; hiddenCos: number[] } }[];
+    };
+    const same = out.functional.find((f) => f.a === 0 && f.b === 1)!.signals;
+    expect(same.klAB.mean).toBe(0);
+    expect(same.top1Agreement).toBe(1);
+    expect(same.cka.every((c) => Math.abs(c - 1) < 1e-9)).toBe(true);
+    expect(out.pairs.find((p) => p.a === 0 && p.b === 1)!.cos).toBeCloseTo(1, 12);
+    const other = out.functional.find((f) => f.a === 0 && f.b === 2)!.signals;
+    expect(other.klAB.mean).toBeGreaterThan(0);
+    expect(other.hiddenCos.every((c) => c < 1)).toBe(true);
+  });
+
   describe('over NATS', () => {
     let nats: NatsServer;
     const workers: Service[] = [];

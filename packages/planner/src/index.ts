@@ -16,3 +16,4 @@ export { Bandit, loadBandit, saveBandit, type BanditState } from './bandit.js';
 export { simulateStream, type StreamResult } from './bandit-sim.js';
 export { planMany, type ManyPlan, type PlanStep } from './plan-many.js';
 export { fileBanditStore, plannerHandlers, type BanditStore, type PlannerContext } from './service.js';
+export { DEFAULT_PROBES, functionalSignals, kl, linearCka, cosine, probeSignals, type FunctionalSignals, type Quantiles } from './functional.js';

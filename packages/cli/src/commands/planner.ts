@@ -9,6 +9,8 @@ import {
   leaveOneTaskOut,
   loadCatalog,
   readOutcomes,
+  DEFAULT_PROBES,
+  probeSignals,
   simulateStream,
   structuralStats,
   toDataset,
@@ -31,6 +33,7 @@ interface SignalFlags extends NatsFlags {
   workers?: number;
   sliceMb?: number;
   density: number;
+  probes?: string;
   json?: boolean;
   debug?: boolean;
 }
@@ -207,6 +210,10 @@ export function plannerCommand(program: Command, io: Io): void {
     .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--slice-mb <m>', "size of one input's slice in MiB", positiveInt)
     .option('--density <d>', 'share of each task vector TIES keeps, for the conflict signal', density, 0.2)
+    .option(
+      '--probes <file>',
+      'also the functional signals (next-token KL, top-1 agreement, hidden-state cosine and CKA, attention cosine) on these prompts (jsonl of {"prompt": ...}; `default`: the generic set shipped with Tessera)',
+    )
     .option('--json', 'print the overall signals of every pair as JSON')
     .option('--debug', 'print stack traces')
     .action(async (base: string, models: string[], flags: SignalFlags) => {
@@ -222,12 +229,20 @@ export function plannerCommand(program: Command, io: Io): void {
           });
           const rows = await writeSignals(flags.out, stats);
           const global = rows.filter((r) => r.scope === 'global');
-          if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, models, pairs: global }) + '\n');
-          else
+          const functional = flags.probes
+            ? await probeSignals(models, flags.probes === 'default' ? DEFAULT_PROBES : flags.probes, { executor, workDir: dirname(resolve(flags.out)), signal })
+            : undefined;
+          if (flags.json) io.stdout.write(JSON.stringify({ out: flags.out, models, pairs: global, ...(functional ? { functional } : {}) }) + '\n');
+          else {
             for (const r of global)
               io.stdout.write(
                 `${models[r.a]} × ${models[r.b]}: cos ${r.cos.toFixed(4)}, norms ${r.normA.toPrecision(4)} / ${r.normB.toPrecision(4)}, sign agreement ${r.signAgreement.toFixed(4)}, TIES conflicts ${r.tiesConflict.toFixed(4)}\n`,
               );
+            for (const f of functional ?? [])
+              io.stdout.write(
+                `${models[f.a]} × ${models[f.b]}: next-token KL ${f.signals.klAB.mean.toFixed(4)} / ${f.signals.klBA.mean.toFixed(4)}, top-1 agreement ${f.signals.top1Agreement.toFixed(3)}, last-layer hidden cosine ${f.signals.hiddenCos.at(-1)?.toFixed(4)}, CKA ${f.signals.cka.at(-1)?.toFixed(4)}\n`,
+              );
+          }
         } finally {
           await close();
         }
