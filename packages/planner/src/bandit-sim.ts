@@ -6,6 +6,7 @@
 import { Bandit } from './bandit.js';
 import type { Dataset } from './dataset.js';
 import { fit, predict } from './evaluate.js';
+import { seeded } from './random.js';
 
 export interface StreamResult {
   steps: number;
@@ -19,15 +20,7 @@ export interface StreamResult {
 
 export function simulateStream(data: Dataset, opts: { steps?: number; seed?: number; newcomer?: string } = {}): StreamResult {
   const steps = opts.steps ?? 4000;
-  let s = (opts.seed ?? 1) >>> 0 || 1;
-  const rand = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
+  const rand = seeded(opts.seed ?? 1);
   const newcomer = opts.newcomer ?? data.candidates[0]!;
   const start = data.candidates.filter((c) => c !== newcomer);
   const bandit = Bandit.create(

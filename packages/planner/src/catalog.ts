@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { RecipeError } from '@tessera/recipe';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { seeded } from './random.js';
 
 const Schema = z.strictObject({
   base: z.string().min(1).describe('the base model'),
@@ -72,15 +73,7 @@ export function loadCatalog(file: string): Catalog {
 
 /** `size` of the pairs by a seeded Fisher-Yates shuffle (xorshift32), returned in their original order. */
 function sample(pairs: [number, number][], size: number, seed: number): [number, number][] {
-  let x = (seed * 0x9e3779b1) >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
+  const next = seeded(seed);
   const idx = pairs.map((_, i) => i);
   for (let i = idx.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));

@@ -24,6 +24,7 @@ import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js'
 import { positiveInt } from '../options.js';
 import { remoteExecutor } from '../remote-executor.js';
 import { type Io, run } from '../run.js';
+import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 import { startGrpc } from '@tessera/coordinator';
 import { plannerService } from '../planner-service.js';
 import { UsageError } from '../exit.js';
@@ -105,29 +106,20 @@ export function plannerCommand(program: Command, io: Io): void {
         io.stdout.write(`${flags.out}: ${kind} predictor of ${data.candidates.length} candidates from ${data.examples.length} pairs\n`);
       });
     });
-  natsOptions(planner.command('serve').description('serve the gRPC PlannerService (Plan, Signals, ReportOutcome, ListCandidates)'), false)
-    .requiredOption('--grpc <host:port>', 'address of the gRPC server')
-    .option('--token <token>', 'bearer token every call must carry (or env TESSERA_TOKEN)')
-    .option('--tls-cert <file>', 'TLS certificate')
-    .option('--tls-key <file>', 'TLS key')
-    .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
+  grpcServerOptions(natsOptions(planner.command('serve').description('serve the gRPC PlannerService (Plan, Signals, ReportOutcome, ListCandidates)'), false))
     .option('--predictor <file>', 'ONNX predictor (default: the one trained on the public zoo)')
     .option('--bandit <file>', 'bandit state file (without --nats; with it, the JetStream KV bucket tessera-planner)', 'tessera-bandit.json')
     .option('-w, --workers <n>', 'worker threads for signals (without --nats)', positiveInt)
     .option('--debug', 'print stack traces')
     .action(
       async (
-        flags: NatsFlags & {
-          grpc: string;
-          token?: string;
-          tlsCert?: string;
-          tlsKey?: string;
-          tlsClientCa?: string;
-          predictor?: string;
-          bandit: string;
-          workers?: number;
-          debug?: boolean;
-        },
+        flags: NatsFlags &
+          GrpcServerFlags & {
+            predictor?: string;
+            bandit: string;
+            workers?: number;
+            debug?: boolean;
+          },
       ) => {
         io.exitCode = await run(io, flags, async (signal) => {
           const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
@@ -137,18 +129,7 @@ export function plannerCommand(program: Command, io: Io): void {
             ...(flags.predictor ? { predictor: flags.predictor } : {}),
             ...(remote ? { nc: remote.nc } : { banditFile: flags.bandit }),
           });
-          const token = flags.token ?? process.env.TESSERA_TOKEN;
-          const { server, port } = await startGrpc(
-            {
-              listen: flags.grpc,
-              ...(token ? { token } : {}),
-              ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}),
-              ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
-              ...(flags.tlsClientCa ? { tlsClientCa: flags.tlsClientCa } : {}),
-            },
-            undefined,
-            [planner.service],
-          );
+          const { server, port } = await startGrpc(grpcOptionsOf(flags), undefined, [planner.service]);
           io.stdout.write(`${JSON.stringify({ event: 'ready', port })}\n`);
           await new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }));
           await new Promise<void>((res) => server.tryShutdown(() => res()));

@@ -9,6 +9,7 @@ import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js'
 import { deviceOption, positiveInt } from '../options.js';
 import { UsageError } from '../exit.js';
 import { type Io, run } from '../run.js';
+import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 
 /** Resolves on SIGINT or SIGTERM. */
 function terminated(): Promise<string> {
@@ -47,27 +48,23 @@ export function workerCommand(program: Command, io: Io): void {
 }
 
 export function coordinatorCommand(program: Command, io: Io): void {
-  natsOptions(program.command('coordinator').description('run the coordinator: the gRPC MergeService and PlannerService, scheduling over NATS JetStream'), true)
-    .requiredOption('--grpc <host:port>', 'address of the gRPC server')
-    .option('--token <token>', 'bearer token every gRPC call must carry (or env TESSERA_TOKEN)')
-    .option('--tls-cert <file>', 'TLS certificate of the gRPC server')
-    .option('--tls-key <file>', 'TLS key of the gRPC server')
-    .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
+  grpcServerOptions(
+    natsOptions(
+      program.command('coordinator').description('run the coordinator: the gRPC MergeService and PlannerService, scheduling over NATS JetStream'),
+      true,
+    ),
+  )
     .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
     .option('--root <dir>', 'confine recipe models and outputs to this folder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--debug', 'print stack traces')
     .action(
       async (
-        flags: NatsFlags & {
-          grpc: string;
-          token?: string;
-          tlsCert?: string;
-          tlsKey?: string;
-          tlsClientCa?: string;
-          concurrency: number;
-          root: string[];
-          debug?: boolean;
-        },
+        flags: NatsFlags &
+          GrpcServerFlags & {
+            concurrency: number;
+            root: string[];
+            debug?: boolean;
+          },
       ) => {
         const logger = pino({ base: { service: 'tessera-coordinator' } });
         io.exitCode = await run(io, flags, async () => {
@@ -85,13 +82,7 @@ export function coordinatorCommand(program: Command, io: Io): void {
             concurrency: flags.concurrency,
             roots: flags.root,
             log: (l) => logger.info(l),
-            grpc: {
-              listen: flags.grpc,
-              ...(token ? { token } : {}),
-              ...(flags.tlsCert ? { tlsCert: flags.tlsCert } : {}),
-              ...(flags.tlsKey ? { tlsKey: flags.tlsKey } : {}),
-              ...(flags.tlsClientCa ? { tlsClientCa: flags.tlsClientCa } : {}),
-            },
+            grpc: grpcOptionsOf(flags),
           });
           if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
           io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
