@@ -4,8 +4,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Metadata, credentials, loadPackageDefinition, status as grpcStatus } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { sha256File } from '@tessera/checkpoint';
 import { plannerServiceClient } from '@tessera/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tessera } from './support/cli.js';
 import { type NatsServer, startNats } from './support/nats.js';
 import { type Service, spawnService } from './support/services.js';
 import { tempDir } from './support/tmp.js';
@@ -97,5 +99,16 @@ describe('PlannerService', () => {
     });
     expect(Number(r2.res.pulls)).toBe(2);
     c.close();
+    // submit --plan: the coordinator plans, then merges the planned recipe on the workers
+    const out = join(dir, 'planned');
+    const sub = await tessera(['submit', '--plan', pair.base, ...pair.models, '--out', out, '--server', `127.0.0.1:${port}`, '--token', 'sesame', '--watch'], {
+      timeoutMs: 120_000,
+    });
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(sub.stderr).toMatch(/^# planned by tessera: /);
+    const local = await tessera(['plan', pair.base, ...pair.models, '--out', join(dir, 'local-plan.yaml')]);
+    expect(local.code, local.stderr).toBe(0);
+    expect((await tessera(['merge', join(dir, 'local-plan.yaml'), '--out', join(dir, 'local-planned'), '--no-fsync'])).code).toBe(0);
+    expect(await sha256File(join(out, 'model.safetensors'))).toBe(await sha256File(join(dir, 'local-planned', 'model.safetensors')));
   });
 });

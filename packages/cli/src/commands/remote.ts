@@ -9,7 +9,7 @@ import { jobOptionsToWire } from '@tessera/engine';
 import { jobOptionFlags, jobOptionsOf } from '../job-options.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../exit.js';
 import { duration, gb, table } from '../format.js';
-import { type ClientFlags, type MergeClient, mergeClient } from '../grpc-client.js';
+import { type ClientFlags, type MergeClient, mergeClient, plannerCall } from '../grpc-client.js';
 import { type Io, run } from '../run.js';
 
 function clientOptions(cmd: Command): Command {
@@ -42,18 +42,37 @@ function remoteError(e: unknown): Error {
 }
 
 export function submitCommand(program: Command, io: Io): void {
-  const cmd = clientOptions(program.command('submit').description('submit a merge to a coordinator'))
-    .argument('<recipe>', 'recipe file (paths in it are resolved from its folder, as the coordinator sees them)')
+  const cmd = clientOptions(program.command('submit').description('submit a merge to a coordinator (a recipe, or with --plan the experts to plan a merge of)'))
+    .argument('<recipe>', 'recipe file (paths in it are resolved from its folder, as the coordinator sees them); with --plan, the base model')
+    .argument('[models...]', 'with --plan: the experts')
     .requiredOption('-o, --out <dir>', 'output folder (shared storage)')
+    .option('--plan', "plan the merge first (the coordinator's PlannerService), then submit the planned recipe")
     .option('--watch', 'follow the job until it ends');
   jobOptionFlags(cmd).action(
-    async (recipe: string, flags: ClientFlags & { out: string; watch?: boolean; json?: boolean; debug?: boolean } & Record<string, unknown>) => {
+    async (
+      recipe: string,
+      models: string[],
+      flags: ClientFlags & { out: string; plan?: boolean; watch?: boolean; json?: boolean; debug?: boolean } & Record<string, unknown>,
+    ) => {
       io.exitCode = await run(io, flags, async () => {
         let text: string;
-        try {
-          text = readFileSync(recipe, 'utf8');
-        } catch {
-          throw new UsageError(`${recipe}: cannot read the recipe`);
+        let recipeDir = dirname(resolve(recipe));
+        if (flags.plan) {
+          if (models.length < 2) throw new UsageError(`--plan needs a base and two or more experts, got ${models.length} expert(s)`);
+          const where = (m: string) => (/^[a-z]+:\/\//.test(m) ? m : resolve(m));
+          const plan = await plannerCall<{ recipe: string }>(flags, 'Plan', { base: where(recipe), models: models.map(where) }).catch((e: unknown) => {
+            throw remoteError(e);
+          });
+          text = plan.recipe;
+          recipeDir = process.cwd();
+          io.stderr.write(`${text.split('\n')[0]}\n`);
+        } else {
+          if (models.length > 0) throw new UsageError(`submit takes one recipe (or --plan with a base and experts), got ${models.length + 1} arguments`);
+          try {
+            text = readFileSync(recipe, 'utf8');
+          } catch {
+            throw new UsageError(`${recipe}: cannot read the recipe`);
+          }
         }
         const client = mergeClient(flags);
         try {
@@ -61,7 +80,7 @@ export function submitCommand(program: Command, io: Io): void {
             .call<{ job_id: string; warnings: string[] }>('Submit', {
               recipe: text,
               output: resolve(flags.out),
-              recipe_dir: dirname(resolve(recipe)),
+              recipe_dir: recipeDir,
               options: jobOptionsToWire(jobOptionsOf(flags)),
             })
             .catch((e: unknown) => {
