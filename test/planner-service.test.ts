@@ -39,7 +39,9 @@ const pair = { base: join(ZOO, 'base'), models: [join(ZOO, 'add'), join(ZOO, 're
 
 describe('PlannerService', () => {
   it('tessera planner serve: plans, lists candidates, learns reported outcomes (state in a file), refuses bad calls', async () => {
-    const svc = spawnService(['planner', 'serve', '--grpc', '127.0.0.1:0', '--token', 'sesame', '--bandit', join(dir, 'bandit.json'), '--workers', '1']);
+    const svc = spawnService(['planner', 'serve', '--grpc', '127.0.0.1:0', '--token', 'sesame', '--bandit', join(dir, 'bandit.json'), '--workers', '1'], {
+      env: { TESSERA_CACHE_DIR: join(dir, 'cache-serve') },
+    });
     services.push(svc);
     const port = (await svc.waitFor((l) => l.event === 'ready')).port as number;
     const c = client(port, 'sesame');
@@ -72,7 +74,9 @@ describe('PlannerService', () => {
 
   it('the coordinator serves it too: signals computed on the workers, outcomes kept in JetStream KV', async () => {
     nats = await startNats();
-    const coord = spawnService(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', 'sesame']);
+    const coord = spawnService(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', 'sesame'], {
+      env: { TESSERA_CACHE_DIR: join(dir, 'cache-coord') },
+    });
     const worker = spawnService(['worker', '--nats', nats.url, '--threads', '1']);
     services.push(coord, worker);
     const port = (await coord.waitFor((l) => l.event === 'ready')).port as number;
@@ -87,7 +91,9 @@ describe('PlannerService', () => {
     const r = await c.call('ReportOutcome', { base: pair.base, model_a: pair.models[0], model_b: pair.models[1], candidate: 'keep_a', score: 0.5 });
     expect(Number(r.res.pulls)).toBe(1);
     // a second coordinator reads the same bandit state from KV
-    const second = spawnService(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', 'sesame']);
+    const second = spawnService(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--token', 'sesame'], {
+      env: { TESSERA_CACHE_DIR: join(dir, 'cache-coord2') },
+    });
     services.push(second);
     const port2 = (await second.waitFor((l) => l.event === 'ready')).port as number;
     const r2 = await client(port2, 'sesame').call('ReportOutcome', {

@@ -76,6 +76,35 @@ describe('structural signals', () => {
     }
   });
 
+  it("are cached by the models' content hashes: a second computation runs no stats task and gives the same numbers", async () => {
+    const cacheDir = join(dir, 'cache');
+    process.env.TESSERA_CACHE_DIR = cacheDir;
+    const exec = new EmbeddedExecutor(1);
+    let tasks = 0;
+    const counting = {
+      concurrency: 1,
+      run: (t: Parameters<typeof exec.run>[0], s?: AbortSignal) => {
+        if (t.kind === 'stats') tasks++;
+        return exec.run(t, s);
+      },
+      close: async () => undefined,
+    };
+    try {
+      const models = [join(ZOO, 'add'), join(ZOO, 'up')];
+      const first = await structuralStats(join(ZOO, 'base'), models, { executor: counting });
+      const computed = tasks;
+      expect(computed).toBeGreaterThan(0);
+      const second = await structuralStats(join(ZOO, 'base'), models, { executor: counting });
+      expect(tasks).toBe(computed);
+      expect(second.tensors).toEqual(first.tensors);
+      await structuralStats(join(ZOO, 'base'), models, { executor: counting, density: 0.5 });
+      expect(tasks).toBeGreaterThan(computed);
+    } finally {
+      delete process.env.TESSERA_CACHE_DIR;
+      await exec.close();
+    }
+  });
+
   it('of a task-arithmetic intermediate, from the Grams, equal those computed on the written intermediate', async () => {
     const [base, a, b, c] = ['base', 'add', 'rev', 'up'].map((m) => join(ZOO, m));
     writeFileSync(
@@ -149,9 +178,9 @@ describe('structural signals', () => {
 
     it('tessera planner signals writes the same numbers embedded and on worker processes', async () => {
       const models = ['add', 'rev', 'up'].map((m) => join(ZOO, m));
-      const local = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'local.arrow')]);
+      const local = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'local.arrow'), '--no-cache']);
       expect(local.code, local.stderr).toBe(0);
-      const remote = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'remote.arrow'), '--nats', nats.url]);
+      const remote = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'remote.arrow'), '--nats', nats.url, '--no-cache']);
       expect(remote.code, remote.stderr).toBe(0);
       const [x, y] = [await readSignals(join(dir, 'local.arrow')), await readSignals(join(dir, 'remote.arrow'))];
       expect(x.rows.length).toBe(3 * (1 + 4 + 39));

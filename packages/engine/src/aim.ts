@@ -2,55 +2,18 @@
 // once, cached by the base's content hash and the calibration sequences' hash, or given as an
 // .arrow file), then every merge task of a tensor with statistics applies AIM to its slice.
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Checkpoint, isRemote, openCheckpoint } from '@tessera/checkpoint';
+import { openCheckpoint } from '@tessera/checkpoint';
 import type { AimSpec } from '@tessera/recipe';
 import { isFloatDtype } from '@tessera/tensor';
 // the model runtime and Arrow load only when AIM is used
 const model = () => import('@tessera/model');
 import { calibrationSequences, collectActivations, sequencesHash } from './activations.js';
+import { cacheDir, checkpointHash } from './content-hash.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
 import type { JobPlan } from './plan.js';
-
-function cacheDir(): string {
-  return process.env.TESSERA_CACHE_DIR ?? join(homedir(), '.cache', 'tessera');
-}
-
-/**
- * sha256 over the base's weight files: their contents, hashed on the executor and remembered in
- * the cache by (path, size, mtime) so that a later merge of the same base does not read it all
- * again; remote files by name and size.
- */
-async function checkpointHash(ckpt: Checkpoint, exec: Executor, signal?: AbortSignal): Promise<string> {
-  const memoFile = join(cacheDir(), 'file-hashes.json');
-  const memo = await readFile(memoFile, 'utf8')
-    .then((t) => JSON.parse(t) as Record<string, string>)
-    .catch(() => ({}) as Record<string, string>);
-  let added = false;
-  const parts = await Promise.all(
-    ckpt.files.map(async (f) => {
-      if (isRemote(f)) return `${f}:${[...ckpt.tensors.values()].filter((t) => t.file === f).reduce((n, t) => Math.max(n, t.offset + t.byteLength), 0)}`;
-      const info = await stat(f);
-      const key = `${f}:${info.size}:${info.mtimeMs}`;
-      if (memo[key]) return memo[key];
-      const r = await exec.run({ kind: 'hash', id: `hash/${f}`, uri: f }, signal);
-      if (r.kind !== 'hash') throw new Error(`internal error: hash task returned ${r.kind}`);
-      memo[key] = r.sha256;
-      added = true;
-      return r.sha256;
-    }),
-  );
-  if (added) {
-    await mkdir(cacheDir(), { recursive: true });
-    const tmp = `${memoFile}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(memo));
-    await rename(tmp, memoFile);
-  }
-  return createHash('sha256').update(parts.join('\n')).digest('hex');
-}
 
 export interface AimStatsOptions {
   executor: Executor;

@@ -13,6 +13,7 @@ export { layerIndex, withLayer, layerCount, isEmbedding, tiedTo } from './archit
 export { toWire, fromWire } from './wire-error.js';
 export { stage, publish, discard, type Staging } from './publish.js';
 export { scopedExecutor } from './scoped-executor.js';
+export { cacheDir, checkpointHash } from './content-hash.js';
 export { NULL_SINK, isNullSink } from './null-sink.js';
 export { collectActivations, collectProbes, calibrationSequences, type ActivationOptions } from './activations.js';
 export { applyAimToCheckpoint, type AimApplyOptions } from './aim-apply.js';

@@ -4,10 +4,12 @@
 // task vectors, overall and on the entries TIES would keep (its top-k by magnitude, density 0.2).
 // Everything a pair signal needs is a sum of these, so per-tensor, per-layer and global signals
 // of every pair come from the same numbers.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
-import { type Executor, type TensorPlan, layerIndex, planRecipe, scopedExecutor, statsTask } from '@tessera/engine';
+import { openCheckpoint } from '@tessera/checkpoint';
+import { type Executor, type TensorPlan, cacheDir, checkpointHash, layerIndex, planRecipe, scopedExecutor, statsTask } from '@tessera/engine';
 import { parseRecipes } from '@tessera/recipe';
 import { type MaskSpec, OperatorError, type StatsResult, type StatsSpec } from '@tessera/tensor';
 import { addInto, triSize } from './gram.js';
@@ -20,6 +22,8 @@ export interface StructuralOptions {
   memoryBytes?: number;
   /** share of each task vector's largest entries counted as kept by TIES (default 0.2) */
   density?: number;
+  /** reuse statistics cached under $TESSERA_CACHE_DIR/signals by the models' content hashes (default true) */
+  cache?: boolean;
 }
 
 export interface TensorStats {
@@ -96,6 +100,10 @@ export async function structuralStats(base: string, models: string[], opts: Stru
     ...models.map((m) => `  - {model: ${JSON.stringify(m)}, parameters: {weight: 1, density: ${Math.min(density, 1)}}}`),
   ].join('\n');
   const [recipe] = parseRecipes(text, join(process.cwd(), 'signals.yaml'));
+  // the same experts (by content) give the same statistics: cached by their hashes
+  const key = opts.cache === false ? undefined : await cacheKey([base, ...models], density, opts.executor, opts.signal);
+  const cached = key ? await readCache(key) : undefined;
+  if (cached) return { base, models, density, tensors: cached };
   const plan = await planRecipe(recipe!, {
     ...(opts.sliceBytes !== undefined ? { sliceBytes: opts.sliceBytes } : {}),
     ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
@@ -112,5 +120,44 @@ export async function structuralStats(base: string, models: string[], opts: Stru
     }
   };
   await Promise.all(Array.from({ length: Math.min(window, plan.tensors.length) }, lane));
+  if (key) await writeCache(key, out);
   return { base, models, density, tensors: out };
+}
+
+async function cacheKey(paths: string[], density: number, exec: Executor, signal: AbortSignal | undefined): Promise<string> {
+  const hashes = [];
+  for (const p of paths) hashes.push(await checkpointHash(await openCheckpoint(p), exec, signal));
+  return createHash('sha256')
+    .update(JSON.stringify({ version: 1, density, hashes }))
+    .digest('hex');
+}
+
+const cacheFile = (key: string) => join(cacheDir(), 'signals', `${key}.json`);
+
+async function readCache(key: string): Promise<TensorStats[] | undefined> {
+  try {
+    const raw = JSON.parse(await readFile(cacheFile(key), 'utf8')) as (Omit<TensorStats, 'raw' | 'delta' | 'signs' | 'layer'> & {
+      layer: number | null;
+      raw: number[];
+      delta: number[];
+      signs: number[];
+    })[];
+    return raw.map((t) => ({
+      ...t,
+      layer: t.layer ?? undefined,
+      raw: Float64Array.from(t.raw),
+      delta: Float64Array.from(t.delta),
+      signs: Float64Array.from(t.signs),
+    }));
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCache(key: string, tensors: TensorStats[]): Promise<void> {
+  const file = cacheFile(key);
+  await mkdir(join(cacheDir(), 'signals'), { recursive: true });
+  const body = tensors.map((t) => ({ ...t, layer: t.layer ?? null, raw: [...t.raw], delta: [...t.delta], signs: [...t.signs] }));
+  await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify(body));
+  await rename(`${file}.${process.pid}.tmp`, file);
 }

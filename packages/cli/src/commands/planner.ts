@@ -34,6 +34,7 @@ interface SignalFlags extends NatsFlags {
   workers?: number;
   sliceMb?: number;
   density: number;
+  cache: boolean;
   probes?: string;
   json?: boolean;
   debug?: boolean;
@@ -191,6 +192,7 @@ export function plannerCommand(program: Command, io: Io): void {
     .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--slice-mb <m>', "size of one input's slice in MiB", positiveInt)
     .option('--density <d>', 'share of each task vector TIES keeps, for the conflict signal', density, 0.2)
+    .option('--no-cache', 'compute the statistics even when the cache ($TESSERA_CACHE_DIR/signals) has them for these models')
     .option(
       '--probes <file>',
       'also the functional signals (next-token KL, top-1 agreement, hidden-state cosine and CKA, attention cosine) on these prompts (jsonl of {"prompt": ...}; `default`: the generic set shipped with Tessera)',
@@ -206,6 +208,7 @@ export function plannerCommand(program: Command, io: Io): void {
             executor,
             signal,
             density: flags.density,
+            cache: flags.cache,
             ...(flags.sliceMb !== undefined ? { sliceBytes: flags.sliceMb * 2 ** 20 } : {}),
           });
           const rows = await writeSignals(flags.out, stats);
