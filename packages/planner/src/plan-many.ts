@@ -4,8 +4,8 @@
 // remaining expert is predicted to add more than it costs (those experts are left out). The
 // running result is a virtual expert whose signals come from the Grams: exactly for task
 // arithmetic (its task vector is a linear combination of the experts'), approximated by the task
-// arithmetic of the same λ for the other operators. The plan is a multi-document recipe, one
-// document per step.
+// arithmetic of the same λ for the other operators. Several first pairs are grown this way and
+// the plan predicted to keep most wins. The plan is a multi-document recipe, one document per step.
 import type { Executor } from '@tessera/engine';
 import { CANDIDATES, type Candidate } from './candidates.js';
 import { type Features, pairFeatures } from './features.js';
@@ -37,6 +37,9 @@ export interface ManyPlan {
 
 const MERGES = CANDIDATES.filter((c) => c.recipe !== undefined);
 
+/** First pairs tried (each grown greedily). */
+const BEAM = 6;
+
 /** Coefficients of a merge's task vector over its two sides' (task arithmetic of the same λ for sparsifying operators). */
 function mergeCoeffs(c: Candidate, left: number[], right: number[]): number[] {
   const lambda = /_(\d+(?:\.\d+)?)$/.exec(c.name);
@@ -60,46 +63,54 @@ export async function planMany(
   const unit = (i: number): number[] => models.map((_, j) => (j === i ? 1 : 0));
   const bestMerge = (ps: { candidate: string; score: number }[]) => ps.find((p) => MERGES.some((c) => c.name === p.candidate))!;
 
-  // the first pair
-  let first: { a: number; b: number; ps: { candidate: string; score: number }[] } | undefined;
-  for (let a = 0; a < k; a++) {
-    for (let b = a + 1; b < k; b++) {
-      const ps = await predictions(opts.predictor, pairFeatures(stats, a, b));
-      if (!first || bestMerge(ps).score > bestMerge(first.ps).score) first = { a, b, ps };
+  // the first pairs: the BEAM pairs whose best merge keeps most; each grows greedily, and the
+  // plan predicted to keep most abilities wins
+  type Preds = { candidate: string; score: number }[];
+  const firsts: { a: number; b: number; ps: Preds }[] = [];
+  for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) firsts.push({ a, b, ps: await predictions(opts.predictor, pairFeatures(stats, a, b)) });
+  firsts.sort((x, y) => bestMerge(y.ps).score - bestMerge(x.ps).score);
+  const first = firsts[0]!;
+  const grow = async (start: { a: number; b: number; ps: Preds }) => {
+    const steps: PlanStep[] = [];
+    const docs: string[] = [];
+    let used: number[] = [start.a];
+    let coeffs = unit(start.a);
+    let retained = 1;
+    let current = models[start.a]!;
+    let pending: { i: number; ps: Preds } | undefined = { i: start.b, ps: start.ps };
+    while (pending) {
+      const m = bestMerge(pending.ps);
+      const gain = (retained + 1) * m.score;
+      if (gain <= retained) break;
+      const c = CANDIDATES.find((x) => x.name === m.candidate)!;
+      const name = `step${steps.length + 1}`;
+      docs.push(`name: ${name}\n${c.recipe!(base, current, models[pending.i]!)}`);
+      steps.push({ from: current, add: models[pending.i]!, candidate: m.candidate, score: m.score, retained: gain, predictions: pending.ps });
+      coeffs = mergeCoeffs(c, coeffs, unit(pending.i));
+      used = [...used, pending.i];
+      retained = gain;
+      current = name;
+      // the next expert: the one whose merge into the running result is predicted to keep most
+      pending = undefined;
+      const virtual = withCombination(stats, coeffs);
+      for (let i = 0; i < k; i++) {
+        if (used.includes(i)) continue;
+        const ps = await predictions(opts.predictor, pairFeatures(virtual, k, i));
+        if (!pending || bestMerge(ps).score > bestMerge(pending.ps).score) pending = { i, ps };
+      }
     }
+    return { steps, docs, used, retained };
+  };
+  let best = await grow(first);
+  for (const start of firsts.slice(1, BEAM)) {
+    const g = await grow(start);
+    if (g.retained > best.retained) best = g;
   }
-  const steps: PlanStep[] = [];
-  const docs: string[] = [];
-  let used: number[] = [first!.a];
-  let coeffs = unit(first!.a);
-  let retained = 1;
-  let current = models[first!.a]!;
-  let pending: { i: number; ps: { candidate: string; score: number }[] } | undefined = { i: first!.b, ps: first!.ps };
-  while (pending) {
-    const m = bestMerge(pending.ps);
-    const gain = (retained + 1) * m.score;
-    if (gain <= retained) break;
-    const c = CANDIDATES.find((x) => x.name === m.candidate)!;
-    const name = `step${steps.length + 1}`;
-    docs.push(`name: ${name}\n${c.recipe!(base, current, models[pending.i]!)}`);
-    steps.push({ from: current, add: models[pending.i]!, candidate: m.candidate, score: m.score, retained: gain, predictions: pending.ps });
-    coeffs = mergeCoeffs(c, coeffs, unit(pending.i));
-    used = [...used, pending.i];
-    retained = gain;
-    current = name;
-    // the next expert: the one whose merge into the running result is predicted to keep most
-    pending = undefined;
-    const virtual = withCombination(stats, coeffs);
-    for (let i = 0; i < k; i++) {
-      if (used.includes(i)) continue;
-      const ps = await predictions(opts.predictor, pairFeatures(virtual, k, i));
-      if (!pending || (retained + 1) * bestMerge(ps).score > (retained + 1) * bestMerge(pending.ps).score) pending = { i, ps };
-    }
-  }
+  const { steps, docs, used, retained } = best;
   if (steps.length === 0) {
     // no merge is predicted to keep more than one expert: keep the first pair's better side
-    const keepB = (first!.ps.find((p) => p.candidate === 'keep_b')?.score ?? 0) > (first!.ps.find((p) => p.candidate === 'keep_a')?.score ?? 0);
-    const kept = models[keepB ? first!.b : first!.a]!;
+    const keepB = (first.ps.find((p) => p.candidate === 'keep_b')?.score ?? 0) > (first.ps.find((p) => p.candidate === 'keep_a')?.score ?? 0);
+    const kept = models[keepB ? first.b : first.a]!;
     return { base, models, used: [kept], steps, objective: 1 / k, recipe: `merge_method: passthrough\nmodels:\n  - model: ${JSON.stringify(kept)}\n` };
   }
   // the last step is the final document (no name)
