@@ -5,7 +5,7 @@
 // adopts a newcomer where it wins.
 import { Bandit } from './bandit.js';
 import type { Dataset } from './dataset.js';
-import { fit, predict } from './evaluate.js';
+import { candidateScores, fit, predict } from './evaluate.js';
 import { seeded } from './random.js';
 
 export interface StreamResult {
@@ -42,7 +42,7 @@ export function simulateStream(data: Dataset, opts: { steps?: number; seed?: num
     bandit.report(e.x, pick, reward);
     out.bandit += best - reward;
     out.random += best - e.y[index.get(allowed[Math.floor(rand() * allowed.length)]!)!]!;
-    const p = predict(offline, e.x);
+    const p = candidateScores(predict(offline, e.x), data.candidates.length);
     out.offline += best - e.y[p.reduce((bi, v, i) => (v > p[bi]! ? i : bi), 0)]!;
     if (t >= steps / 2) {
       nc.stepsAfterAdded++;

@@ -12,7 +12,7 @@ function dataset(): Dataset {
   const examples = Array.from({ length: 60 }, (_, i) => {
     const x0 = -1 + (2 * i) / 59;
     const y = [x0 < 0 ? 0.9 : 0.2, x0 >= 0 && x0 <= 0.5 ? 0.8 : 0.3, x0 > 0.5 ? 0.95 : 0.1];
-    return { a: `a${i}`, b: `b${i}`, tasks: ['t', 'u'] as [string, string], x: [x0, x0 * x0], y };
+    return { a: `a${i}`, b: `b${i}`, tasks: ['t', 'u'] as [string, string], x: [x0, x0 * x0], y, sides: [y, y] as [number[], number[]] };
   });
   return { features: ['x0', 'x0sq'], candidates: ['low', 'mid', 'high'], examples };
 }

@@ -8,8 +8,10 @@ export interface PairExample {
   b: string;
   tasks: [string, string];
   x: number[];
-  /** score per candidate, in `candidates` order */
+  /** score per candidate, in `candidates` order: the mean of the two sides */
   y: number[];
+  /** per side (a's task, b's task) and candidate: the accuracy kept, relative to that expert's own */
+  sides: [number[], number[]];
 }
 
 export interface Dataset {
@@ -29,10 +31,18 @@ export function toDataset(rows: readonly OutcomeRow[]): Dataset {
   }
   const examples: PairExample[] = [];
   for (const list of pairs.values()) {
-    const by = new Map(list.map((r) => [r.candidate, r.score]));
+    const by = new Map(list.map((r) => [r.candidate, r]));
     if (!candidates.every((c) => by.has(c))) continue;
     const r = list[0]!;
-    examples.push({ a: r.a, b: r.b, tasks: [r.taskA, r.taskB], x: FEATURES.map((f) => r.features[f]), y: candidates.map((c) => by.get(c)!) });
+    const side = (pick: (o: OutcomeRow) => number) => candidates.map((c) => pick(by.get(c)!));
+    examples.push({
+      a: r.a,
+      b: r.b,
+      tasks: [r.taskA, r.taskB],
+      x: FEATURES.map((f) => r.features[f]),
+      y: side((o) => o.score),
+      sides: [side((o) => (o.ownA > 0 ? o.accA / o.ownA : 0)), side((o) => (o.ownB > 0 ? o.accB / o.ownB : 0))],
+    });
   }
   return { features: FEATURES, candidates, examples };
 }

@@ -8,15 +8,29 @@ import { type LinearModel, fitRidge, predictRidge } from './ridge.js';
 
 export type ModelKind = 'ridge' | 'gbt';
 
-/** Fits a predictor of every candidate's score (the settings `tessera planner train` uses). */
+/**
+ * Fits a predictor of what every candidate keeps of each side's ability: 2C targets, side a's
+ * for the C candidates then side b's (the settings `tessera planner train` uses).
+ */
 export function fit(kind: ModelKind, examples: readonly PairExample[]): LinearModel | TreeModel {
   const xs = examples.map((e) => e.x),
-    ys = examples.map((e) => e.y);
+    ys = examples.map((e) => [...e.sides[0], ...e.sides[1]]);
   return kind === 'ridge' ? fitRidge(xs, ys, 10) : fitGbt(xs, ys);
 }
 
+/** The 2C predictions (side a's, then side b's). */
 export function predict(model: LinearModel | TreeModel, x: readonly number[]): number[] {
   return model.kind === 'ridge' ? predictRidge(model, x) : predictGbt(model, x);
+}
+
+/**
+ * Per candidate, the weighted mean of the two sides' predictions (weights: the objective's, equal
+ * by default). A predictor with one output per candidate gives the score itself.
+ */
+export function candidateScores(out: readonly number[], c: number, weights: readonly [number, number] = [1, 1]): number[] {
+  if (out.length === c) return [...out];
+  const w = weights[0] + weights[1] || 1;
+  return Array.from({ length: c }, (_, k) => (weights[0] * out[k]! + weights[1] * out[c + k]!) / w);
 }
 
 export interface Evaluation {
@@ -51,7 +65,7 @@ export function leaveOneTaskOut(data: Dataset, kind: ModelKind): Evaluation {
     const best = argmax(data.candidates.map((_, k) => mean(trainSet.map((e) => e.y[k]!))));
     fixedNames.set(data.candidates[best]!, (fixedNames.get(data.candidates[best]!) ?? 0) + 1);
     for (const e of test) {
-      picks.push(e.y[argmax(predict(model, e.x))]!);
+      picks.push(e.y[argmax(candidateScores(predict(model, e.x), data.candidates.length))]!);
       fixed.push(e.y[best]!);
       oracle.push(Math.max(...e.y));
     }

@@ -17,3 +17,4 @@ export { simulateStream, type StreamResult } from './bandit-sim.js';
 export { planMany, type ManyPlan, type PlanStep } from './plan-many.js';
 export { fileBanditStore, plannerHandlers, type BanditStore, type PlannerContext } from './service.js';
 export { DEFAULT_PROBES, functionalSignals, kl, linearCka, cosine, probeSignals, type FunctionalSignals, type Quantiles } from './functional.js';
+export { objectiveWeights } from './objective.js';

@@ -4,6 +4,7 @@
 import type { Executor } from '@tessera/engine';
 import { CANDIDATES } from './candidates.js';
 import { pairFeatures } from './features.js';
+import { candidateScores } from './evaluate.js';
 import type { OnnxPredictor } from './predictor-onnx.js';
 import { structuralStats } from './structural.js';
 
@@ -24,15 +25,22 @@ export async function planPair(
   base: string,
   a: string,
   b: string,
-  opts: { executor: Executor; predictor: OnnxPredictor; signal?: AbortSignal },
+  opts: {
+    executor: Executor;
+    predictor: OnnxPredictor;
+    signal?: AbortSignal;
+    /** the objective: how much each expert's ability counts (default: equally) */
+    weights?: [number, number];
+  },
 ): Promise<PairPlan> {
   const stats = await structuralStats(base, [a, b], { executor: opts.executor, ...(opts.signal ? { signal: opts.signal } : {}) });
   const features = pairFeatures(stats, 0, 1);
   const missing = opts.predictor.features.filter((f) => !(f in features));
   if (missing.length > 0) throw new Error(`the predictor reads features this planner does not compute: ${missing.join(', ')}`);
-  const [scores] = await opts.predictor.predict([opts.predictor.features.map((f) => features[f as keyof typeof features])]);
+  const [raw] = await opts.predictor.predict([opts.predictor.features.map((f) => features[f as keyof typeof features])]);
+  const scores = candidateScores(raw!, opts.predictor.candidates.length, opts.weights);
   const predictions = opts.predictor.candidates
-    .map((candidate, k) => ({ candidate, score: scores![k]! }))
+    .map((candidate, k) => ({ candidate, score: scores[k]! }))
     .filter((p) => CANDIDATES.some((c) => c.name === p.candidate))
     .sort((x, y) => y.score - x.score);
   const best = predictions[0];

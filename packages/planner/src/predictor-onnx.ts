@@ -21,7 +21,8 @@ async function build(model: LinearModel | TreeModel, meta: PredictorMeta): Promi
   const { Graph } = await import('@tessera/model');
   const g = new Graph('tessera-planner');
   const x = g.input('features', ['N', meta.features.length]);
-  const c = meta.candidates.length,
+  // one output per candidate and side (side a's, then side b's), or one per candidate
+  const c = model.kind === 'ridge' ? model.weights.length : model.trees.length,
     f = meta.features.length;
   let y: string;
   if (model.kind === 'ridge') {
@@ -91,6 +92,7 @@ async function build(model: LinearModel | TreeModel, meta: PredictorMeta): Promi
     metadata: {
       'tessera.kind': 'merge-predictor',
       'tessera.model': model.kind,
+      'tessera.outputs': c === 2 * meta.candidates.length ? 'sides' : 'score',
       'tessera.candidates': JSON.stringify(meta.candidates),
       'tessera.features': JSON.stringify(meta.features),
     },
@@ -104,7 +106,10 @@ export async function writePredictor(path: string, model: LinearModel | TreeMode
 
 export interface OnnxPredictor extends PredictorMeta {
   kind: string;
-  /** predicted normalised score per candidate, for each row of features */
+  /**
+   * For each row of features: per candidate and side (side a's, then side b's), the predicted
+   * share of that side's ability kept; or, for a predictor of the score alone, one per candidate.
+   */
   predict(rows: readonly (readonly number[])[]): Promise<number[][]>;
   close(): Promise<void>;
 }
@@ -131,7 +136,8 @@ export async function openPredictor(path: string): Promise<OnnxPredictor> {
       const flat = Float32Array.from(rows.flat());
       const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', flat, [rows.length, features.length]) });
       const y = out[session.outputNames[0]!]!.data as Float32Array;
-      return rows.map((_, i) => Array.from(y.subarray(i * candidates.length, (i + 1) * candidates.length)));
+      const width = y.length / Math.max(rows.length, 1);
+      return rows.map((_, i) => Array.from(y.subarray(i * width, (i + 1) * width)));
     },
     close: () => session.release(),
   };

@@ -2,7 +2,7 @@
 // an ordinary recipe (runnable by tessera merge as it is).
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DEFAULT_PREDICTOR, openPredictor, planMany, planPair } from '@tessera/planner';
+import { DEFAULT_PREDICTOR, objectiveWeights, openPredictor, planMany, planPair } from '@tessera/planner';
 import type { Command } from 'commander';
 import { UsageError } from '../exit.js';
 import { type NatsFlags, natsOptions } from '../nats-options.js';
@@ -22,12 +22,17 @@ export function planCommand(program: Command, io: Io): void {
     .argument('<base>', 'the base model the experts were fine-tuned from')
     .argument('<models...>', 'two or more experts')
     .option('-o, --out <file>', 'write the recipe here (default: print it)')
+    .option('--objective <file>', 'what to keep: `weights:` mapping experts (path or folder name) to how much their ability counts (default 1 each)')
     .option('--predictor <file>', 'an ONNX predictor (tessera planner train; default: the one trained on the public zoo)')
     .option('-w, --workers <n>', 'worker threads for the signals (default: the number of CPUs)', positiveInt)
     .option('--json', 'print the plan as JSON (candidates with their predicted scores, features, recipe)')
     .option('--debug', 'print stack traces')
     .action(
-      async (base: string, models: string[], flags: NatsFlags & { out?: string; predictor?: string; workers?: number; json?: boolean; debug?: boolean }) => {
+      async (
+        base: string,
+        models: string[],
+        flags: NatsFlags & { out?: string; objective?: string; predictor?: string; workers?: number; json?: boolean; debug?: boolean },
+      ) => {
         io.exitCode = await run(io, flags, async (signal) => {
           if (models.length < 2) throw new UsageError(`plan takes two or more experts, got ${models.length}`);
           // the recipe names the models by absolute paths: it runs from any folder
