@@ -94,6 +94,19 @@ describe('tessera plan', () => {
     expect(mean).toBeGreaterThan(bestFixed);
   });
 
+  it('follows an objective: an expert whose ability does not count is the one left out (the shipped predictor)', async () => {
+    const { writeFileSync } = await import('node:fs');
+    for (const [zero, kept] of [
+      ['rev', 'keep_a'],
+      ['add', 'keep_b'],
+    ]) {
+      writeFileSync(join(dir, `objective-${zero}.yaml`), `weights: {${zero}: 0}\n`);
+      const r = await tessera(['plan', join(ZOO, 'base'), join(ZOO, 'add'), join(ZOO, 'rev'), '--objective', join(dir, `objective-${zero}.yaml`), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { candidate: string }).candidate).toBe(kept);
+    }
+  });
+
   it('refuses a predictor file that is not one, and a model of another shape, each with one clear error (exit 2)', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'junk.onnx'), 'not a model');

@@ -42,10 +42,16 @@ export function planCommand(program: Command, io: Io): void {
           const predictor = await openPredictor(flags.predictor ?? DEFAULT_PREDICTOR);
           const { executor, close } = await plannerExecutor(flags);
           try {
+            const weights = flags.objective ? objectiveWeights(flags.objective, models) : undefined;
             const plan =
               models.length === 2
-                ? await planPair(base, models[0]!, models[1]!, { executor, predictor, signal })
-                : await planMany(base, models, { executor, predictor, signal });
+                ? await planPair(base, models[0]!, models[1]!, {
+                    executor,
+                    predictor,
+                    signal,
+                    ...(weights ? { weights: [weights[0]!, weights[1]!] as [number, number] } : {}),
+                  })
+                : await planMany(base, models, { executor, predictor, signal, ...(weights ? { weights } : {}) });
             if (flags.out) await writeFile(flags.out, plan.recipe);
             if (flags.json) io.stdout.write(JSON.stringify(plan) + '\n');
             else if (!flags.out) io.stdout.write(plan.recipe);
