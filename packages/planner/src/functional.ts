@@ -2,6 +2,7 @@
 // (tessera probe): how far their next-token distributions are apart (KL both ways and its
 // quantiles), how often their top tokens agree, and how alike their layers' hidden states
 // (cosine, linear CKA over the prompts) and attention (cosine, per head) are.
+import { fileURLToPath } from 'node:url';
 import type { ProbeRow } from '@tessera/model';
 
 export interface FunctionalSignals {
@@ -125,7 +126,7 @@ export function functionalSignals(a: readonly ProbeRow[], b: readonly ProbeRow[]
 }
 
 /** Generic prompts shipped with Tessera (data/probes.jsonl), for functional signals without a probe set of one's own. */
-export const DEFAULT_PROBES = new URL('../../../data/probes.jsonl', import.meta.url).pathname;
+export const DEFAULT_PROBES = fileURLToPath(new URL('../../../data/probes.jsonl', import.meta.url));
 
 /** Probe representations of every model (engine stage tasks over chains), then every pair's signals. */
 export async function probeSignals(
