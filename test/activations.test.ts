@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { sha256File } from '@tessera/checkpoint';
 import { EmbeddedExecutor, calibrationSequences, collectActivations } from '@tessera/engine';
 import { readProbes, readStats } from '@tessera/model';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
 import { loadWeights, forward64 } from './support/float64-llama.js';
 import { directStats } from './support/full-model.js';
-import { type NatsServer, startNats } from './support/nats.js';
-import { type Service, spawnService } from './support/services.js';
+import { spawnService, natsWithWorkers } from './support/services.js';
 import { tempDir } from './support/tmp.js';
 import { ZOO } from './support/vocab-fixtures.js';
 import { readReferenceLogits } from './support/zoo-reference.js';
@@ -104,24 +103,12 @@ describe('activation statistics', () => {
   });
 
   describe('over NATS on worker processes', () => {
-    let nats: NatsServer;
-    const workers: Service[] = [];
-    beforeAll(async () => {
-      nats = await startNats();
-      for (let i = 0; i < 2; i++) {
-        const w = spawnService(['worker', '--nats', nats.url, '--threads', '1']);
-        workers.push(w);
-        await w.waitFor((l) => l.event === 'started');
-      }
-    });
-    afterAll(async () => {
-      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
-      await nats.stop();
-    });
+    const cluster = natsWithWorkers(2);
+    const workers = cluster.workers;
 
     it.each([1, 3])('%i chain(s): tessera activations --nats writes the same statistics', async (chains) => {
       const out = join(root, `nats-${chains}.arrow`);
-      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', out, '--chains', String(chains), '--nats', nats.url, '--json']);
+      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', out, '--chains', String(chains), '--nats', cluster.nats.url, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const stats = await readStats(out);
       expect(stats.sequences).toBe(64);
@@ -131,12 +118,12 @@ describe('activation statistics', () => {
     });
 
     it('model tasks go to a worker of the gpu pool when one is live', async () => {
-      const gpu = spawnService(['worker', '--nats', nats.url, '--threads', '1', '--pool', 'gpu']);
+      const gpu = spawnService(['worker', '--nats', cluster.nats.url, '--threads', '1', '--pool', 'gpu']);
       workers.push(gpu);
       await gpu.waitFor((l) => l.event === 'started');
       await new Promise((r) => setTimeout(r, 2500)); // its first heartbeat is in the bucket
       const before = workers.slice(0, 2).map((w) => w.lines.length);
-      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', join(root, 'gpu.arrow'), '--chains', '2', '--nats', nats.url]);
+      const r = await tessera(['activations', BASE, '--probes', PROBES, '--out', join(root, 'gpu.arrow'), '--chains', '2', '--nats', cluster.nats.url]);
       expect(r.code, r.stderr).toBe(0);
       expect(gpu.lines.filter((l) => l.event === 'task' && String(l.task).startsWith('act/'))).toHaveLength(2 * 5);
       workers.slice(0, 2).forEach((w, i) => expect(w.lines.slice(before[i]).filter((l) => l.event === 'task')).toEqual([]));
@@ -145,7 +132,7 @@ describe('activation statistics', () => {
 
     it('tessera probe --nats writes the representations of the embedded run', async () => {
       const outs = [join(root, 'probe-nats.arrow'), join(root, 'probe-local.arrow')];
-      const remote = await tessera(['probe', BASE, '--probes', PROBES, '--out', outs[0]!, '--chains', '2', '--nats', nats.url]);
+      const remote = await tessera(['probe', BASE, '--probes', PROBES, '--out', outs[0]!, '--chains', '2', '--nats', cluster.nats.url]);
       expect(remote.code, remote.stderr).toBe(0);
       expect((await tessera(['probe', BASE, '--probes', PROBES, '--out', outs[1]!])).code).toBe(0);
       const [a, b] = await Promise.all(outs.map((o) => readProbes(o)));
@@ -166,7 +153,7 @@ describe('activation statistics', () => {
         `merge_method: task_arithmetic\nbase_model: ${BASE}\nmodels:\n  - {model: ${join(ZOO, 'up')}, parameters: {weight: 1}}\n  - {model: ${join(ZOO, 'rev')}, parameters: {weight: 1}}\naim: {calibration: ${PROBES}, omega: 0.5}\n`,
       );
       const env = { TESSERA_CACHE_DIR: join(root, 'cache-nats') };
-      const remote = await tessera(['merge', recipe, '--out', join(root, 'aim-nats'), '--nats', nats.url, '--no-fsync'], { env });
+      const remote = await tessera(['merge', recipe, '--out', join(root, 'aim-nats'), '--nats', cluster.nats.url, '--no-fsync'], { env });
       expect(remote.code, remote.stderr).toBe(0);
       const local = await tessera(['merge', recipe, '--out', join(root, 'aim-local'), '--no-fsync'], { env: { TESSERA_CACHE_DIR: join(root, 'cache-local') } });
       expect(local.code, local.stderr).toBe(0);

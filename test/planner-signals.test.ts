@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { createOutputFiles, planOutput, writeAt } from '@tessera/checkpoint';
 import { EmbeddedExecutor, mergeRecipeFile } from '@tessera/engine';
 import { pairSignals, readSignals, structuralStats, sums, withCombination } from '@tessera/planner';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
-import { type NatsServer, startNats } from './support/nats.js';
-import { type Service, spawnService } from './support/services.js';
+import { natsWithWorkers } from './support/services.js';
 import { tempDir } from './support/tmp.js';
 import { ZOO } from './support/vocab-fixtures.js';
 
@@ -161,26 +160,24 @@ describe('structural signals', () => {
   });
 
   describe('over NATS', () => {
-    let nats: NatsServer;
-    const workers: Service[] = [];
-    beforeAll(async () => {
-      nats = await startNats();
-      for (let i = 0; i < 2; i++) {
-        const w = spawnService(['worker', '--nats', nats.url, '--threads', '1']);
-        workers.push(w);
-        await w.waitFor((l) => l.event === 'started');
-      }
-    });
-    afterAll(async () => {
-      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
-      await nats.stop();
-    });
+    const cluster = natsWithWorkers(2);
+    const workers = cluster.workers;
 
     it('tessera planner signals writes the same numbers embedded and on worker processes', async () => {
       const models = ['add', 'rev', 'up'].map((m) => join(ZOO, m));
       const local = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'local.arrow'), '--no-cache']);
       expect(local.code, local.stderr).toBe(0);
-      const remote = await tessera(['planner', 'signals', join(ZOO, 'base'), ...models, '--out', join(dir, 'remote.arrow'), '--nats', nats.url, '--no-cache']);
+      const remote = await tessera([
+        'planner',
+        'signals',
+        join(ZOO, 'base'),
+        ...models,
+        '--out',
+        join(dir, 'remote.arrow'),
+        '--nats',
+        cluster.nats.url,
+        '--no-cache',
+      ]);
       expect(remote.code, remote.stderr).toBe(0);
       const [x, y] = [await readSignals(join(dir, 'local.arrow')), await readSignals(join(dir, 'remote.arrow'))];
       expect(x.rows.length).toBe(3 * (1 + 4 + 39));

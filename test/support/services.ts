@@ -1,6 +1,8 @@
 // Coordinator and worker processes (the real CLI) for integration tests.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { TESSERA_BIN } from './cli.js';
+import { type NatsServer, startNats } from './nats.js';
 
 export interface Service {
   proc: ChildProcess;
@@ -65,4 +67,25 @@ export function spawnService(args: string[], opts: { cwd?: string; env?: NodeJS.
     },
     stderr: () => err,
   };
+}
+
+/**
+ * A nats-server and `count` single-thread worker processes for the enclosing describe block
+ * (started before its tests, killed after them).
+ */
+export function natsWithWorkers(count: number): { nats: NatsServer; workers: Service[] } {
+  const cluster = { nats: undefined as unknown as NatsServer, workers: [] as Service[] };
+  beforeAll(async () => {
+    cluster.nats = await startNats();
+    for (let i = 0; i < count; i++) {
+      const w = spawnService(['worker', '--nats', cluster.nats.url, '--threads', '1']);
+      cluster.workers.push(w);
+      await w.waitFor((l) => l.event === 'started');
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(cluster.workers.map((w) => w.kill('SIGKILL')));
+    await cluster.nats.stop();
+  });
+  return cluster;
 }

@@ -1,11 +1,11 @@
 // What `tessera activations` and `tessera probe` share: jobs that run a model over chains of
 // sequences, layer by layer, on threads of this process or, with --nats, on remote workers.
 import { dirname, resolve } from 'node:path';
-import { type ActivationOptions, EmbeddedExecutor, type Executor } from '@tessera/engine';
+import type { ActivationOptions } from '@tessera/engine';
 import type { Command } from 'commander';
-import { type NatsFlags, natsConnection, natsOptions } from './nats-options.js';
+import { type NatsFlags, natsOptions } from './nats-options.js';
 import { deviceOption, positiveInt } from './options.js';
-import { remoteExecutor } from './remote-executor.js';
+import { commandExecutor } from './remote-executor.js';
 
 export interface ChainFlags extends NatsFlags {
   probes: string;
@@ -35,8 +35,7 @@ export function chainCommand(program: Command, name: string, description: string
 
 /** Runs `body` with the job's executor and options (closed afterwards). */
 export async function withChainJob<T>(flags: ChainFlags, signal: AbortSignal, body: (opts: ActivationOptions) => Promise<T>): Promise<T> {
-  const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
-  const executor: Executor = remote?.executor ?? new EmbeddedExecutor(flags.workers ?? flags.chains);
+  const { executor, close } = await commandExecutor(flags, flags.workers ?? flags.chains);
   try {
     return await body({
       executor,
@@ -47,6 +46,6 @@ export async function withChainJob<T>(flags: ChainFlags, signal: AbortSignal, bo
       signal,
     });
   } finally {
-    await (remote ? remote.close() : executor.close());
+    await close();
   }
 }

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { NatsExecutor, WorkerRegistry, modelTaskPool } from '@tessera/coordinator';
-import type { Executor } from '@tessera/engine';
+import { EmbeddedExecutor, type Executor } from '@tessera/engine';
+import { availableParallelism } from 'node:os';
+import { type NatsFlags, natsConnection } from './nats-options.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type NatsOptions, TASK_STREAM, WORKER_BUCKET, connectNats, ensureTopology, jobTasks, openBucket } from '@tessera/protocol';
 
@@ -23,4 +25,11 @@ export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Execut
       await nc.drain();
     },
   };
+}
+
+/** The executor of a command: NATS workers with --nats, else `workers` threads of this process (default: the CPUs). */
+export async function commandExecutor(flags: NatsFlags, workers?: number): Promise<{ executor: Executor; close(): Promise<void> }> {
+  if (flags.nats) return remoteExecutor(natsConnection(flags));
+  const executor = new EmbeddedExecutor(workers ?? availableParallelism());
+  return { executor, close: () => executor.close() };
 }

@@ -8,7 +8,7 @@ import { UsageError } from '../exit.js';
 import { type NatsFlags, natsOptions } from '../nats-options.js';
 import { positiveInt } from '../options.js';
 import { type Io, run } from '../run.js';
-import { plannerExecutor } from './planner.js';
+import { commandExecutor } from '../remote-executor.js';
 
 export function planCommand(program: Command, io: Io): void {
   natsOptions(
@@ -40,7 +40,7 @@ export function planCommand(program: Command, io: Io): void {
           base = where(base);
           models = models.map(where);
           const predictor = await openPredictor(flags.predictor ?? DEFAULT_PREDICTOR);
-          const { executor, close } = await plannerExecutor(flags);
+          const { executor, close } = await commandExecutor(flags, flags.workers);
           try {
             const weights = flags.objective ? objectiveWeights(flags.objective, models) : undefined;
             const plan =

@@ -1,6 +1,6 @@
 // `tessera planner signals`: the structural similarity signals of experts against their base,
 // computed as stats tasks over slices (threads here, or NATS workers with --nats).
-import { EmbeddedExecutor, type Executor } from '@tessera/engine';
+import { EmbeddedExecutor } from '@tessera/engine';
 import {
   type Evaluation,
   type ModelKind,
@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js';
 import { positiveInt } from '../options.js';
-import { remoteExecutor } from '../remote-executor.js';
+import { commandExecutor, remoteExecutor } from '../remote-executor.js';
 import { type Io, run } from '../run.js';
 import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 import { startGrpc } from '@tessera/coordinator';
@@ -45,13 +45,6 @@ const density = (v: string) => {
   if (!(d > 0 && d <= 1)) throw new UsageError(`--density must be in (0, 1], got ${v}`);
   return d;
 };
-
-/** The executor of a planner command: threads here, or NATS workers with --nats. */
-export async function plannerExecutor(flags: NatsFlags & { workers?: number }): Promise<{ executor: Executor; close(): Promise<void> }> {
-  if (flags.nats) return remoteExecutor(natsConnection(flags));
-  const executor = new EmbeddedExecutor(flags.workers ?? (await import('node:os')).availableParallelism());
-  return { executor, close: () => executor.close() };
-}
 
 const KINDS: ModelKind[] = ['ridge', 'gbt'];
 
@@ -156,7 +149,7 @@ export function plannerCommand(program: Command, io: Io): void {
       async (file: string, flags: NatsFlags & { out: string; workers?: number; limitPairs?: number; workDir?: string; json?: boolean; debug?: boolean }) => {
         io.exitCode = await run(io, flags, async (signal) => {
           const catalog = loadCatalog(file);
-          const { executor, close } = await plannerExecutor(flags);
+          const { executor, close } = await commandExecutor(flags, flags.workers);
           try {
             const started = performance.now();
             const rows = await collectOutcomes(catalog, {
@@ -202,7 +195,7 @@ export function plannerCommand(program: Command, io: Io): void {
     .action(async (base: string, models: string[], flags: SignalFlags) => {
       io.exitCode = await run(io, flags, async (signal) => {
         if (models.length < 2) throw new UsageError('signals need at least two experts');
-        const { executor, close } = await plannerExecutor(flags);
+        const { executor, close } = await commandExecutor(flags, flags.workers);
         try {
           const stats = await structuralStats(base, models, {
             executor,
