@@ -88,21 +88,43 @@ function dataBytes(s: LlamaShape): number {
   return llamaTensors(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
 }
 
-/** bf16 bits of element e of a synthetic model (|value| 2^-8..2^-5, random sign). */
-function element(e: number, seed: number, model: number): number {
-  let h = (Math.imul((e >>> 0) ^ Math.imul(seed, 0x9e3779b1), 0x85ebca6b) ^ Math.floor(e / 4294967296)) >>> 0;
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d) >>> 0;
-  h ^= h >>> 12;
-  let v = (h & 0x807f) | ((((h >>> 16) & 3) + 0x77) << 7);
-  if (model > 0) {
-    let g = (h ^ Math.imul(model, 0x27d4eb2f)) >>> 0;
-    g ^= g >>> 15;
-    g = Math.imul(g, 0x297a2d39) >>> 0;
-    g ^= g >>> 13;
-    v ^= g & 7;
+/**
+ * bf16 bits of elements e0, e0 + 1, ... of a synthetic model into `out` (|value| 2^-8..2^-5,
+ * random sign): a 32-bit hash of (seed, element), and for model > 0 a second hash of it with the
+ * model number that flips the three low mantissa bits.
+ */
+function fill(out: Uint16Array, e0: number, seed: number, model: number): void {
+  const s = Math.imul(seed, 0x9e3779b1);
+  const m = Math.imul(model, 0x27d4eb2f);
+  for (let i = 0, e = e0; i < out.length; ) {
+    // the element's high 32 bits are constant over a run
+    const hi = Math.floor(e / 4294967296);
+    const lo = e - hi * 4294967296;
+    const run = Math.min(out.length - i, 4294967296 - lo);
+    for (let j = 0; j < run; j++) {
+      let h = Math.imul((lo + j) ^ s, 0x85ebca6b) ^ hi;
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x2c1b3c6d);
+      h ^= h >>> 12;
+      let v = (h & 0x807f) | ((((h >>> 16) & 3) + 0x77) << 7);
+      if (model > 0) {
+        let g = h ^ m;
+        g ^= g >>> 15;
+        g = Math.imul(g, 0x297a2d39);
+        g ^= g >>> 13;
+        v ^= g & 7;
+      }
+      out[i + j] = v;
+    }
+    i += run;
+    e += run;
   }
-  return v;
+}
+
+const one = new Uint16Array(1);
+function element(e: number, seed: number, model: number): number {
+  fill(one, e, seed, model);
+  return one[0]!;
 }
 
 export class SyntheticFile implements RangeSource {
@@ -128,10 +150,17 @@ export class SyntheticFile implements RangeSource {
       into[i] = element(Math.floor((position + i - h.byteLength) / 2), seed, model) >>> 8;
       i++;
     }
-    for (let e = (position + i - h.byteLength) / 2; i + 1 < into.byteLength; i += 2, e++) {
-      const v = element(e, seed, model);
-      into[i] = v & 0xff;
-      into[i + 1] = v >>> 8;
+    // whole elements, two bytes each (little-endian), generated in place when aligned
+    const count = Math.floor((into.byteLength - i) / 2);
+    if (count > 0) {
+      const e0 = (position + i - h.byteLength) / 2;
+      if ((into.byteOffset + i) % 2 === 0) fill(new Uint16Array(into.buffer, into.byteOffset + i, count), e0, seed, model);
+      else {
+        const tmp = new Uint16Array(count);
+        fill(tmp, e0, seed, model);
+        into.set(new Uint8Array(tmp.buffer), i);
+      }
+      i += 2 * count;
     }
     if (i < into.byteLength) into[i] = element((position + i - h.byteLength) / 2, seed, model) & 0xff;
   }
