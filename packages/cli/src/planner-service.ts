@@ -3,7 +3,7 @@
 // in the JetStream KV bucket tessera-planner.
 import type { ExtraService } from '@tessera/coordinator';
 import type { Executor } from '@tessera/engine';
-import { Bandit, type BanditStore, DEFAULT_PREDICTOR, fileBanditStore, openPredictor, plannerHandlers } from '@tessera/planner';
+import { Bandit, type BanditStore, DEFAULT_MANY_PREDICTOR, DEFAULT_PREDICTOR, fileBanditStore, openPredictor, plannerHandlers } from '@tessera/planner';
 import { PLANNER_BUCKET, PLANNER_PROTO, openBucket, plannerServiceClient } from '@tessera/protocol';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -31,10 +31,21 @@ export async function plannerService(opts: {
   checkPath?(path: string, what: string): Promise<void>;
 }): Promise<{ service: ExtraService; close(): Promise<void> }> {
   const predictor = await openPredictor(opts.predictor ?? DEFAULT_PREDICTOR);
+  // the shipped predictors: one for pairs, one for k-way plans; a predictor given serves both
+  const manyPredictor = opts.predictor ? undefined : await openPredictor(DEFAULT_MANY_PREDICTOR);
   const bandit = opts.nc ? await kvBanditStore(opts.nc) : fileBanditStore(opts.banditFile ?? 'tessera-bandit.json');
-  const handlers = plannerHandlers({ executor: opts.executor, predictor, bandit, ...(opts.checkPath ? { checkPath: opts.checkPath } : {}) });
+  const handlers = plannerHandlers({
+    executor: opts.executor,
+    predictor,
+    ...(manyPredictor ? { manyPredictor } : {}),
+    bandit,
+    ...(opts.checkPath ? { checkPath: opts.checkPath } : {}),
+  });
   return {
     service: { name: 'tessera.v1.PlannerService', proto: PLANNER_PROTO, definition: plannerServiceClient().service, handlers },
-    close: () => predictor.close(),
+    close: async () => {
+      await predictor.close();
+      await manyPredictor?.close();
+    },
   };
 }

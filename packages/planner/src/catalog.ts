@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { RecipeError } from '@tessera/recipe';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { CANDIDATES } from './candidates.js';
 import { seeded } from './random.js';
 
 const Schema = z.strictObject({
@@ -19,6 +20,20 @@ const Schema = z.strictObject({
     .strictObject({ size: z.number().int().positive(), seed: z.number().int().nonnegative() })
     .optional()
     .describe('a reproducible sample of the pairs (a seeded shuffle), kept in catalog order'),
+  same_task: z
+    .boolean()
+    .optional()
+    .describe('also every pair of experts of the same task, after the (sampled) pairs: how much of one expert another one keeps'),
+  steps: z
+    .strictObject({
+      size: z.number().int().positive(),
+      seed: z.number().int().nonnegative(),
+      candidate: z.string().min(1).default('ta_1.0'),
+    })
+    .optional()
+    .describe(
+      'also a seeded sample of steps of a k-way plan: two experts of different tasks merged by `candidate` (a running result), then merged with an expert of a third task by every candidate',
+    ),
 });
 
 export interface Expert {
@@ -34,6 +49,14 @@ export interface Catalog {
   experts: Expert[];
   /** unordered pairs [a, b] of expert indices, a < b */
   pairs: [number, number][];
+  /** steps of a k-way plan: experts `from` merged by `candidate`, then with expert `add` */
+  steps: Step[];
+}
+
+export interface Step {
+  from: [number, number];
+  add: number;
+  candidate: string;
 }
 
 export function loadCatalog(file: string): Catalog {
@@ -67,12 +90,32 @@ export function loadCatalog(file: string): Catalog {
     });
   }
   if (c.sample) pairs = sample(pairs, c.sample.size, c.sample.seed);
+  if (c.same_task)
+    for (let a = 0; a < experts.length; a++) for (let b = a + 1; b < experts.length; b++) if (experts[a]!.task === experts[b]!.task) pairs.push([a, b]);
   if (pairs.length === 0) throw new RecipeError(file, 'pairs', 'no pair to merge');
-  return { file, base: resolve(dir, c.base), eval: resolve(dir, c.eval), experts, pairs };
+  let steps: Step[] = [];
+  if (c.steps) {
+    const { size, seed, candidate } = c.steps;
+    if (!CANDIDATES.some((x) => x.name === candidate && x.recipe && !x.pair))
+      throw new RecipeError(
+        file,
+        'steps.candidate',
+        `${JSON.stringify(candidate)} is not a candidate that merges experts (${CANDIDATES.filter((x) => x.recipe && !x.pair)
+          .map((x) => x.name)
+          .join(', ')})`,
+      );
+    const all: Step[] = [];
+    const task = (i: number) => experts[i]!.task;
+    for (let a = 0; a < experts.length; a++)
+      for (let b = a + 1; b < experts.length; b++)
+        for (let z = 0; z < experts.length; z++) if (new Set([task(a), task(b), task(z)]).size === 3) all.push({ from: [a, b], add: z, candidate });
+    steps = sample(all, size, seed);
+  }
+  return { file, base: resolve(dir, c.base), eval: resolve(dir, c.eval), experts, pairs, steps };
 }
 
-/** `size` of the pairs by a seeded Fisher-Yates shuffle (xorshift32), returned in their original order. */
-function sample(pairs: [number, number][], size: number, seed: number): [number, number][] {
+/** `size` of the items by a seeded Fisher-Yates shuffle (xorshift32), returned in their original order. */
+function sample<T>(pairs: T[], size: number, seed: number): T[] {
   const next = seeded(seed);
   const idx = pairs.map((_, i) => i);
   for (let i = idx.length - 1; i > 0; i--) {

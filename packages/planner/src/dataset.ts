@@ -6,7 +6,8 @@ import { FEATURES } from './features.js';
 export interface PairExample {
   a: string;
   b: string;
-  tasks: [string, string];
+  /** the tasks of side a (one, or two for a running result of a k-way plan) and of side b */
+  tasks: string[];
   x: number[];
   /** score per candidate, in `candidates` order: the mean of the two sides */
   y: number[];
@@ -38,7 +39,7 @@ export function toDataset(rows: readonly OutcomeRow[]): Dataset {
     examples.push({
       a: r.a,
       b: r.b,
-      tasks: [r.taskA, r.taskB],
+      tasks: [...r.taskA.split('+'), ...r.taskB.split('+')],
       x: FEATURES.map((f) => r.features[f]),
       y: side((o) => o.score),
       sides: [side((o) => (o.ownA > 0 ? o.accA / o.ownA : 0)), side((o) => (o.ownB > 0 ? o.accB / o.ownB : 0))],

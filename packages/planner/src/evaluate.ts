@@ -35,6 +35,7 @@ export function candidateScores(out: readonly number[], c: number, weights: read
 
 export interface Evaluation {
   kind: ModelKind;
+  scope: PairScope;
   pairs: number;
   /** mean normalised score of the planner's picks, the best fixed candidate's, the oracle's */
   planner: number;
@@ -51,14 +52,22 @@ export interface Evaluation {
 const argmax = (v: readonly number[]) => v.reduce((best, x, i) => (x > v[best]! ? i : best), 0);
 const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / Math.max(v.length, 1);
 
-export function leaveOneTaskOut(data: Dataset, kind: ModelKind): Evaluation {
+/**
+ * Which held-out pairs are scored: all, two experts of two tasks, two experts of one task, or a
+ * running result of a k-way plan (two experts merged) and an expert.
+ */
+export type PairScope = 'all' | 'cross-task' | 'same-task' | 'steps';
+
+const scopeOf = (e: PairExample): PairScope => (e.tasks.length > 2 ? 'steps' : e.tasks[0] === e.tasks[1] ? 'same-task' : 'cross-task');
+
+export function leaveOneTaskOut(data: Dataset, kind: ModelKind, scope: PairScope = 'all'): Evaluation {
   const tasks = [...new Set(data.examples.flatMap((e) => e.tasks))].sort();
   const picks: number[] = [],
     fixed: number[] = [],
     oracle: number[] = [];
   const fixedNames = new Map<string, number>();
   for (const task of tasks) {
-    const test = data.examples.filter((e) => e.tasks.includes(task));
+    const test = data.examples.filter((e) => e.tasks.includes(task) && (scope === 'all' || scope === scopeOf(e)));
     const trainSet = data.examples.filter((e) => !e.tasks.includes(task));
     if (test.length === 0 || trainSet.length === 0) continue;
     const model = fit(kind, trainSet);
@@ -73,6 +82,7 @@ export function leaveOneTaskOut(data: Dataset, kind: ModelKind): Evaluation {
   const [pl, fx, or] = [mean(picks), mean(fixed), mean(oracle)];
   return {
     kind,
+    scope,
     pairs: picks.length,
     planner: pl,
     fixed: fx,

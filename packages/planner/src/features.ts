@@ -1,6 +1,7 @@
 // The features of a pair of experts that the planner's predictor reads: from the structural
 // signals overall and per layer.
 import { type PairSignals, pairSignals, sums } from './signals.js';
+import type { FunctionalSignals } from './functional.js';
 import type { StructuralStats } from './structural.js';
 
 export const FEATURES = [
@@ -47,5 +48,24 @@ export function pairFeatures(stats: StructuralStats, a: number, b: number): Feat
     cos_layer_min: cosL.length ? Math.min(...cosL) : g.cos,
     cos_layer_max: cosL.length ? Math.max(...cosL) : g.cos,
     conflict_layer_max: confL.length ? Math.max(...confL) : g.tiesConflict,
+  };
+}
+
+/**
+ * Functional features of a pair, for predictors that read them (the shipped one does not: a k-way
+ * plan's running result has no checkpoint to probe): means over prompts, layers and heads.
+ */
+export const FUNCTIONAL_FEATURES = ['kl_ab_mean', 'kl_ba_mean', 'kl_max_p90', 'top1_agreement', 'hidden_cos_mean', 'cka_mean', 'attention_cos_mean'] as const;
+
+export function functionalFeatures(f: FunctionalSignals): Record<(typeof FUNCTIONAL_FEATURES)[number], number> {
+  const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(xs.length, 1);
+  return {
+    kl_ab_mean: f.klAB.mean,
+    kl_ba_mean: f.klBA.mean,
+    kl_max_p90: Math.max(f.klAB.p90, f.klBA.p90),
+    top1_agreement: f.top1Agreement,
+    hidden_cos_mean: mean(f.hiddenCos),
+    cka_mean: mean(f.cka),
+    attention_cos_mean: mean(f.attentionCos.flat()),
   };
 }

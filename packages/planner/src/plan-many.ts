@@ -1,14 +1,19 @@
-// Planning a merge of k experts: a greedy order on predicted pair scores. The plan starts from
-// the pair whose best merge keeps most of both experts' abilities, then adds, one at a time, the
-// expert whose merge into the running result is predicted to keep most, and stops when no
-// remaining expert is predicted to add more than it costs (those experts are left out). The
-// running result is a virtual expert whose signals come from the Grams: exactly for task
-// arithmetic (its task vector is a linear combination of the experts'), approximated by the task
-// arithmetic of the same λ for the other operators. Several first pairs are grown this way and
-// the plan predicted to keep most wins. The plan is a multi-document recipe, one document per step.
+// Planning a merge of k experts: a greedy order on predicted pair scores. The value of a plan is
+// the share of every expert's ability it keeps, weighted by the objective: an expert merged in
+// keeps the share its steps are predicted to keep; an expert left out still counts for what the
+// merged experts keep of it ("keep one expert" predicts how much of b's ability a alone has: near
+// nothing across tasks, much of it for another expert of the same task). The plan starts from the
+// pair whose best merge is worth most, then adds, one at a time, the expert whose merge into the
+// running result is worth most, and stops when no addition is predicted to be worth more than the
+// running result (the remaining experts are left out). The running result is a virtual expert
+// whose signals come from the Grams: exactly for task arithmetic (its task vector is a linear
+// combination of the experts'), approximated by the task arithmetic of the same λ for the other
+// operators. Several first pairs are grown this way and the plan worth most wins. The plan is a
+// multi-document recipe, one document per step.
 import type { Executor } from '@tessera/engine';
-import { CANDIDATES, type Candidate } from './candidates.js';
-import { type Features, pairFeatures } from './features.js';
+import { ModelError } from '@tessera/model/errors';
+import { CANDIDATES, mergeCoefficients } from './candidates.js';
+import { FEATURES, type Features, pairFeatures } from './features.js';
 import type { OnnxPredictor } from './predictor-onnx.js';
 import { withCombination } from './signals.js';
 import { type StructuralStats, structuralStats } from './structural.js';
@@ -40,14 +45,6 @@ const MERGES = CANDIDATES.filter((c) => c.recipe !== undefined);
 /** First pairs tried (each grown greedily). */
 const BEAM = 6;
 
-/** Coefficients of a merge's task vector over its two sides' (task arithmetic of the same λ for sparsifying operators). */
-function mergeCoeffs(c: Candidate, left: number[], right: number[]): number[] {
-  const lambda = /_(\d+(?:\.\d+)?)$/.exec(c.name);
-  if (c.name === 'linear' || c.name.startsWith('slerp')) return left.map((v, i) => (v + right[i]!) / 2);
-  const l = c.name.startsWith('ta_') || c.name.startsWith('ties_') || c.name.startsWith('dare_ties_') ? Number(lambda?.[1] ?? 1) : 1;
-  return left.map((v, i) => l * (v + right[i]!));
-}
-
 /** Per candidate: the predicted share kept of side a's and side b's ability, and their mean. */
 type Preds = { candidate: string; a: number; b: number; score: number }[];
 
@@ -71,80 +68,113 @@ export async function planMany(
     executor: Executor;
     predictor: OnnxPredictor;
     signal?: AbortSignal;
+    /** signals from this many evenly spaced decoder layers (default: every tensor) */
+    layers?: number;
     /** the objective: how much each expert's ability counts (default: 1 each) */
     weights?: number[];
   },
 ): Promise<ManyPlan> {
   const k = models.length;
-  const stats: StructuralStats = await structuralStats(base, models, { executor: opts.executor, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const missing = opts.predictor.features.filter((f) => !(FEATURES as readonly string[]).includes(f));
+  if (missing.length > 0)
+    throw new ModelError(
+      opts.predictor.path,
+      `reads features a plan of more than two experts cannot give its running results (${missing.join(', ')}): use a predictor of the structural features (${FEATURES.join(', ')})`,
+    );
+  const stats: StructuralStats = await structuralStats(base, models, {
+    executor: opts.executor,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
+  });
   const unit = (i: number): number[] => models.map((_, j) => (j === i ? 1 : 0));
   const w = models.map((_, i) => opts.weights?.[i] ?? 1);
-  // what merging expert j into a result that keeps `held` of the objective keeps, with candidate p
-  const kept = (held: number, j: number, p: Preds[number]) => held * p.a + w[j]! * p.b;
-  const bestMerge = (ps: Preds, held: number, j: number) =>
-    ps.filter((p) => MERGES.some((c) => c.name === p.candidate)).reduce((x, y) => (kept(held, j, y) > kept(held, j, x) ? y : x));
+  const total = w.reduce((x, y) => x + y, 0);
 
-  // the first pairs: the BEAM pairs whose best merge keeps most; each grows greedily, and the
-  // plan predicted to keep most abilities wins
-  const firsts: { a: number; b: number; ps: Preds }[] = [];
-  for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) firsts.push({ a, b, ps: await predictions(opts.predictor, pairFeatures(stats, a, b)) });
-  const firstValue = (f: (typeof firsts)[number]) => kept(w[f.a]!, f.b, bestMerge(f.ps, w[f.a]!, f.b));
-  firsts.sort((x, y) => firstValue(y) - firstValue(x));
-  const first = firsts[0]!;
-  const grow = async (start: { a: number; b: number; ps: Preds }) => {
+  // every pair's predictions; cover[u][j]: the share of expert j's ability expert u alone keeps
+  const pairs: { a: number; b: number; ps: Preds }[] = [];
+  const cover = models.map(() => new Array<number>(k).fill(0));
+  for (let a = 0; a < k; a++)
+    for (let b = a + 1; b < k; b++) {
+      const ps = await predictions(opts.predictor, pairFeatures(stats, a, b));
+      pairs.push({ a, b, ps });
+      cover[a]![b] = Math.max(0, ps.find((p) => p.candidate === 'keep_a')?.b ?? 0);
+      cover[b]![a] = Math.max(0, ps.find((p) => p.candidate === 'keep_b')?.a ?? 0);
+    }
+  // the value of a result that keeps share[u] of each merged expert u (0 for the others): what it
+  // keeps of every expert, at most all of its ability (a stronger expert of the same task is no gain)
+  const value = (share: number[]) =>
+    w.reduce(
+      (sum, wj, j) =>
+        sum +
+        wj *
+          Math.min(
+            1,
+            share.reduce((best, su, u) => Math.max(best, u === j ? su : su * cover[u]![j]!), 0),
+          ),
+      0,
+    );
+  // merging expert i into a result with these shares by candidate p
+  const after = (kept: number[], i: number, p: Preds[number]) => kept.map((su, u) => (u === i ? p.b : su * p.a));
+  const bestMerge = (ps: Preds, share: number[], i: number) =>
+    ps.filter((p) => MERGES.some((c) => c.name === p.candidate)).reduce((x, y) => (value(after(share, i, y)) > value(after(share, i, x)) ? y : x));
+
+  const firstValue = (f: (typeof pairs)[number]) => value(after(unit(f.a), f.b, bestMerge(f.ps, unit(f.a), f.b)));
+  const firsts = [...pairs].sort((x, y) => firstValue(y) - firstValue(x));
+  const grow = async (start: (typeof pairs)[number]) => {
     const steps: PlanStep[] = [];
     const docs: string[] = [];
     let used: number[] = [start.a];
+    let share = unit(start.a);
     let coeffs = unit(start.a);
-    let retained = w[start.a]!;
     let current = models[start.a]!;
     let pending: { i: number; ps: Preds } | undefined = { i: start.b, ps: start.ps };
     while (pending) {
-      const m = bestMerge(pending.ps, retained, pending.i);
-      const gain = kept(retained, pending.i, m);
-      if (gain <= Math.max(retained, w[pending.i]!)) break;
+      const m = bestMerge(pending.ps, share, pending.i);
+      const next = after(share, pending.i, m);
+      if (value(next) <= value(share)) break;
       const c = CANDIDATES.find((x) => x.name === m.candidate)!;
       const name = `step${steps.length + 1}`;
-      docs.push(`name: ${name}\n${c.recipe!(base, current, models[pending.i]!)}`);
-      steps.push({ from: current, add: models[pending.i]!, candidate: m.candidate, score: m.score, retained: gain, predictions: pending.ps });
-      coeffs = mergeCoeffs(c, coeffs, unit(pending.i));
+      docs.push(`name: ${name}\n${c.recipe!(base, [current, models[pending.i]!])}`);
+      steps.push({ from: current, add: models[pending.i]!, candidate: m.candidate, score: m.score, retained: value(next), predictions: pending.ps });
+      coeffs = mergeCoefficients(c, coeffs, unit(pending.i));
       used = [...used, pending.i];
-      retained = gain;
+      share = next;
       current = name;
-      // the next expert: the one whose merge into the running result is predicted to keep most
+      // the next expert: the one whose merge into the running result is worth most
       pending = undefined;
+      let pendingValue = -Infinity;
       const virtual = withCombination(stats, coeffs);
       for (let i = 0; i < k; i++) {
         if (used.includes(i)) continue;
         const ps = await predictions(opts.predictor, pairFeatures(virtual, k, i));
-        if (!pending || kept(retained, i, bestMerge(ps, retained, i)) > kept(retained, pending.i, bestMerge(pending.ps, retained, pending.i)))
-          pending = { i, ps };
+        const v = value(after(share, i, bestMerge(ps, share, i)));
+        if (v > pendingValue) [pending, pendingValue] = [{ i, ps }, v];
       }
     }
-    return { steps, docs, used, retained };
+    return { steps, docs, used, retained: value(share) };
   };
-  let best = await grow(first);
+  let best = await grow(firsts[0]!);
   for (const start of firsts.slice(1, BEAM)) {
     const g = await grow(start);
     if (g.retained > best.retained) best = g;
   }
-  const { steps, docs, used, retained } = best;
-  const total = w.reduce((x, y) => x + y, 0);
-  if (steps.length === 0) {
-    // no merge is predicted to keep more than one expert: keep the first pair's better side
-    const keepB = (first.ps.find((p) => p.candidate === 'keep_b')?.score ?? 0) > (first.ps.find((p) => p.candidate === 'keep_a')?.score ?? 0);
-    const keep = models[keepB ? first.b : first.a]!;
+  // keeping one expert, the one worth most, when no merge is predicted to be worth more
+  const single = models.map((_, u) => value(unit(u)));
+  const keep = single.indexOf(Math.max(...single));
+  if (best.steps.length === 0 || single[keep]! >= best.retained) {
     return {
       base,
       models,
-      used: [keep],
-      steps,
-      objective: Math.max(...w) / total,
-      recipe: `merge_method: passthrough\nmodels:\n  - model: ${JSON.stringify(keep)}\n`,
+      used: [models[keep]!],
+      steps: [],
+      objective: single[keep]! / total,
+      recipe: `merge_method: passthrough\nmodels:\n  - model: ${JSON.stringify(models[keep]!)}\n`,
     };
   }
+  const { steps, docs, used, retained } = best;
   // the last step is the final document (no name)
   docs[docs.length - 1] = docs[docs.length - 1]!.replace(/^name: .*\n/, '');
-  const header = `# planned by tessera: ${steps.map((s) => `${s.candidate} + ${s.add.split('/').pop()}`).join(', ')} (predicted share kept ${(retained / total).toFixed(3)})\n`;
+  const short = (m: string) => m.split('/').pop();
+  const header = `# planned by tessera: ${short(steps[0]!.from)}, ${steps.map((s) => `${s.candidate} + ${short(s.add)}`).join(', ')} (predicted share kept ${(retained / total).toFixed(3)})\n`;
   return { base, models, used: used.map((i) => models[i]!), steps, objective: retained / total, recipe: header + docs.join('---\n') };
 }

@@ -9,8 +9,15 @@ import { ModelError } from '@tessera/model/errors';
 import type { TreeModel } from './gbt.js';
 import type { LinearModel } from './ridge.js';
 
-/** The predictor trained on the public zoo, shipped with Tessera (data/zoo-predictor.onnx). */
+/** The predictor of pairs trained on the public zoo, shipped with Tessera (data/zoo-predictor.onnx: ridge regression). */
 export const DEFAULT_PREDICTOR = fileURLToPath(new URL('../../../data/zoo-predictor.onnx', import.meta.url));
+
+/**
+ * The predictor of k-way plans shipped with Tessera (data/zoo-predictor-many.onnx: gradient-boosted
+ * trees on the same outcomes). A plan's running results lie outside the range of the experts the
+ * predictors learnt from; trees stay within the scores they saw where a linear model extrapolates.
+ */
+export const DEFAULT_MANY_PREDICTOR = fileURLToPath(new URL('../../../data/zoo-predictor-many.onnx', import.meta.url));
 
 export interface PredictorMeta {
   candidates: string[];
@@ -105,6 +112,8 @@ export async function writePredictor(path: string, model: LinearModel | TreeMode
 }
 
 export interface OnnxPredictor extends PredictorMeta {
+  /** the file it was read from */
+  path: string;
   kind: string;
   /**
    * For each row of features: per candidate and side (side a's, then side b's), the predicted
@@ -129,6 +138,7 @@ export async function openPredictor(path: string): Promise<OnnxPredictor> {
   const candidates = JSON.parse(meta['tessera.candidates'] ?? '[]') as string[];
   const features = JSON.parse(meta['tessera.features'] ?? '[]') as string[];
   return {
+    path,
     kind: meta['tessera.model'] ?? 'onnx',
     candidates,
     features,

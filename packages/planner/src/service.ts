@@ -20,6 +20,8 @@ export interface BanditStore {
 export interface PlannerContext {
   executor: Executor;
   predictor: OnnxPredictor;
+  /** the predictor of plans of more than two experts (default: `predictor`) */
+  manyPredictor?: OnnxPredictor;
   bandit: BanditStore;
   /** checks a model path the request names (e.g. confinement to the server's roots); throws to refuse */
   checkPath?(path: string, what: string): Promise<void>;
@@ -85,7 +87,7 @@ export function plannerHandlers(ctx: PlannerContext) {
       const { base, models } = modelsOf(req, 2);
       await check(base, models);
       if (models.length > 2) {
-        const p = await planMany(base, models, { executor: ctx.executor, predictor: ctx.predictor });
+        const p = await planMany(base, models, { executor: ctx.executor, predictor: ctx.manyPredictor ?? ctx.predictor });
         return {
           recipe: p.recipe,
           candidate: '',

@@ -24,6 +24,16 @@ export interface StructuralOptions {
   density?: number;
   /** reuse statistics cached under $TESSERA_CACHE_DIR/signals by the models' content hashes (default true) */
   cache?: boolean;
+  /**
+   * statistics of this many evenly spaced decoder layers only (the embeddings, final norm and head
+   * left out): an estimate of every signal for a fraction of the reads (default: every tensor)
+   */
+  layers?: number;
+}
+
+/** `n` evenly spaced layers of `count` (the middle of each of n equal bands). */
+export function sampledLayers(count: number, n: number): Set<number> {
+  return new Set(Array.from({ length: Math.min(n, count) }, (_, i) => Math.floor(((2 * i + 1) * count) / (2 * Math.min(n, count)))));
 }
 
 export interface TensorStats {
@@ -101,13 +111,19 @@ export async function structuralStats(base: string, models: string[], opts: Stru
   ].join('\n');
   const [recipe] = parseRecipes(text, join(process.cwd(), 'signals.yaml'));
   // the same experts (by content) give the same statistics: cached by their hashes
-  const key = opts.cache === false ? undefined : await cacheKey([base, ...models], density, opts.executor, opts.signal);
+  const key = opts.cache === false ? undefined : await cacheKey([base, ...models], density, opts.layers, opts.executor, opts.signal);
   const cached = key ? await readCache(key) : undefined;
   if (cached) return { base, models, density, tensors: cached };
   const plan = await planRecipe(recipe!, {
     ...(opts.sliceBytes !== undefined ? { sliceBytes: opts.sliceBytes } : {}),
     ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
   });
+  if (opts.layers !== undefined) {
+    const count = new Set(plan.tensors.map((t) => layerIndex(t.name)).filter((l) => l !== undefined)).size;
+    if (count === 0) throw new OperatorError(base, 'signals from sampled layers need a model with decoder layers (model.layers.N)');
+    const keep = sampledLayers(count, opts.layers);
+    plan.tensors = plan.tensors.filter((t) => keep.has(layerIndex(t.name) ?? -1));
+  }
   // a long-lived executor (a service's) runs many such jobs: their task ids must not meet
   const executor = scopedExecutor(opts.executor, `signals-${randomBytes(6).toString('hex')}`);
   const window = Math.max(2, executor.concurrency * 2);
@@ -124,11 +140,11 @@ export async function structuralStats(base: string, models: string[], opts: Stru
   return { base, models, density, tensors: out };
 }
 
-async function cacheKey(paths: string[], density: number, exec: Executor, signal: AbortSignal | undefined): Promise<string> {
+async function cacheKey(paths: string[], density: number, layers: number | undefined, exec: Executor, signal: AbortSignal | undefined): Promise<string> {
   const hashes = [];
   for (const p of paths) hashes.push(await checkpointHash(await openCheckpoint(p), exec, signal));
   return createHash('sha256')
-    .update(JSON.stringify({ version: 1, density, hashes }))
+    .update(JSON.stringify({ version: 1, density, hashes, ...(layers !== undefined ? { layers } : {}) }))
     .digest('hex');
 }
 

@@ -4,10 +4,14 @@ import { EmbeddedExecutor } from '@tessera/engine';
 import {
   type Evaluation,
   type ModelKind,
+  type PairScope,
   collectOutcomes,
+  compareMultiWay,
+  DEFAULT_MANY_PREDICTOR,
   fit,
   leaveOneTaskOut,
   loadCatalog,
+  openPredictor,
   readOutcomes,
   DEFAULT_PROBES,
   probeSignals,
@@ -18,6 +22,8 @@ import {
   writePredictor,
   writeSignals,
 } from '@tessera/planner';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js';
@@ -34,6 +40,7 @@ interface SignalFlags extends NatsFlags {
   workers?: number;
   sliceMb?: number;
   density: number;
+  signalLayers?: number;
   cache: boolean;
   probes?: string;
   json?: boolean;
@@ -47,6 +54,13 @@ const density = (v: string) => {
 };
 
 const KINDS: ModelKind[] = ['ridge', 'gbt'];
+const SCOPES: PairScope[] = ['cross-task', 'same-task', 'steps'];
+const SCOPE_NAMES: Record<PairScope, string> = {
+  all: 'all pairs',
+  'cross-task': 'experts of two tasks',
+  'same-task': 'experts of one task',
+  steps: 'a running result (two experts merged) and an expert',
+};
 
 function evaluationLine(e: Evaluation): string {
   return `${e.kind}: planner ${e.planner.toFixed(3)}, best fixed (${e.fixedCandidate}) ${e.fixed.toFixed(3)}, oracle ${e.oracle.toFixed(3)}, regret ${e.regret.toFixed(3)}, gap closed ${(100 * e.gapClosure).toFixed(0)}% (${e.pairs} held-out pairs)`;
@@ -66,10 +80,13 @@ export function plannerCommand(program: Command, io: Io): void {
         if (data.examples.length === 0) throw new UsageError(`${file}: no pair has an outcome for every candidate`);
         const results = KINDS.map((k) => leaveOneTaskOut(data, k));
         const best = results.reduce((a, b) => (b.planner > a.planner ? b : a));
+        // the same cross-validation scored on each kind of held-out pair the outcomes hold
+        const scopes = SCOPES.map((s) => leaveOneTaskOut(data, best.kind, s)).filter((e) => e.pairs > 0);
         const stream = simulateStream(data, { newcomer: best.fixedCandidate });
-        if (flags.json) io.stdout.write(JSON.stringify({ results, best: best.kind, stream }) + '\n');
+        if (flags.json) io.stdout.write(JSON.stringify({ results, best: best.kind, scopes, stream }) + '\n');
         else {
           io.stdout.write(results.map(evaluationLine).join('\n') + `\nbest: ${best.kind}\n`);
+          for (const e of scopes) io.stdout.write(`  ${SCOPE_NAMES[e.scope]}: ${evaluationLine(e).replace(/^\w+: /, '')}\n`);
           const n = stream.newcomer;
           io.stdout.write(
             `bandit over ${stream.steps} simulated requests, cumulative regret: LinUCB ${stream.bandit.toFixed(1)}, uniform random ${stream.random.toFixed(1)}, offline predictor ${stream.offline.toFixed(1)}; ` +
@@ -101,7 +118,7 @@ export function plannerCommand(program: Command, io: Io): void {
       });
     });
   grpcServerOptions(natsOptions(planner.command('serve').description('serve the gRPC PlannerService (Plan, Signals, ReportOutcome, ListCandidates)'), false))
-    .option('--predictor <file>', 'ONNX predictor (default: the one trained on the public zoo)')
+    .option('--predictor <file>', 'ONNX predictor (default: the one of k-way plans trained on the public zoo)')
     .option('--bandit <file>', 'bandit state file (without --nats; with it, the JetStream KV bucket tessera-planner)', 'tessera-bandit.json')
     .option('-w, --workers <n>', 'worker threads for signals (without --nats)', positiveInt)
     .option('--debug', 'print stack traces')
@@ -150,13 +167,15 @@ export function plannerCommand(program: Command, io: Io): void {
         io.exitCode = await run(io, flags, async (signal) => {
           const catalog = loadCatalog(file);
           const { executor, close } = await commandExecutor(flags, flags.workers);
+          // merges are written next to the outcomes unless told otherwise; that folder goes at the end
+          const workDir = resolve(flags.workDir ?? join(dirname(resolve(flags.out)), `.${Date.now().toString(36)}.collect`));
           try {
             const started = performance.now();
             const rows = await collectOutcomes(catalog, {
               executor,
               signal,
               out: resolve(flags.out),
-              workDir: resolve(flags.workDir ?? join(dirname(resolve(flags.out)), `.${Date.now().toString(36)}.collect`)),
+              workDir,
               ...(flags.limitPairs !== undefined ? { limitPairs: flags.limitPairs } : {}),
               onRow: (r, done, total) => {
                 if (flags.json) io.stdout.write(JSON.stringify({ type: 'outcome', done, total, ...r, features: undefined }) + '\n');
@@ -164,7 +183,68 @@ export function plannerCommand(program: Command, io: Io): void {
               },
             });
             await writeOutcomes(flags.out, rows);
+            if (!flags.workDir) await rm(workDir, { recursive: true, force: true });
             io.stderr.write(`\n${flags.out}: ${rows.length} outcomes in ${((performance.now() - started) / 1000).toFixed(0)}s\n`);
+          } finally {
+            await close();
+          }
+        });
+      },
+    );
+  natsOptions(
+    planner
+      .command('compare')
+      .description(
+        "the planned merge of a catalog's experts against merging all of them with each fixed candidate, by evaluated accuracy on their tasks (one merge and evaluation per candidate)",
+      ),
+    false,
+  )
+    .argument('<catalog>', 'catalog YAML: base, eval folder, experts with their tasks')
+    .option('--experts <names>', 'only these experts of the catalog (comma-separated names)')
+    .option('--predictor <file>', 'ONNX predictor (default: the one of k-way plans trained on the public zoo)')
+    .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
+    .option('--work-dir <dir>', 'where merges are written and removed again (default: a temporary folder)')
+    .option('--json', 'print the plan and the rows as JSON')
+    .option('--debug', 'print stack traces')
+    .action(
+      async (
+        file: string,
+        flags: NatsFlags & { experts?: string; predictor?: string; workers?: number; workDir?: string; json?: boolean; debug?: boolean },
+      ) => {
+        io.exitCode = await run(io, flags, async (signal) => {
+          const catalog = loadCatalog(file);
+          const names = flags.experts?.split(',').map((n) => n.trim());
+          const unknown = names?.find((n) => !catalog.experts.some((e) => e.name === n));
+          if (unknown !== undefined) throw new UsageError(`--experts: ${file} has no expert named ${JSON.stringify(unknown)}`);
+          const experts = names ? catalog.experts.filter((e) => names.includes(e.name)) : catalog.experts;
+          if (experts.length < 3) throw new UsageError(`compare takes three or more experts, got ${experts.length}`);
+          const predictor = await openPredictor(flags.predictor ?? DEFAULT_MANY_PREDICTOR);
+          const { executor, close } = await commandExecutor(flags, flags.workers);
+          const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
+          try {
+            const started = performance.now();
+            const result = await compareMultiWay(catalog, experts, {
+              executor,
+              predictor,
+              signal,
+              workDir: resolve(flags.workDir ?? join(tmpdir(), `tessera-compare-${process.pid}`)),
+              onRow: (r) => {
+                if (!flags.json) io.stderr.write(`${r.name}: ${pct(r.mean)}%\n`);
+              },
+            });
+            if (flags.json) {
+              io.stdout.write(`${JSON.stringify(result)}\n`);
+              return;
+            }
+            const fixed = result.rows.filter((r) => r.name !== 'base' && r.name !== 'plan');
+            const best = fixed.reduce((x, y) => (y.mean > x.mean ? y : x));
+            const plan = result.rows.find((r) => r.name === 'plan')!;
+            io.stdout.write(`plan: ${result.plan.recipe.split('\n')[0]!.replace(/^# planned by tessera: /, '')}\n`);
+            io.stdout.write(`${'merge'.padEnd(22)}${result.tasks.map((t) => t.padStart(7)).join('')}   mean\n`);
+            for (const r of result.rows) io.stdout.write(`${r.name.padEnd(22)}${r.accuracy.map((a) => ` ${pct(a)}`).join('')} ${pct(r.mean)}\n`);
+            io.stdout.write(
+              `${experts.length} experts: plan ${pct(plan.mean).trim()}% mean accuracy, best fixed merge of all (${best.name}) ${pct(best.mean).trim()}%: ${(plan.mean / best.mean).toFixed(2)}x (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
+            );
           } finally {
             await close();
           }
@@ -185,6 +265,7 @@ export function plannerCommand(program: Command, io: Io): void {
     .option('-w, --workers <n>', 'worker threads (default: the number of CPUs)', positiveInt)
     .option('--slice-mb <m>', "size of one input's slice in MiB", positiveInt)
     .option('--density <d>', 'share of each task vector TIES keeps, for the conflict signal', density, 0.2)
+    .option('--signal-layers <n>', 'statistics of this many evenly spaced decoder layers only (default: every tensor)', positiveInt)
     .option('--no-cache', 'compute the statistics even when the cache ($TESSERA_CACHE_DIR/signals) has them for these models')
     .option(
       '--probes <file>',
@@ -203,6 +284,7 @@ export function plannerCommand(program: Command, io: Io): void {
             density: flags.density,
             cache: flags.cache,
             ...(flags.sliceMb !== undefined ? { sliceBytes: flags.sliceMb * 2 ** 20 } : {}),
+            ...(flags.signalLayers !== undefined ? { layers: flags.signalLayers } : {}),
           });
           const rows = await writeSignals(flags.out, stats);
           const global = rows.filter((r) => r.scope === 'global');
