@@ -6,6 +6,7 @@
 //   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
 //   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
+//   BENCH_PLAN_LAYERS  decoder layers of the virtual 405B experts the planner's signals read (default 1)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { kernelFigures } from './kernels.js';
 import { memcpyGBps } from './machine.js';
 import { aimTable } from './aim-table.js';
 import { forwardFigures } from './forward.js';
+import { plan405b as planner405b } from './planner-scale.js';
 import { OPS, ensurePeer, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
 
 const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
@@ -103,6 +105,12 @@ async function main() {
     { encoding: 'utf8' },
   );
   line(plannerEval.stdout.trim() || plannerEval.stderr.trim());
+  const layers = Number(process.env.BENCH_PLAN_LAYERS ?? 1);
+  const sp = await planner405b(layers);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  line(
+    `tessera plan of 3 experts of a virtual 405B model over NATS (2 worker processes), structural signals from ${layers} of 126 decoder layers (${((100 * layers) / 126).toFixed(1)}% of the weights): ${f2(sp.seconds)} s, ${sp.tasks} stats tasks; peak RSS: planner ${mib(sp.plannerRss)}, workers ${sp.workerRss.map(mib).join(' and ')}; at this rate every tensor would take about ${((sp.seconds * 126) / layers / 3600).toFixed(1)} h; plan: ${sp.plan}`,
+  );
   line('\n## AIM on zoo merges (exact-match accuracy %, own tasks of the merged experts)');
   for (const l of await aimTable()) line(l);
 
