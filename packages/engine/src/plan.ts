@@ -6,7 +6,7 @@
 import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput } from '@tessera/checkpoint';
 import type { AimParams, GatherTask } from '@tessera/protocol/task';
 import type { ModelSpec, Recipe } from '@tessera/recipe';
-import { type FloatDtype, type InputRounding, type Operator, type TensorContext, itemSize, torchName } from '@tessera/tensor';
+import { type FloatDtype, type InputRounding, type Operator, type TensorContext, itemSize, mergedDtype, torchName } from '@tessera/tensor';
 import { tiedTo } from './architecture.js';
 import { MergeInputError } from './errors.js';
 import { type Open, embeddingOf, embeddingRows, modelsDrafts, sliceLength, slicesDrafts } from './plan-forms.js';
@@ -74,6 +74,23 @@ export interface JobPlan {
   work: { dir: string; layout: OutputLayout; gathers: GatherTask[] } | undefined;
 }
 
+/**
+ * Quantisation scales are not weights: a checkpoint whose weights are scaled (FP8 with
+ * `weight_scale_inv` blocks, per-tensor scales, or another method in its config) is refused
+ * rather than merged as numbers. FP8 tensors without scales are merged as their values.
+ */
+function refuseQuantized(c: Checkpoint): Checkpoint {
+  const q = c.config?.quantization_config as { quant_method?: unknown } | undefined;
+  const scale = [...c.tensors.keys()].find((n) => /(?:_scale_inv|\.weight_scale|\.input_scale)$/.test(n));
+  if (scale !== undefined)
+    throw new MergeInputError(`${c.dir}: tensor ${scale} is a quantisation scale; checkpoints with scaled (quantised) weights cannot be merged yet`, scale);
+  if (q !== undefined)
+    throw new MergeInputError(
+      `${c.dir}: config.json: quantization_config (quant_method ${JSON.stringify(q.quant_method ?? null)}) is not supported; merge the unquantised weights`,
+    );
+  return c;
+}
+
 export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promise<JobPlan> {
   const cache = new Map<string, Promise<Checkpoint>>();
   const open: Open = (m) => {
@@ -81,7 +98,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
     if (path === undefined) throw new MergeInputError(`${m.where}: the output of ${m.stage} is not available`);
     let c = cache.get(path);
     if (!c) {
-      c = openCheckpoint(path);
+      c = openCheckpoint(path).then(refuseQuantized);
       cache.set(path, c);
     }
     return c;
@@ -111,7 +128,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       numel,
       opts.seed ?? recipe.seed,
     );
-    const outDtype = recipe.outDtype ?? recipe.dtype ?? (inputs[0]!.loc.dtype as FloatDtype);
+    const outDtype = recipe.outDtype ?? recipe.dtype ?? mergedDtype(inputs[0]!.loc.dtype as FloatDtype);
     const index = tensors.length;
     if (reindex) {
       inputs.forEach((i, k) =>

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { type FloatDtype, OPERATORS, dtypeFromTorchName, findOperator } from '@tessera/tensor';
+import { type WideDtype, OPERATORS, dtypeFromTorchName, findOperator } from '@tessera/tensor';
 import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError, formatPath } from './errors.js';
@@ -23,7 +23,7 @@ function zodError(file: string, error: z.ZodError): RecipeError {
   return new RecipeError(file, path, msg);
 }
 
-function dtypeOf(file: string, path: string, name: string | undefined): FloatDtype | undefined {
+function dtypeOf(file: string, path: string, name: string | undefined): WideDtype | undefined {
   if (name === undefined) return undefined;
   const d = dtypeFromTorchName(name);
   if (!d) throw new RecipeError(file, path, `unknown dtype ${name}`);

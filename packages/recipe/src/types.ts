@@ -1,5 +1,5 @@
 import type { ChatTemplateSpec } from './chat-templates.js';
-import type { FloatDtype, Operator } from '@tessera/tensor';
+import type { Operator, WideDtype } from '@tessera/tensor';
 import type { ParamMap } from './values.js';
 
 export interface ModelSpec {
@@ -54,8 +54,8 @@ export interface Recipe {
   form: 'models' | 'slices';
   slices: SliceSpec[];
   parameters: ParamMap | undefined;
-  dtype: FloatDtype | undefined;
-  outDtype: FloatDtype | undefined;
+  dtype: WideDtype | undefined;
+  outDtype: WideDtype | undefined;
   tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: ReadonlyMap<string, TokenEmbeddingSpec> };
   /** the chat template written into tokenizer_config.json */
   chatTemplate: ChatTemplateSpec | undefined;

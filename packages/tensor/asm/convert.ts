@@ -1,5 +1,5 @@
-// Widening and rounding of input slices: from the checkpoint's dtype, optionally rounded to the
-// recipe's dtype, into the storage the merge kernels read (bf16 or f32).
+// Widening and rounding of input slices: from the checkpoint's dtype (bf16, f16, f32, f64 or
+// FP8), optionally rounded to the recipe's dtype, into the storage the merge kernels read (bf16 or f32).
 import { argI32, argPtr } from './args';
 import * as S from './generated/slots';
 import { f32ToF16Bits } from './codec';
@@ -7,6 +7,8 @@ import { f32ToF16Bits } from './codec';
 const BF16: i32 = 0;
 const F16: i32 = 1;
 const F32: i32 = 2;
+const F8_E4M3: i32 = 4;
+const F8_E5M2: i32 = 5;
 
 function f16BitsToF32(h: u32): f32 {
   const sign = (h & 0x8000) << 16;
@@ -16,6 +18,19 @@ function f16BitsToF32(h: u32): f32 {
   if (e != 0) return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13));
   const v = <f32>m * <f32>5.9604644775390625e-8; // subnormal: m * 2^-24, exact
   return sign != 0 ? -v : v;
+}
+
+// float8_e4m3fn bits -> f32 (exact): bias 7, S.1111.111 is NaN, subnormals m * 2^-9
+function e4m3ToF32(b: u32): f32 {
+  const sign = (b & 0x80) << 24;
+  const e = (b >>> 3) & 0xf;
+  const m = b & 7;
+  if (e == 0xf && m == 7) return reinterpret<f32>(sign | 0x7fc00000);
+  if (e == 0) {
+    const v = <f32>m * <f32>0.001953125;
+    return sign != 0 ? -v : v;
+  }
+  return reinterpret<f32>(sign | ((e + 120) << 23) | (m << 20));
 }
 
 @inline function bf16Bits(x: f32): u32 {
@@ -42,6 +57,9 @@ export function convert(args: usize): void {
     if (src == BF16) v = reinterpret<f32>(<u32>load<u16>(sp + (<usize>j << 1)) << 16);
     else if (src == F16) v = f16BitsToF32(load<u16>(sp + (<usize>j << 1)));
     else if (src == F32) v = load<f32>(sp + (<usize>j << 2));
+    else if (src == F8_E4M3) v = e4m3ToF32(load<u8>(sp + <usize>j));
+    // float8_e5m2 is the high byte of a float16
+    else if (src == F8_E5M2) v = f16BitsToF32(<u32>load<u8>(sp + <usize>j) << 8);
     else {
       const x = load<f64>(sp + (<usize>j << 3));
       v = round < 0 ? <f32>x : toOddF32(x);

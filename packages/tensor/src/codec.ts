@@ -1,6 +1,7 @@
 // Scalar dtype conversions: round-to-nearest-even, NaN stays NaN, Inf stays Inf. These are the
 // references for the WebAssembly codecs and the path for float64 computation.
-import type { FloatDtype } from './dtype.js';
+import { type FloatDtype, itemSize } from './dtype.js';
+import { FP8_VALUES, fp8Bits } from './fp8.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -75,13 +76,15 @@ export function roundTo(x: number, d: FloatDtype): number {
       return bf16BitsToF32(f32ToBf16Bits(f64ToOddF32(x)));
     case 'F16':
       return f16BitsToF32(f32ToF16Bits(f64ToOddF32(x)));
+    default:
+      return FP8_VALUES[d][fp8Bits(x, d)]!;
   }
 }
 
 /** Decodes little-endian tensor bytes into numbers (Float64Array holds every dtype exactly). */
 export function decode(bytes: Uint8Array, d: FloatDtype): Float64Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = d === 'F64' ? 8 : d === 'F32' ? 4 : 2;
+  const size = itemSize(d);
   const n = Math.floor(bytes.byteLength / size);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -98,6 +101,8 @@ export function decode(bytes: Uint8Array, d: FloatDtype): Float64Array {
       case 'F64':
         out[i] = view.getFloat64(i * 8, true);
         break;
+      default:
+        out[i] = FP8_VALUES[d][bytes[i]!]!;
     }
   }
   return out;
@@ -105,7 +110,7 @@ export function decode(bytes: Uint8Array, d: FloatDtype): Float64Array {
 
 /** Encodes numbers into little-endian tensor bytes, rounding each once to the dtype. */
 export function encode(values: ArrayLike<number>, d: FloatDtype): Uint8Array {
-  const size = d === 'F64' ? 8 : d === 'F32' ? 4 : 2;
+  const size = itemSize(d);
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) {
@@ -123,6 +128,8 @@ export function encode(values: ArrayLike<number>, d: FloatDtype): Uint8Array {
       case 'F64':
         view.setFloat64(i * 8, x, true);
         break;
+      default:
+        out[i] = fp8Bits(x, d);
     }
   }
   return out;

@@ -14,3 +14,4 @@ export { OPERATORS, findOperator } from './ops/registry.js';
 export { slerpCoefficients } from './ops/slerp.js';
 export { planSlices, sliceQuantum } from './slicing.js';
 export { mergeLocally, type TensorBytes, type LocalOptions } from './local.js';
+export * from './fp8.js';

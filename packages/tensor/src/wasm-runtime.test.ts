@@ -38,7 +38,7 @@ const masks: MaskSpec[] = [
 
 describe('merge kernels match the reference byte for byte', () => {
   const sizes = [1, 7, 8, 2049, 5000];
-  const storages: FloatDtype[][] = [['BF16'], ['F32'], ['F16', 'BF16', 'F64']];
+  const storages: FloatDtype[][] = [['BF16'], ['F32'], ['F16', 'BF16', 'F64'], ['F8_E4M3', 'BF16', 'F8_E5M2']];
   for (const n of sizes) {
     for (const dtypes of storages) {
       for (const out of ['BF16', 'F16', 'F32', 'F64'] as const) {
@@ -115,7 +115,7 @@ describe('merge kernels match the reference byte for byte', () => {
 
 describe('stats kernels match the reference', () => {
   for (const n of [5, 2048, 3000, BLOCK + 13]) {
-    for (const dtypes of [['BF16'], ['F32']] as FloatDtype[][]) {
+    for (const dtypes of [['BF16'], ['F32'], ['F8_E4M3']] as FloatDtype[][]) {
       it(`n=${n} ${dtypes[0]}`, () => {
         const inputs = inputsOf(n, 3, dtypes, n);
         const values = inputs.map((i) => decode(i.bytes, i.dtype));
