@@ -1,2 +1,2 @@
-export { startWorker, type WorkerOptions, type RunningWorker } from './worker.js';
+export { startWorker, type WorkerOptions, type RunningWorker, type WorkerState } from './worker.js';
 export { Heartbeat, type WorkerInfo } from './heartbeat.js';

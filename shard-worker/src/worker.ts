@@ -48,6 +48,17 @@ export interface RunningWorker {
   stop(graceMs?: number): Promise<void>;
   /** resolves when the worker has stopped */
   done: Promise<void>;
+  /** ready to take tasks (connected to NATS, its pool's consumer bound, not stopping), and its load */
+  state(): WorkerState;
+}
+
+export interface WorkerState {
+  ready: boolean;
+  connected: boolean;
+  stopping: boolean;
+  /** tasks held (running or reporting) */
+  inHand: number;
+  tasksDone: number;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
@@ -59,6 +70,14 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const js = jetstream(nc);
   const exec = new EmbeddedExecutor(opts.threads);
   let tasksDone = 0;
+  // the connection's state, for readiness: a reconnecting worker takes no task
+  let connected = true;
+  const statusWatch = (async () => {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect') connected = false;
+      else if (st.type === 'reconnect') connected = true;
+    }
+  })();
   const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({
     id,
     host: hostname(),
@@ -169,6 +188,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await exec.close();
       await loop.catch(() => undefined);
       await nc.drain().catch(() => undefined);
+      await statusWatch.catch(() => undefined);
       log({ event: 'stopped', tasksDone });
     })();
     return stopping;
@@ -178,7 +198,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     await (stopping ?? stop());
   })();
   log({ event: 'started', id, pool, device: opts.device ?? 'cpu', threads: opts.threads });
-  return { id, stop, done };
+  const state = (): WorkerState => ({ ready: connected && !stopping, connected, stopping: stopping !== undefined, inHand: inHand.size, tasksDone });
+  return { id, stop, done, state };
 }
 
 function semaphore(n: number) {

@@ -9,6 +9,8 @@ import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js'
 import { deviceOption, positiveInt } from '../options.js';
 import { UsageError } from '../exit.js';
 import { type Io, run } from '../run.js';
+import { serveStatus } from '../status-http.js';
+import { workerMetrics } from '../worker-metrics.js';
 import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -25,24 +27,43 @@ export function workerCommand(program: Command, io: Io): void {
     .option('--pool <pool>', 'worker pool (cpu or gpu; default gpu with --device cuda)')
     .option('--device <device>', "where model tasks run: cpu, or cuda (onnxruntime's CUDA provider)", deviceOption, 'cpu')
     .option('--no-fsync', 'do not flush outputs before acknowledging tasks')
+    .option('--http <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) here (port 0: any free port, logged)')
     .option('--debug', 'print stack traces')
-    .action(async (flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; debug?: boolean }) => {
+    .action(async (flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; http?: string; debug?: boolean }) => {
       const logger = pino({ base: { service: 'tessera-worker' } });
       io.exitCode = await run(io, flags, async () => {
         const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
         if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
         if (flags.device === 'cuda') await (await import('@tessera/model')).checkCuda();
+        let metrics: ReturnType<typeof workerMetrics> | undefined;
         const w = await startWorker({
           ...natsConnection(flags),
           threads: flags.threads,
           pool,
           device: flags.device,
           fsync: flags.fsync,
-          log: (l) => logger.info(l),
+          log: (l) => {
+            metrics?.observe(l);
+            logger.info(l);
+          },
         });
+        let http: Awaited<ReturnType<typeof serveStatus>> | undefined;
+        if (flags.http) {
+          metrics = workerMetrics(w.state);
+          http = await serveStatus(
+            flags.http,
+            () => {
+              const st = w.state();
+              return { ready: st.ready, detail: { connected: st.connected, stopping: st.stopping, inHand: st.inHand } };
+            },
+            metrics.registry,
+          );
+          logger.info({ event: 'http', port: http.port });
+        }
         const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
         logger.info({ event: 'signal', signal });
         await w.stop();
+        http?.server.close();
       });
     });
 }

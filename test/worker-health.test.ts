@@ -1,0 +1,79 @@
+// A worker's HTTP face against real processes: /healthz answers, /readyz is 200 while the worker
+// is connected to NATS and 503 while NATS is away (and 200 again when it is back), and /metrics
+// counts the tasks a merge ran on it.
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessera } from './support/cli.js';
+import { type NatsServer, startNats } from './support/nats.js';
+import { type Service, spawnService } from './support/services.js';
+import { tempDir } from './support/tmp.js';
+
+const dir = tempDir('health');
+let nats: NatsServer;
+let worker: Service;
+let base: string;
+
+beforeAll(async () => {
+  nats = await startNats();
+  worker = spawnService(['worker', '--nats', nats.url, '--threads', '1', '--no-fsync', '--http', '127.0.0.1:0']);
+  const http = await worker.waitFor((l) => l.event === 'http');
+  base = `http://127.0.0.1:${http.port}`;
+});
+
+afterAll(async () => {
+  await worker.kill('SIGKILL');
+  await nats.stop();
+});
+
+const get = async (path: string) => {
+  const r = await fetch(`${base}${path}`);
+  return { status: r.status, text: await r.text() };
+};
+
+/** The value of a metric line (no labels) in Prometheus text. */
+const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+
+async function until(pred: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('worker health and metrics', () => {
+  it('answers /healthz and is ready when connected', async () => {
+    expect(await get('/healthz')).toEqual({ status: 200, text: 'ok\n' });
+    const r = await get('/readyz');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text)).toMatchObject({ ready: true, connected: true, stopping: false });
+    expect((await get('/nope')).status).toBe(404);
+  });
+
+  it('counts the tasks of a merge it ran', async () => {
+    const before = await get('/metrics');
+    expect(metric(before.text, 'tessera_worker_tasks_done_total')).toBe(0);
+    const m = (k: number) => `synthetic://llama-tiny?model=${k}`;
+    const recipe = `${dir}/ta.yaml`;
+    writeFileSync(recipe, `merge_method: task_arithmetic\nbase_model: ${m(0)}\nmodels:\n  - {model: ${m(1)}, parameters: {weight: 1}}\n`);
+    const r = await tessera(['merge', recipe, '--out', 'null://', '--nats', nats.url, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const tasks = worker.lines.filter((l) => l.event === 'task').length;
+    expect(tasks).toBeGreaterThan(0);
+    const after = (await get('/metrics')).text;
+    expect(after).toMatch(/^# TYPE tessera_worker_task_seconds histogram$/m);
+    expect(metric(after, 'tessera_worker_tasks_done_total')).toBe(tasks);
+    expect(metric(after, 'tessera_worker_task_seconds_count')).toBe(tasks);
+    expect(metric(after, 'tessera_worker_tasks_in_flight')).toBe(0);
+    expect(metric(after, 'tessera_worker_ready')).toBe(1);
+  });
+
+  it('is not ready while NATS is away, and ready again when it is back', async () => {
+    await nats.kill();
+    await until(async () => (await get('/readyz')).status === 503);
+    expect(JSON.parse((await get('/readyz')).text)).toMatchObject({ ready: false, connected: false });
+    expect((await get('/healthz')).status).toBe(200);
+    await nats.restart();
+    await until(async () => (await get('/readyz')).status === 200);
+  });
+});
