@@ -1,7 +1,7 @@
 // FP8 checkpoints (float8_e4m3fn and float8_e5m2 tensors): merged from their exact values into
 // bf16 as a float64 computation on the decoded weights gives it (within one bf16 ulp: the kernels
 // compute in float32), the same bytes for any worker count and slice size; listed by inspect; and
-// quantised checkpoints (weights with scale tensors) refused, never their scales merged as numbers.
+// quantised checkpoints this is not (scales without a quantization config, other methods) refused.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createOutputFiles, planOutput, writeAt } from '@tessera/checkpoint';
@@ -101,12 +101,12 @@ describe('FP8 checkpoints', () => {
     expect(JSON.parse(r.stdout).dtypes).toEqual({ F8_E4M3: 2, F8_E5M2: 1 });
   });
 
-  it('refuses scaled weights (a scale tensor, or a quantization_config) with one error naming it, exit 2, no output', async () => {
+  it('refuses scales without a quantization config, and other quantisation methods, with one error naming them, exit 2, no output', async () => {
     await writeModel(join(dir, 'scaled'), 4, [{ name: 'model.layers.0.mlp.up_proj.weight_scale_inv', dtype: 'F32', shape: [3, 3] }]);
-    await writeModel(join(dir, 'quant'), 5, [], { quantization_config: { quant_method: 'fp8', weight_block_size: [128, 128] } });
+    await writeModel(join(dir, 'quant'), 5, [], { quantization_config: { quant_method: 'gptq', bits: 4 } });
     for (const [m, message] of [
-      ['scaled', /scaled: tensor model\.layers\.0\.mlp\.up_proj\.weight_scale_inv is a quantisation scale/],
-      ['quant', /quant: config\.json: quantization_config \(quant_method "fp8"\) is not supported/],
+      ['scaled', /tensor model\.layers\.0\.mlp\.up_proj\.weight_scale_inv is a quantisation scale, but config\.json has no quantization_config/],
+      ['quant', /quant\/config\.json: quantization_config\.quant_method "gptq" is not supported/],
     ] as const) {
       writeFileSync(join(dir, `${m}.yaml`), recipe(['a', m]));
       const r = await tessera(['merge', join(dir, `${m}.yaml`), '--out', join(dir, `${m}-out`), '--no-fsync']);

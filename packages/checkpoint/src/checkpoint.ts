@@ -3,6 +3,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { fileIn, isRemote, isSynthetic, readTextIfExists } from './location.js';
+import type { BlockScale } from './block-scaled.js';
 import { CheckpointError } from './errors.js';
 import type { TensorEntry } from './header.js';
 import { readHeader } from './safetensors.js';
@@ -14,6 +15,8 @@ export const SINGLE_FILE = 'model.safetensors';
 export interface TensorLocation extends TensorEntry {
   /** the file holding the tensor */
   file: string;
+  /** the block scales its stored numbers are multiplied by (scaled FP8 weights, see block-scaled.ts) */
+  scale?: BlockScale;
 }
 
 export interface Checkpoint {

@@ -11,3 +11,4 @@ export * from './tokenizer.js';
 export * from './chat-template.js';
 export * from './location.js';
 export { type LlamaShape, llamaTensors, syntheticConfig } from './synthetic.js';
+export * from './block-scaled.js';

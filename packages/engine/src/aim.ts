@@ -14,6 +14,7 @@ import { cacheDir, checkpointHash } from './content-hash.js';
 import type { EventSink } from './events.js';
 import type { Executor } from './executor.js';
 import type { JobPlan } from './plan.js';
+import { MergeInputError } from './errors.js';
 
 export interface AimStatsOptions {
   executor: Executor;
@@ -83,6 +84,7 @@ export async function attachAim(plan: JobPlan, aim: AimSpec, statsPath: string, 
     if (!sums) continue;
     const b = base.tensors.get(t.name);
     const cols = t.shape[t.shape.length - 1]!;
+    if (b?.dtype.startsWith('F8_')) throw new MergeInputError(`aim: tensor ${t.name} of the base is ${b.dtype}; AIM needs an unquantised base`, t.name);
     if (!b || b.shape.join() !== t.shape.join() || !isFloatDtype(b.dtype)) {
       warnings.push(`aim: tensor ${t.name} has no base tensor of shape [${t.shape.join(', ')}]; it keeps the operator's result`);
       continue;

@@ -3,8 +3,8 @@
 // tokenizer vocabularies) are read. The recipe's form gives drafts (plan-forms.ts), each draft
 // is located in its inputs (plan-tensor.ts), sliced (plan-slices.ts), and a changed vocabulary
 // adds re-indexed embeddings (plan-gathers.ts).
-import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput } from '@tessera/checkpoint';
-import type { AimParams, GatherTask } from '@tessera/protocol/task';
+import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput, withBlockScales } from '@tessera/checkpoint';
+import type { AimParams, GatherTask, TensorScale } from '@tessera/protocol/task';
 import type { ModelSpec, Recipe } from '@tessera/recipe';
 import { type FloatDtype, type InputRounding, type Operator, type TensorContext, itemSize, mergedDtype, torchName } from '@tessera/tensor';
 import { tiedTo } from './architecture.js';
@@ -38,6 +38,8 @@ interface PlannedInput {
   /** byte offset of the tensor's first element */
   offset: number;
   dtype: FloatDtype;
+  /** the block scales of a scaled FP8 weight */
+  scale?: TensorScale;
 }
 
 export interface TensorPlan {
@@ -74,23 +76,6 @@ export interface JobPlan {
   work: { dir: string; layout: OutputLayout; gathers: GatherTask[] } | undefined;
 }
 
-/**
- * Quantisation scales are not weights: a checkpoint whose weights are scaled (FP8 with
- * `weight_scale_inv` blocks, per-tensor scales, or another method in its config) is refused
- * rather than merged as numbers. FP8 tensors without scales are merged as their values.
- */
-function refuseQuantized(c: Checkpoint): Checkpoint {
-  const q = c.config?.quantization_config as { quant_method?: unknown } | undefined;
-  const scale = [...c.tensors.keys()].find((n) => /(?:_scale_inv|\.weight_scale|\.input_scale)$/.test(n));
-  if (scale !== undefined)
-    throw new MergeInputError(`${c.dir}: tensor ${scale} is a quantisation scale; checkpoints with scaled (quantised) weights cannot be merged yet`, scale);
-  if (q !== undefined)
-    throw new MergeInputError(
-      `${c.dir}: config.json: quantization_config (quant_method ${JSON.stringify(q.quant_method ?? null)}) is not supported; merge the unquantised weights`,
-    );
-  return c;
-}
-
 export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promise<JobPlan> {
   const cache = new Map<string, Promise<Checkpoint>>();
   const open: Open = (m) => {
@@ -98,7 +83,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
     if (path === undefined) throw new MergeInputError(`${m.where}: the output of ${m.stage} is not available`);
     let c = cache.get(path);
     if (!c) {
-      c = openCheckpoint(path).then(refuseQuantized);
+      c = openCheckpoint(path).then(withBlockScales);
       cache.set(path, c);
     }
     return c;
@@ -131,6 +116,8 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
     const outDtype = recipe.outDtype ?? recipe.dtype ?? mergedDtype(inputs[0]!.loc.dtype as FloatDtype);
     const index = tensors.length;
     if (reindex) {
+      const scaled = inputs.find((i) => i.loc.scale);
+      if (scaled) throw new MergeInputError(`${scaled.draft.where}: a block-scaled FP8 embedding cannot be re-indexed to another vocabulary`, d.name);
       inputs.forEach((i, k) =>
         gathers.push({
           tensor: index,
@@ -152,7 +139,14 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       numel,
       operator: op,
       context,
-      inputs: inputs.map((i) => ({ uri: i.loc.file, offset: i.loc.offset, dtype: i.loc.dtype as FloatDtype })),
+      inputs: inputs.map((i) => ({
+        uri: i.loc.file,
+        offset: i.loc.offset,
+        dtype: i.loc.dtype as FloatDtype,
+        ...(i.loc.scale
+          ? { scale: { uri: i.loc.scale.file, offset: i.loc.scale.offset, cols: shape[1]!, scaleCols: i.loc.scale.shape[1], block: i.loc.scale.block } }
+          : {}),
+      })),
       rounding: recipe.dtype,
       outDtype,
       inputBytes: inputs.reduce((s, i) => s + numel * itemSize(i.loc.dtype as FloatDtype), 0),
@@ -164,6 +158,8 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
   const overrides: Record<string, unknown> = {};
   if (recipe.form === 'slices') overrides.num_hidden_layers = recipe.slices.reduce((s, sl) => s + sliceLength(sl), 0);
   if (vocab) overrides.vocab_size = vocab.rows;
+  // scaled FP8 weights are written dequantised: the output has no quantisation
+  if (config?.quantization_config !== undefined) overrides.quantization_config = undefined;
   if (config?.tie_word_embeddings === true && tensors.some((t) => tiedTo(t.name).length > 0)) overrides.tie_word_embeddings = false;
   return finishPlan(recipe, tensors, opts, {
     config,

@@ -47,7 +47,7 @@ function mergeTaskId(t: TensorPlan, slice: number): string {
 }
 
 function sliceInputs(t: TensorPlan, elemStart: number) {
-  return t.inputs.map((i) => ({ uri: i.uri, offset: i.offset + elemStart * itemSize(i.dtype), dtype: i.dtype }));
+  return t.inputs.map((i) => ({ uri: i.uri, offset: i.offset + elemStart * itemSize(i.dtype), dtype: i.dtype, ...(i.scale ? { scale: i.scale } : {}) }));
 }
 
 /** Runs one tensor to completion. */

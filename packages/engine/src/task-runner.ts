@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isNullSink } from './null-sink.js';
 import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
-import { KernelRuntime, decode, encode, itemSize } from '@tessera/tensor';
+import { type BlockScales, KernelRuntime, blockRowsOf, decode, encode, itemSize } from '@tessera/tensor';
 import { aimBytes, runAim } from './aim-task.js';
-import type { GatherTask, MergeTask, StatsTask, Task, TaskResult } from '@tessera/protocol/task';
+import type { GatherTask, MergeTask, StatsTask, Task, TaskResult, TensorScale } from '@tessera/protocol/task';
 
 const MAX_OPEN = 64;
 
@@ -92,14 +92,24 @@ export class TaskRunner {
   }
 
   private async load(task: StatsTask | MergeTask): Promise<number> {
+    const scales = await Promise.all(task.inputs.map((i) => (i.scale ? this.scales(i.scale, task.elemStart, task.n) : undefined)));
     const views = this.runtime.prepare({
       n: task.n,
       inputDtypes: task.inputs.map((i) => i.dtype),
       rounding: task.rounding,
       ...(task.kind === 'merge' ? { outDtype: task.out.dtype } : {}),
+      ...(scales.some((x) => x) ? { scales } : {}),
     });
     await Promise.all(task.inputs.map((input, k) => this.source(input.uri).readInto(input.offset, views[k]!)));
-    return task.inputs.reduce((s, i) => s + task.n * itemSize(i.dtype), 0);
+    return task.inputs.reduce((s, i) => s + task.n * itemSize(i.dtype), 0) + scales.reduce((s, x) => s + (x?.values.byteLength ?? 0), 0);
+  }
+
+  /** The scale rows the slice's elements fall in. */
+  private async scales(s: TensorScale, elemStart: number, n: number): Promise<BlockScales> {
+    const rows = blockRowsOf(elemStart, n, s.cols, s.block[0]);
+    const bytes = new Uint8Array(rows.count * s.scaleCols * 4);
+    await this.source(s.uri).readInto(s.offset + rows.first * s.scaleCols * 4, bytes);
+    return { values: new Float32Array(bytes.buffer), firstBlockRow: rows.first, elemStart, cols: s.cols, scaleCols: s.scaleCols, block: s.block };
   }
 
   private source(uri: string): RangeSource {

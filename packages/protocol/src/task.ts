@@ -10,6 +10,18 @@ export interface SliceInput {
   /** byte offset of the slice's first element in the file */
   offset: number;
   dtype: FloatDtype;
+  /** block scales of a scaled (FP8) weight: the slice reads the scale rows its elements fall in */
+  scale?: TensorScale;
+}
+
+export interface TensorScale {
+  uri: string;
+  /** byte offset of the scale tensor (float32, row-major, [ceil(rows / block[0]), ceil(cols / block[1])]) */
+  offset: number;
+  /** the weight's columns, and the scale tensor's */
+  cols: number;
+  scaleCols: number;
+  block: [number, number];
 }
 
 interface SliceCommon {

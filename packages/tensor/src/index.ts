@@ -15,3 +15,4 @@ export { slerpCoefficients } from './ops/slerp.js';
 export { planSlices, sliceQuantum } from './slicing.js';
 export { mergeLocally, type TensorBytes, type LocalOptions } from './local.js';
 export * from './fp8.js';
+export * from './block-scales.js';

@@ -16,6 +16,7 @@ import {
   resolveMerge,
   resolveStats,
 } from './kernels.js';
+import { type BlockScales, applyBlockScales } from './block-scales.js';
 import { CHUNK, padded } from './layout.js';
 import { F32, F64, type Round } from './reference/precision.js';
 import { DATA_START, KernelMemory, align } from './wasm-memory.js';
@@ -29,6 +30,8 @@ export interface SliceLayout {
   rounding: InputRounding;
   /** output dtype (merge) — absent for stats */
   outDtype?: FloatDtype;
+  /** per input, the block scales its stored numbers are multiplied by (scaled FP8 weights) */
+  scales?: (BlockScales | undefined)[];
 }
 
 /** Result of a merge kernel on one slice. */
@@ -64,7 +67,9 @@ export class KernelRuntime {
     const np = padded(layout.n);
     const r = layout.rounding;
     const allBf16 = layout.inputDtypes.every((d) => d === 'BF16');
-    this.storage = r === 'F64' ? 'F64' : r === 'BF16' || (allBf16 && (r === undefined || r === 'F32')) ? 'BF16' : 'F32';
+    // scaled inputs are multiplied out in float32 storage (or float64)
+    const scaled = layout.scales?.some((x) => x !== undefined) ?? false;
+    this.storage = r === 'F64' ? 'F64' : scaled ? 'F32' : r === 'BF16' || (allBf16 && (r === undefined || r === 'F32')) ? 'BF16' : 'F32';
     let p = DATA_START;
     this.raw = layout.inputDtypes.map((d) => {
       const at = p;
@@ -139,11 +144,20 @@ export class KernelRuntime {
 
   /** Zero-fills the padding of every input and converts inputs into the kernel storage. */
   private convertInputs(): void {
-    const { n, inputDtypes, rounding } = this.current();
+    const { n, inputDtypes, rounding, scales } = this.current();
     const np = padded(n);
     inputDtypes.forEach((d, i) => {
       const size = itemSize(d);
       new Uint8Array(this.mem.buffer, this.raw[i]! + n * size, (np - n) * size).fill(0);
+      const scale = scales?.[i];
+      if (scale) {
+        // value × its block's scale, rounded to float32, then to the recipe's dtype
+        const out = new Float32Array(this.mem.buffer, this.stored[i]!, np);
+        out.set(decode(new Uint8Array(this.mem.buffer, this.raw[i]!, np * size), d));
+        applyBlockScales(out, n, scale);
+        if (rounding === 'BF16' || rounding === 'F16') for (let e = 0; e < n; e++) out[e] = roundTo(out[e]!, rounding);
+        return;
+      }
       if (this.stored[i] === this.raw[i]) return;
       const round = rounding === 'BF16' ? 0 : rounding === 'F16' ? 1 : -1;
       this.mem.call('convert', 'convert', {
@@ -181,9 +195,11 @@ export class KernelRuntime {
   }
 
   private decodedInputs(): Float64Array[] {
-    const { n, inputDtypes, rounding } = this.current();
+    const { n, inputDtypes, rounding, scales } = this.current();
     return inputDtypes.map((d, i) => {
       const x = decode(new Uint8Array(this.mem.buffer, this.raw[i]!, n * itemSize(d)), d);
+      const scale = scales?.[i];
+      if (scale) applyBlockScales(x, n, scale);
       if (rounding) for (let e = 0; e < n; e++) x[e] = roundTo(x[e]!, rounding);
       return x;
     });
