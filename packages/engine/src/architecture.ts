@@ -39,12 +39,13 @@ export function tiedTo(name: string): readonly string[] {
   return TIED[name] ?? [];
 }
 
-/** Number of layers: config.num_hidden_layers, else one more than the largest index seen. */
+/** Number of layers: config.num_hidden_layers, or one more than the largest index seen when that is more (or there is no config). */
 export function layerCount(config: Record<string, unknown> | undefined, names: Iterable<string>): number {
   const n = config?.num_hidden_layers;
-  if (typeof n === 'number' && Number.isInteger(n) && n > 0) return n;
   let max = -1;
   for (const name of names) max = Math.max(max, layerIndex(name) ?? -1);
+  // layers past num_hidden_layers (DeepSeek-V3's multi-token-prediction layer 61) are layers too
+  if (typeof n === 'number' && Number.isInteger(n) && n > 0) return Math.max(n, max + 1);
   return max + 1;
 }
 
