@@ -19,10 +19,8 @@ const recipe = (size: string, op: string) => {
   return `merge_method: ${op}\nbase_model: ${m(0)}\nmodels:\n${[1, 2, 3].map((k) => `  - {model: ${m(k)}, parameters: {weight: 1${params}}}`).join('\n')}\n`;
 };
 
-/** Plans in a child process: planning time, peak RSS, tasks. */
-export function plan405b(): { seconds: number; rssMiB: number; tensors: number; mergeTasks: number; statsTasks: number; inputTB: number } {
-  const file = join(tmpdir(), `tessera-405b-${process.pid}.yaml`);
-  writeFileSync(file, recipe('405b', 'ties'));
+/** Plans a recipe file in a child process: planning time, peak RSS, tensors, merge tasks, input. */
+export function planInChild(file: string): { seconds: number; rssMiB: number; tensors: number; mergeTasks: number; inputTB: number } {
   const script = `
     const { planRecipe } = await import(${JSON.stringify(new URL('../../packages/engine/dist/index.js', import.meta.url).href)});
     const { loadRecipe } = await import(${JSON.stringify(new URL('../../packages/recipe/dist/index.js', import.meta.url).href)});
@@ -30,10 +28,18 @@ export function plan405b(): { seconds: number; rssMiB: number; tensors: number; 
     const plan = await planRecipe(loadRecipe(${JSON.stringify(file)})[0]);
     const seconds = (performance.now() - t) / 1000;
     const merge = plan.tensors.reduce((s, x) => s + x.context.slices.length, 0);
-    console.log(JSON.stringify({ seconds, rssMiB: process.resourceUsage().maxRSS / 1024, tensors: plan.tensors.length, mergeTasks: merge, statsTasks: 2 * merge, inputTB: plan.inputBytes / 1e12 }));`;
+    console.log(JSON.stringify({ seconds, rssMiB: process.resourceUsage().maxRSS / 1024, tensors: plan.tensors.length, mergeTasks: merge, inputTB: plan.inputBytes / 1e12 }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout.trim()) as ReturnType<typeof plan405b>;
+  return JSON.parse(r.stdout.trim()) as ReturnType<typeof planInChild>;
+}
+
+/** Plans a 3-expert TIES merge of a virtual 405B model: time, memory, tasks (two stats passes per merge slice). */
+export function plan405b(): ReturnType<typeof planInChild> & { statsTasks: number } {
+  const file = join(tmpdir(), `tessera-405b-${process.pid}.yaml`);
+  writeFileSync(file, recipe('405b', 'ties'));
+  const p = planInChild(file);
+  return { ...p, statsTasks: 2 * p.mergeTasks };
 }
 
 async function workers(url: string, n: number): Promise<Service[]> {

@@ -7,6 +7,7 @@
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
 //   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
 //   BENCH_PLAN_LAYERS  decoder layers of the virtual 405B experts the planner's signals read (default 1)
+//   BENCH_MOE_LAYERS   first decoder layers of the virtual DeepSeek-V3 671B merged end to end (default 4)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { memcpyGBps } from './machine.js';
 import { aimTable } from './aim-table.js';
 import { forwardFigures } from './forward.js';
 import { plan405b as planner405b } from './planner-scale.js';
+import { layersRun, plan671b } from './moe-scale.js';
 import { OPS, ensurePeer, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
 
 const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
@@ -82,6 +84,16 @@ async function main() {
   const overhead = (v: typeof v1, n: number) => `${(100 * (1 - v.taskSeconds / (v.seconds * n))).toFixed(1)}%`;
   line(
     `virtual merge (synthetic llama-${size}, task_arithmetic of 3 experts, ${f2(v1.inputGB)} GB generated on read, null:// output): 1 worker ${f2(v1.seconds)} s, 2 workers ${f2(v2.seconds)} s, speed-up ${(v1.seconds / v2.seconds).toFixed(2)}x; scheduling overhead (wall x threads - time in tasks) ${overhead(v1, 1)} and ${overhead(v2, 2)}; output digests ${v1.digest === v2.digest ? 'identical' : 'DIFFERENT'}`,
+  );
+
+  const ds = plan671b();
+  line(
+    `planning task arithmetic of 3 experts of a virtual DeepSeek-V3 671B (FP8 weights with 128x128 block scales): ${f2(ds.seconds)} s, peak RSS ${ds.rssMiB.toFixed(0)} MiB, ${ds.tensors} tensors, ${ds.mergeTasks} merge tasks, ${f2(ds.inputTB)} TB of input`,
+  );
+  const dsLayers = Number(process.env.BENCH_MOE_LAYERS ?? 4);
+  const run = await layersRun(dsLayers);
+  line(
+    `its first ${dsLayers} decoder layers (with embeddings and head) end to end on 2 worker processes, null:// output: ${f2(run.seconds)} s, ${f2(run.inputGB)} GB of input generated on read (${f2(run.inputGB / run.seconds)} GB/s), ${run.tasks} tasks, coordinator peak RSS ${run.coordinatorRssMiB.toFixed(0)} MiB`,
   );
 
   line('\n## Model runtime (onnxruntime CPU, up to 2 threads; PyTorch peer: the same forward pass in float32, 2 threads)');

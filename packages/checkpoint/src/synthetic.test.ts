@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { openCheckpoint } from './checkpoint.js';
 import { SyntheticFile } from './synthetic.js';
 
 // The bytes of a synthetic model, element by element, as the format defines them: a 32-bit hash of
@@ -38,6 +39,23 @@ describe('synthetic checkpoints', () => {
         }
       }
     }
+  });
+
+  it('DeepSeek-V3 FP8 weights: the same bytes whatever the read boundaries, never NaN, an expert differing in the lowest mantissa bit', async () => {
+    const base = new SyntheticFile('synthetic://deepseek-v3-671b?model=0');
+    const expert = new SyntheticFile('synthetic://deepseek-v3-671b?model=2');
+    const at = (await openCheckpoint('synthetic://deepseek-v3-671b')).tensors.get('model.layers.3.mlp.experts.7.up_proj.weight')!.offset + 3;
+    const whole = await read(base, at, 4099);
+    const pieces = [await read(base, at, 1), await read(base, at + 1, 6, 1), await read(base, at + 7, 4092)];
+    expect(Buffer.concat(pieces).equals(Buffer.from(whole))).toBe(true);
+    const other = await read(expert, at, 4099);
+    let differ = 0;
+    for (let i = 0; i < whole.length; i++) {
+      expect(whole[i]! & 0x7f).not.toBe(0x7f);
+      expect((whole[i]! ^ other[i]!) & 0xfe).toBe(0);
+      differ += whole[i]! ^ other[i]!;
+    }
+    expect(differ).toBeGreaterThan(1000);
   });
 
   it('refuse a read past the end', async () => {

@@ -1,9 +1,12 @@
 // Virtual checkpoints for scale tests: synthetic://llama-<size>?seed=S&model=M is a Llama-shaped
-// model whose header is computed and whose bf16 bytes are generated on read, deterministically
-// from (seed, model, element). model=0 is the base; model=k > 0 differs from it in the low
-// mantissa bits of every element (a small dense task vector).
+// model (and synthetic://deepseek-v3-671b, qwen3-moe-235b, mixtral-8x22b the mixture-of-experts
+// layouts of synthetic-moe.ts) whose header is computed and whose bytes are generated on read,
+// deterministically from (seed, model, byte position). model=0 is the base; model=k > 0 differs
+// from it in the low mantissa bits of its elements (a small dense task vector). DeepSeek-V3's
+// weights are FP8 with float32 block scales, as published.
 import { CheckpointError } from './errors.js';
 import type { RangeSource } from './source.js';
+import { MOE_NAMES, type SyntheticTensor, moeFamily } from './synthetic-moe.js';
 
 export interface LlamaShape {
   layers: number;
@@ -25,19 +28,40 @@ const SIZES: Record<string, LlamaShape> = {
 };
 
 interface Spec {
-  shape: LlamaShape;
+  family: Family;
   seed: number;
   model: number;
   file: string;
 }
 
+interface Family {
+  key: string;
+  tensors: SyntheticTensor[];
+  config: Record<string, unknown>;
+}
+
+const families = new Map<string, Family>();
+
+function family(name: string): Family | undefined {
+  let f = families.get(name);
+  if (f) return f;
+  const llama = /^llama-([a-z0-9]+)$/.exec(name);
+  const shape = llama ? SIZES[llama[1]!] : undefined;
+  const moe = shape ? undefined : moeFamily(name);
+  if (shape) f = { key: name, tensors: llamaTensors(shape).map((t) => ({ ...t, dtype: 'BF16' as const })), config: syntheticConfig(shape) };
+  else if (moe) f = { key: name, ...moe };
+  if (f) families.set(name, f);
+  return f;
+}
+
 function parse(uri: string): Spec {
   const [main, file = 'model.safetensors'] = uri.split('#') as [string, string?];
-  const m = /^synthetic:\/\/llama-([a-z0-9]+)(?:\?(.*))?$/.exec(main);
-  const shape = m ? SIZES[m[1]!] : undefined;
-  if (!m || !shape) throw new CheckpointError(uri, `unknown synthetic model (synthetic://llama-<${Object.keys(SIZES).join('|')}>?seed=S&model=M)`);
+  const m = /^synthetic:\/\/([a-z0-9-]+)(?:\?(.*))?$/.exec(main);
+  const f = m ? family(m[1]!) : undefined;
+  if (!m || !f)
+    throw new CheckpointError(uri, `unknown synthetic model (synthetic://<llama-<${Object.keys(SIZES).join('|')}>|${MOE_NAMES.join('|')}>?seed=S&model=M)`);
   const q = new URLSearchParams(m[2] ?? '');
-  return { shape, seed: Number(q.get('seed') ?? 1), model: Number(q.get('model') ?? 0), file };
+  return { family: f, seed: Number(q.get('seed') ?? 1), model: Number(q.get('model') ?? 0), file };
 }
 
 /** The tensors of a Llama checkpoint of this shape, in Hugging Face order. */
@@ -62,30 +86,84 @@ export function llamaTensors(s: LlamaShape): { name: string; shape: number[] }[]
   return t;
 }
 
-const headerCache = new Map<string, Uint8Array>();
+interface Layout {
+  header: Uint8Array;
+  /** data offsets of the tensors, and the end of the data */
+  starts: number[];
+  end: number;
+}
 
-function header(s: LlamaShape): Uint8Array {
-  const key = JSON.stringify(s);
-  let h = headerCache.get(key);
-  if (h) return h;
+const layouts = new Map<string, Layout>();
+
+function layout(f: Family): Layout {
+  let l = layouts.get(f.key);
+  if (l) return l;
   const obj: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'tessera-synthetic' } };
+  const starts: number[] = [];
   let pos = 0;
-  for (const t of llamaTensors(s)) {
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * 2;
-    obj[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [pos, pos + bytes] };
+  for (const t of f.tensors) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * ITEM[t.dtype];
+    obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [pos, pos + bytes] };
+    starts.push(pos);
     pos += bytes;
   }
   let json = JSON.stringify(obj);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
-  h = new Uint8Array(8 + json.length);
+  const h = new Uint8Array(8 + json.length);
   new DataView(h.buffer).setBigUint64(0, BigInt(json.length), true);
   h.set(new TextEncoder().encode(json), 8);
-  headerCache.set(key, h);
-  return h;
+  l = { header: h, starts, end: pos };
+  layouts.set(f.key, l);
+  return l;
 }
 
-function dataBytes(s: LlamaShape): number {
-  return llamaTensors(s).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
+const ITEM = { BF16: 2, F32: 4, F8_E4M3: 1 } as const;
+
+/** 32-bit hash of (seed, i), and of it with the model number (what an expert changes). */
+function hash(i: number, seed: number): number {
+  let h = (Math.imul((i >>> 0) ^ Math.imul(seed, 0x9e3779b1), 0x85ebca6b) ^ Math.floor(i / 4294967296)) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+  return (h ^ (h >>> 12)) >>> 0;
+}
+
+function modelHash(h: number, model: number): number {
+  let g = (h ^ Math.imul(model, 0x27d4eb2f)) >>> 0;
+  g ^= g >>> 15;
+  g = Math.imul(g, 0x297a2d39) >>> 0;
+  return (g ^ (g >>> 13)) >>> 0;
+}
+
+/**
+ * FP8 (e4m3) bytes at data offsets o..o + out.length: each byte of a 32-bit hash of its word
+ * (o / 4) gives a sign, an exponent field 2..5 (|value| 2^-5..2^-2, never NaN) and a mantissa; an
+ * expert flips the lowest mantissa bit of some.
+ */
+function fp8Bytes(o: number, out: Uint8Array, seed: number, model: number): void {
+  const byte = (bits: number) => (bits & 0x87) | ((((bits >>> 3) & 3) + 2) << 3);
+  let j = 0;
+  // a word's bytes from the first one asked for, then whole words
+  while (j < out.length) {
+    const at = (o + j) % 4;
+    const h = hash(Math.floor((o + j) / 4), seed);
+    const g = model > 0 ? modelHash(h, model) : 0;
+    if (at === 0 && j + 4 <= out.length) {
+      out[j] = byte(h & 0xff) ^ (g & 1);
+      out[j + 1] = byte((h >>> 8) & 0xff) ^ ((g >>> 1) & 1);
+      out[j + 2] = byte((h >>> 16) & 0xff) ^ ((g >>> 2) & 1);
+      out[j + 3] = byte(h >>> 24) ^ ((g >>> 3) & 1);
+      j += 4;
+      continue;
+    }
+    for (let b = at; b < 4 && j < out.length; b++, j++) out[j] = byte((h >>> (8 * b)) & 0xff) ^ ((g >>> b) & 1);
+  }
+}
+
+/** float32 word w (scales, biases): positive, 2^-9..2^-8, an expert's a little different. */
+function f32Word(w: number, seed: number, model: number): number {
+  const h = hash(w, seed);
+  const x = 2 ** -9 * (1 + (h & 0xffff) / 65536) * (model > 0 ? 1 + (modelHash(h, model) & 7) / 64 : 1);
+  return x;
 }
 
 /**
@@ -135,34 +213,67 @@ export class SyntheticFile implements RangeSource {
   }
 
   async size(): Promise<number> {
-    return header(this.spec.shape).byteLength + dataBytes(this.spec.shape);
+    const l = layout(this.spec.family);
+    return l.header.byteLength + l.end;
   }
 
   async readInto(position: number, into: Uint8Array): Promise<void> {
-    const h = header(this.spec.shape);
-    const size = await this.size();
+    const l = layout(this.spec.family);
+    const h = l.header;
+    const size = h.byteLength + l.end;
     if (position + into.byteLength > size) throw new CheckpointError(this.uri, `unexpected end of file at byte ${size}`);
     let i = 0;
     for (; i < into.byteLength && position + i < h.byteLength; i++) into[i] = h[position + i]!;
-    const { seed, model } = this.spec;
-    // an odd start (mid element) gets its high byte alone; then whole elements, two bytes each
-    if (i < into.byteLength && (position + i - h.byteLength) % 2 === 1) {
-      into[i] = element(Math.floor((position + i - h.byteLength) / 2), seed, model) >>> 8;
-      i++;
+    // the tensor holding the first data byte, then tensor by tensor
+    let k = 0;
+    for (let lo = 0, hi = l.starts.length - 1, o = position + i - h.byteLength; lo <= hi; ) {
+      const mid = (lo + hi) >>> 1;
+      if (l.starts[mid]! <= o) [k, lo] = [mid, mid + 1];
+      else hi = mid - 1;
     }
-    // whole elements, two bytes each (little-endian), generated in place when aligned
-    const count = Math.floor((into.byteLength - i) / 2);
+    while (i < into.byteLength) {
+      const o = position + i - h.byteLength;
+      const end = k + 1 < l.starts.length ? l.starts[k + 1]! : l.end;
+      const count = Math.min(end - o, into.byteLength - i);
+      this.generate(this.spec.family.tensors[k]!.dtype, o, into.subarray(i, i + count));
+      i += count;
+      k++;
+    }
+  }
+
+  /** Bytes at data offsets [o, o + out.length) of a tensor of this dtype. */
+  private generate(dtype: SyntheticTensor['dtype'], o: number, out: Uint8Array): void {
+    const { seed, model } = this.spec;
+    if (dtype === 'F8_E4M3') {
+      fp8Bytes(o, out, seed, model);
+      return;
+    }
+    if (dtype === 'F32') {
+      const word = new DataView(new ArrayBuffer(4));
+      for (let j = 0; j < out.length; ) {
+        const w = Math.floor((o + j) / 4);
+        word.setFloat32(0, f32Word(w, seed, model), true);
+        for (let b = (o + j) % 4; b < 4 && j < out.length; b++, j++) out[j] = word.getUint8(b);
+      }
+      return;
+    }
+    // bf16: element e is at data bytes 2e, 2e + 1 (the same bytes whatever the tensor)
+    let i = 0;
+    if (o % 2 === 1) {
+      out[i++] = element((o - 1) / 2, seed, model) >>> 8;
+    }
+    const count = Math.floor((out.length - i) / 2);
     if (count > 0) {
-      const e0 = (position + i - h.byteLength) / 2;
-      if ((into.byteOffset + i) % 2 === 0) fill(new Uint16Array(into.buffer, into.byteOffset + i, count), e0, seed, model);
+      const e0 = (o + i) / 2;
+      if ((out.byteOffset + i) % 2 === 0) fill(new Uint16Array(out.buffer, out.byteOffset + i, count), e0, seed, model);
       else {
         const tmp = new Uint16Array(count);
         fill(tmp, e0, seed, model);
-        into.set(new Uint8Array(tmp.buffer), i);
+        out.set(new Uint8Array(tmp.buffer), i);
       }
       i += 2 * count;
     }
-    if (i < into.byteLength) into[i] = element((position + i - h.byteLength) / 2, seed, model) & 0xff;
+    if (i < out.length) out[i] = element((o + i) / 2, seed, model) & 0xff;
   }
 
   async close(): Promise<void> {}
@@ -172,7 +283,7 @@ export class SyntheticFile implements RangeSource {
 export function syntheticText(uri: string): string | undefined {
   const spec = parse(uri);
   if (spec.file !== 'config.json') return undefined;
-  return JSON.stringify(syntheticConfig(spec.shape));
+  return JSON.stringify(spec.family.config);
 }
 
 /** config.json of a Llama-shaped model. */
