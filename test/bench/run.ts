@@ -7,7 +7,7 @@
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
 //   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
 //   BENCH_PLAN_LAYERS  decoder layers of the virtual 405B experts the planner's signals read (default 1)
-//   BENCH_MOE_LAYERS   first decoder layers of the virtual DeepSeek-V3 671B merged end to end (default 4)
+//   BENCH_MOE_LAYERS   first decoder layers of the virtual DeepSeek-V3 671B merged end to end (default 1)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,7 +90,7 @@ async function main() {
   line(
     `planning task arithmetic of 3 experts of a virtual DeepSeek-V3 671B (FP8 weights with 128x128 block scales): ${f2(ds.seconds)} s, peak RSS ${ds.rssMiB.toFixed(0)} MiB, ${ds.tensors} tensors, ${ds.mergeTasks} merge tasks, ${f2(ds.inputTB)} TB of input`,
   );
-  const dsLayers = Number(process.env.BENCH_MOE_LAYERS ?? 4);
+  const dsLayers = Number(process.env.BENCH_MOE_LAYERS ?? 1);
   const run = await layersRun(dsLayers);
   line(
     `its first ${dsLayers} decoder layers (with embeddings and head) end to end on 2 worker processes, null:// output: ${f2(run.seconds)} s, ${f2(run.inputGB)} GB of input generated on read (${f2(run.inputGB / run.seconds)} GB/s), ${run.tasks} tasks, coordinator peak RSS ${run.coordinatorRssMiB.toFixed(0)} MiB`,
