@@ -115,8 +115,17 @@ export async function planMany(
     );
   // merging expert i into a result with these shares by candidate p
   const after = (kept: number[], i: number, p: Preds[number]) => kept.map((su, u) => (u === i ? p.b : su * p.a));
-  const bestMerge = (ps: Preds, share: number[], i: number) =>
-    ps.filter((p) => MERGES.some((c) => c.name === p.candidate)).reduce((x, y) => (value(after(share, i, y)) > value(after(share, i, x)) ? y : x));
+  // the merge candidate worth most (each valued once; the first on ties)
+  const bestMerge = (ps: Preds, share: number[], i: number) => {
+    let best = ps[0]!,
+      bestValue = Number.NEGATIVE_INFINITY;
+    for (const p of ps) {
+      if (!MERGES.some((c) => c.name === p.candidate)) continue;
+      const v = value(after(share, i, p));
+      if (v > bestValue) [best, bestValue] = [p, v];
+    }
+    return best;
+  };
 
   const firstValue = (f: (typeof pairs)[number]) => value(after(unit(f.a), f.b, bestMerge(f.ps, unit(f.a), f.b)));
   const firsts = [...pairs].sort((x, y) => firstValue(y) - firstValue(x));

@@ -149,21 +149,19 @@ export class KernelRuntime {
     inputDtypes.forEach((d, i) => {
       const size = itemSize(d);
       new Uint8Array(this.mem.buffer, this.raw[i]! + n * size, (np - n) * size).fill(0);
-      const scale = scales?.[i];
-      if (scale) {
-        // value × its block's scale, rounded to float32, then to the recipe's dtype
-        const out = new Float32Array(this.mem.buffer, this.stored[i]!, np);
-        out.set(decode(new Uint8Array(this.mem.buffer, this.raw[i]!, np * size), d));
-        applyBlockScales(out, n, scale);
-        if (rounding === 'BF16' || rounding === 'F16') for (let e = 0; e < n; e++) out[e] = roundTo(out[e]!, rounding);
-        return;
-      }
       if (this.stored[i] === this.raw[i]) return;
-      const round = rounding === 'BF16' ? 0 : rounding === 'F16' ? 1 : -1;
+      // a scaled input (float32 storage) is widened as it is, multiplied by its blocks' scales, then rounded
+      const scale = scales?.[i];
+      const round = scale ? -1 : rounding === 'BF16' ? 0 : rounding === 'F16' ? 1 : -1;
       this.mem.call('convert', 'convert', {
         head: { n: np, srcKind: dtypeCode(d), src: this.raw[i]!, round, dstKind: this.storage === 'BF16' ? 0 : 2, dst: this.stored[i]! },
         each: [],
       });
+      if (scale) {
+        const out = new Float32Array(this.mem.buffer, this.stored[i]!, np);
+        applyBlockScales(out, n, scale);
+        if (rounding === 'BF16' || rounding === 'F16') for (let e = 0; e < n; e++) out[e] = roundTo(out[e]!, rounding);
+      }
     });
   }
 
