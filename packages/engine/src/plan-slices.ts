@@ -10,12 +10,18 @@ function maxSliceElems(t: Omit<TensorPlan, 'outFile' | 'outOffset'>, opts: PlanO
   const converted =
     t.inputs.some((i) => i.dtype !== t.inputs[0]!.dtype || i.dtype === 'F16' || i.dtype === 'F64') ||
     (t.rounding !== undefined && t.rounding !== t.inputs[0]!.dtype);
-  const perElem = t.inputs.reduce((s, i) => s + itemSize(i.dtype) + (converted ? 4 : 0), 0) + itemSize(t.outDtype);
+  // a re-quantised output is first merged into float32
+  const perElem = t.inputs.reduce((s, i) => s + itemSize(i.dtype) + (converted ? 4 : 0), 0) + itemSize(t.outDtype) + (t.outScale ? 4 : 0);
   return Math.floor((opts.memoryBytes ?? DEFAULT_MEMORY_BYTES) / perElem);
 }
 
-/** The slices of a planned tensor. A 1-D tensor is one row (row-local operators see it whole). */
+/**
+ * The slices of a planned tensor. A 1-D tensor is one row (row-local operators see it whole); a
+ * re-quantised FP8 weight is cut at block rows, so that each slice computes its blocks' scales.
+ */
 export function planTensorSlices(t: Omit<TensorPlan, 'outFile' | 'outOffset'>, opts: PlanOptions): SliceRange[] {
   const rowLen = t.shape.length > 1 ? t.shape[t.shape.length - 1]! : t.numel;
-  return planSlices(t.numel, maxSliceElems(t, opts), rowLen, t.operator.slicing(t.context.params));
+  const slicing = t.operator.slicing(t.context.params);
+  if (t.outScale && slicing !== 'whole') return planSlices(t.numel, maxSliceElems(t, opts), rowLen * t.outScale.block[0], 'row');
+  return planSlices(t.numel, maxSliceElems(t, opts), rowLen, slicing);
 }

@@ -52,6 +52,8 @@ export interface TensorPlan {
   inputs: PlannedInput[];
   rounding: InputRounding;
   outDtype: FloatDtype;
+  /** a re-quantised FP8 weight: its block scales, written as `${name}_scale_inv` (float32) */
+  outScale?: { block: [number, number]; shape: [number, number]; file?: string; offset?: number };
   outFile: string;
   outOffset: number;
   inputBytes: number;
@@ -113,7 +115,10 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       numel,
       opts.seed ?? recipe.seed,
     );
-    const outDtype = recipe.outDtype ?? recipe.dtype ?? mergedDtype(inputs[0]!.loc.dtype as FloatDtype);
+    const scaled = inputs.find((i) => i.loc.scale)?.loc.scale;
+    const requantise = recipe.outDtype === 'F8_E4M3' && scaled !== undefined;
+    const wide = recipe.outDtype === 'F8_E4M3' ? undefined : recipe.outDtype;
+    const outDtype = requantise ? 'F8_E4M3' : (wide ?? recipe.dtype ?? mergedDtype(inputs[0]!.loc.dtype as FloatDtype));
     const index = tensors.length;
     if (reindex) {
       const scaled = inputs.find((i) => i.loc.scale);
@@ -149,6 +154,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       })),
       rounding: recipe.dtype,
       outDtype,
+      ...(requantise ? { outScale: { block: scaled.block, shape: scaled.shape } } : {}),
       inputBytes: inputs.reduce((s, i) => s + numel * itemSize(i.loc.dtype as FloatDtype), 0),
     });
   }
@@ -158,8 +164,14 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
   const overrides: Record<string, unknown> = {};
   if (recipe.form === 'slices') overrides.num_hidden_layers = recipe.slices.reduce((s, sl) => s + sliceLength(sl), 0);
   if (vocab) overrides.vocab_size = vocab.rows;
-  // scaled FP8 weights are written dequantised: the output has no quantisation
-  if (config?.quantization_config !== undefined) overrides.quantization_config = undefined;
+  // scaled FP8 weights are written dequantised (no quantisation in the output), or re-quantised in blocks
+  const requantised = tensors.find((t) => t.outScale);
+  if (recipe.outDtype === 'F8_E4M3' && !requantised)
+    throw new MergeInputError('out_dtype float8_e4m3fn re-quantises block-scaled FP8 weights, and no input weight is block-scaled FP8');
+  if (requantised) {
+    const q = (config?.quantization_config ?? {}) as Record<string, unknown>;
+    overrides.quantization_config = { ...q, quant_method: 'fp8', fmt: 'e4m3', activation_scheme: 'dynamic', weight_block_size: requantised.outScale!.block };
+  } else if (config?.quantization_config !== undefined) overrides.quantization_config = undefined;
   if (config?.tie_word_embeddings === true && tensors.some((t) => tiedTo(t.name).length > 0)) overrides.tie_word_embeddings = false;
   return finishPlan(recipe, tensors, opts, {
     config,
@@ -179,17 +191,23 @@ export function finishPlan(
   meta: Pick<JobPlan, 'config' | 'configOverrides' | 'tokenizer' | 'warnings' | 'models' | 'work'>,
 ): JobPlan {
   const layout = planOutput(
-    tensors.map((t) => ({ name: t.name, dtype: t.outDtype, shape: t.shape })),
+    tensors.flatMap((t) => [
+      { name: t.name, dtype: t.outDtype, shape: t.shape },
+      ...(t.outScale ? [{ name: scaleName(t.name), dtype: 'F32' as const, shape: t.outScale.shape }] : []),
+    ]),
     opts.shardBytes,
   );
   const where = new Map(layout.files.flatMap((f) => f.tensors.map((t) => [t.name, { file: f.name, offset: t.offset }] as const)));
   const planned = tensors.map((t) => {
     const slices = planTensorSlices(t, opts);
     const w = where.get(t.name)!;
-    return { ...t, context: { ...t.context, slices }, outFile: w.file, outOffset: w.offset };
+    const outScale = t.outScale && { ...t.outScale, ...where.get(scaleName(t.name))! };
+    return { ...t, context: { ...t.context, slices }, outFile: w.file, outOffset: w.offset, ...(outScale ? { outScale } : {}) };
   });
-  const outDtypes = new Set(planned.map((t) => t.outDtype));
-  const torchDtype = recipe.outDtype ?? recipe.dtype ?? (outDtypes.size === 1 ? [...outDtypes][0] : undefined);
+  // a re-quantised checkpoint names the dtype of its unquantised tensors (its FP8 weights are in quantization_config)
+  const outDtypes = new Set(planned.filter((t) => !t.outScale).map((t) => t.outDtype));
+  const named = recipe.outDtype === 'F8_E4M3' ? undefined : recipe.outDtype;
+  const torchDtype = named ?? recipe.dtype ?? (outDtypes.size === 1 ? [...outDtypes][0] : undefined);
   return {
     recipe,
     tensors: planned,
@@ -203,4 +221,9 @@ export function finishPlan(
 function tokenizerDir(recipe: Recipe, fallback: string): string {
   const src = recipe.tokenizer.source;
   return src?.kind === 'model' ? src.model.path : fallback;
+}
+
+/** The block scales written with a re-quantised FP8 weight. */
+function scaleName(weight: string): string {
+  return `${weight}_scale_inv`;
 }

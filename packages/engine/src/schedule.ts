@@ -37,9 +37,25 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
     kind: 'merge',
     ...sliceTask(t, slice, mergeTaskId(t, slice)),
     spec,
-    out: { uri: isNullSink(outDir) ? `${NULL_SINK}${t.outFile}` : join(outDir, t.outFile), offset: t.outOffset + s.elemStart * size, dtype: t.outDtype },
+    out: {
+      uri: outUri(outDir, t.outFile),
+      offset: t.outOffset + s.elemStart * size,
+      dtype: t.outDtype,
+      ...(t.outScale ? { scale: sliceScale(t, s.elemStart, outDir) } : {}),
+    },
     ...(t.aim ? { aim: { ...t.aim, base: { ...t.aim.base, offset: t.aim.base.offset + s.elemStart * itemSize(t.aim.base.dtype) } } } : {}),
   };
+}
+
+function outUri(outDir: string, file: string): string {
+  return isNullSink(outDir) ? `${NULL_SINK}${file}` : join(outDir, file);
+}
+
+/** Where a re-quantised slice (whole block rows) writes its scale rows. */
+function sliceScale(t: TensorPlan, elemStart: number, outDir: string) {
+  const { block, shape, file, offset } = t.outScale!;
+  const cols = t.shape[1]!;
+  return { uri: outUri(outDir, file!), offset: offset! + (elemStart / cols / block[0]) * shape[1] * 4, cols, block };
 }
 
 function mergeTaskId(t: TensorPlan, slice: number): string {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isNullSink } from './null-sink.js';
 import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
-import { type BlockScales, KernelRuntime, blockRowsOf, decode, encode, itemSize } from '@tessera/tensor';
+import { type BlockScales, KernelRuntime, blockRowsOf, decode, encode, itemSize, quantizeBlocks } from '@tessera/tensor';
 import { aimBytes, runAim } from './aim-task.js';
 import type { GatherTask, MergeTask, StatsTask, Task, TaskResult, TensorScale } from '@tessera/protocol/task';
 
@@ -32,17 +32,34 @@ export class TaskRunner {
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };
       }
-      case 'merge': {
-        const bytesRead = await this.load(task);
-        const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
-        const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
-        const bytes = ok && task.aim ? await aimBytes((uri) => this.source(uri), task.tensor, merged, task.out.dtype, task.elemStart, task.aim) : merged;
-        if (ok && isNullSink(task.out.uri))
-          return { kind: 'merge', ...r, bytesRead, bytesWritten: bytes.byteLength, digest: createHash('sha256').update(bytes).digest('hex') };
-        if (ok) await writeAt(task.out.uri, task.out.offset, bytes);
-        return { kind: 'merge', ...r, bytesRead, bytesWritten: ok ? bytes.byteLength : 0 };
-      }
+      case 'merge':
+        return this.merge(task);
     }
+  }
+
+  /** Merges a slice and writes it (a re-quantised FP8 slice: its values, then its block scales). */
+  private async merge(task: MergeTask): Promise<TaskResult> {
+    const bytesRead = await this.load(task);
+    const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
+    if (r.nonFinite > 0 || r.inputNonFinite > 0) return { kind: 'merge', ...r, bytesRead, bytesWritten: 0 };
+    const dtype = mergedDtypeOf(task);
+    const values = task.aim ? await aimBytes((uri) => this.source(uri), task.tensor, merged, dtype, task.elemStart, task.aim) : merged;
+    const parts = [{ offset: task.out.offset, bytes: values }];
+    if (task.out.scale) {
+      const f32 = new Float32Array(values.buffer, values.byteOffset, values.byteLength / 4);
+      const q = quantizeBlocks(f32, task.out.scale.cols, task.out.scale.block);
+      parts[0] = { offset: task.out.offset, bytes: q.bytes };
+      parts.push({ offset: task.out.scale.offset, bytes: new Uint8Array(q.scales.buffer) });
+    }
+    const bytesWritten = parts.reduce((s, p) => s + p.bytes.byteLength, 0);
+    if (isNullSink(task.out.uri)) {
+      const digest = createHash('sha256');
+      for (const p of parts) digest.update(p.bytes);
+      return { kind: 'merge', ...r, bytesRead, bytesWritten, digest: digest.digest('hex') };
+    }
+    await writeAt(task.out.uri, parts[0]!.offset, parts[0]!.bytes);
+    if (parts[1]) await writeAt(task.out.scale!.uri, parts[1].offset, parts[1].bytes);
+    return { kind: 'merge', ...r, bytesRead, bytesWritten };
   }
 
   /** Writes rows of a re-indexed embedding matrix (see GatherTask). */
@@ -97,7 +114,7 @@ export class TaskRunner {
       n: task.n,
       inputDtypes: task.inputs.map((i) => i.dtype),
       rounding: task.rounding,
-      ...(task.kind === 'merge' ? { outDtype: task.out.dtype } : {}),
+      ...(task.kind === 'merge' ? { outDtype: mergedDtypeOf(task) } : {}),
       ...(scales.some((x) => x) ? { scales } : {}),
     });
     await Promise.all(task.inputs.map((input, k) => this.source(input.uri).readInto(input.offset, views[k]!)));
@@ -127,6 +144,11 @@ export class TaskRunner {
     this.sources.set(uri, s);
     return s;
   }
+}
+
+/** The dtype the kernel writes: float32 for a slice re-quantised afterwards. */
+function mergedDtypeOf(task: MergeTask) {
+  return task.out.scale ? 'F32' : task.out.dtype;
 }
 
 async function hashFile(uri: string): Promise<TaskResult> {

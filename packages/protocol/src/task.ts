@@ -24,6 +24,16 @@ export interface TensorScale {
   block: [number, number];
 }
 
+/** Where a re-quantised FP8 slice (whole block rows) writes its block scales. */
+export interface OutputScale {
+  uri: string;
+  /** byte offset of the slice's first scale row */
+  offset: number;
+  /** the weight's columns */
+  cols: number;
+  block: [number, number];
+}
+
 interface SliceCommon {
   /** stable id: `<tensor index>/<pass>/<slice>` */
   id: string;
@@ -43,7 +53,7 @@ export interface StatsTask extends SliceCommon {
 export interface MergeTask extends SliceCommon {
   kind: 'merge';
   spec: MergeSpec;
-  out: { uri: string; offset: number; dtype: FloatDtype };
+  out: { uri: string; offset: number; dtype: FloatDtype; scale?: OutputScale };
   /** AIM applied to the merged slice before it is written, with the base's slice */
   aim?: AimParams & { base: { uri: string; offset: number; dtype: FloatDtype } };
 }

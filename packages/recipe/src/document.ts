@@ -4,7 +4,7 @@ import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError, formatPath } from './errors.js';
 import { resolveModel } from './models.js';
-import { KNOWN_KEYS, RecipeSchema } from './schema.js';
+import { FP8_OUT, KNOWN_KEYS, RecipeSchema } from './schema.js';
 import { closest } from './suggest.js';
 import type { ModelSpec, Recipe, SliceSpec, SourceSpec, TokenizerSource } from './types.js';
 import type { ParamMap } from './values.js';
@@ -134,7 +134,7 @@ export function parseDocument(doc: Document.Parsed, file: string, opts: ParseOpt
     slices,
     parameters: globalParams,
     dtype: dtypeOf(file, 'dtype', r.dtype),
-    outDtype: dtypeOf(file, 'out_dtype', r.out_dtype),
+    outDtype: r.out_dtype?.toLowerCase() === FP8_OUT ? 'F8_E4M3' : dtypeOf(file, 'out_dtype', r.out_dtype),
     tokenizer: {
       // as mergekit: a tokenizer block without a source builds the union vocabulary
       source: tokenizerSource(r.tokenizer ? (r.tokenizer.source ?? 'union') : r.tokenizer_source, r.tokenizer ? 'tokenizer.source' : 'tokenizer_source', model),

@@ -45,6 +45,9 @@ const Module = z.looseObject({
   base_model: ModelRef.optional(),
 });
 
+/** out_dtype naming FP8 output: block-scaled FP8 weights re-quantised with new block scales */
+export const FP8_OUT = 'float8_e4m3fn';
+
 const DtypeName = z.string().refine((s) => TORCH_DTYPE_NAMES.includes(s.toLowerCase()), {
   message: `must be one of ${['bfloat16', 'float16', 'float32', 'float64'].join(', ')}`,
 });
@@ -84,7 +87,13 @@ export const RecipeSchema = z.looseObject({
   modules: z.record(z.string(), Module).optional(),
   parameters: Params.optional().describe('global parameters'),
   dtype: DtypeName.optional().describe('dtype the inputs are read in (arithmetic is float32, or float64 for float64)'),
-  out_dtype: DtypeName.optional().describe("dtype of the output (default: dtype, else the base's)"),
+  out_dtype: z
+    .string()
+    .refine((s) => TORCH_DTYPE_NAMES.includes(s.toLowerCase()) || s.toLowerCase() === FP8_OUT, {
+      message: `must be one of ${['bfloat16', 'float16', 'float32', 'float64', FP8_OUT].join(', ')}`,
+    })
+    .optional()
+    .describe(`dtype of the output (default: dtype, else the base's); ${FP8_OUT} re-quantises block-scaled FP8 weights`),
   tokenizer_source: z.string().optional().describe('base, union, or a model'),
   tokenizer: TokenizerSchema.optional(),
   chat_template: z.string().optional().describe('auto (the most common among the inputs), chatml, llama3, alpaca, mistral, or a Jinja template'),

@@ -55,7 +55,8 @@ export interface Recipe {
   slices: SliceSpec[];
   parameters: ParamMap | undefined;
   dtype: WideDtype | undefined;
-  outDtype: WideDtype | undefined;
+  /** F8_E4M3: block-scaled FP8 weights are re-quantised (new block scales), the rest written as `dtype` or their merged dtype */
+  outDtype: WideDtype | 'F8_E4M3' | undefined;
   tokenizer: { source: TokenizerSource | undefined; padToMultipleOf: number | undefined; tokens: ReadonlyMap<string, TokenEmbeddingSpec> };
   /** the chat template written into tokenizer_config.json */
   chatTemplate: ChatTemplateSpec | undefined;

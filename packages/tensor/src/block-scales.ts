@@ -2,6 +2,8 @@
 // block[1] columns of a 2-D weight has one scale, and a value is its stored number times its
 // block's scale. A slice carries the scale rows its elements fall in.
 
+import { fp8Bits } from './fp8.js';
+
 export interface BlockScales {
   /** the scale rows the slice covers, row-major, `scaleCols` per row */
   values: Float32Array;
@@ -32,4 +34,36 @@ export function applyBlockScales(x: Float64Array | Float32Array, n: number, s: B
     const scaleRow = (Math.floor(r / br) - s.firstBlockRow) * s.scaleCols;
     for (let c = e - r * s.cols; j < rowEnd; j++, c++) x[j] = x[j]! * s.values[scaleRow + Math.floor(c / bc)]!;
   }
+}
+
+/** E4M3's largest finite value: a block's scale maps its largest magnitude onto it. */
+const E4M3_MAX = 448;
+
+/**
+ * Quantises whole block rows of a 2-D weight (`cols` columns, slice starting at a block row) to
+ * E4M3 with one scale per block, as DeepSeek's weight quantiser does: scale = float32(block max
+ * |x| / 448), stored value = e4m3(float32(x / scale)) (round to nearest even, saturating). An
+ * all-zero block gets scale 1.
+ */
+export function quantizeBlocks(x: Float32Array, cols: number, block: readonly [number, number]): { bytes: Uint8Array; scales: Float32Array } {
+  const [br, bc] = block;
+  const rows = x.length / cols;
+  const scaleRows = Math.ceil(rows / br),
+    scaleCols = Math.ceil(cols / bc);
+  const scales = new Float32Array(scaleRows * scaleCols);
+  for (let r = 0; r < rows; r++) {
+    const s = Math.floor(r / br) * scaleCols;
+    for (let c = 0; c < cols; c++) {
+      const a = Math.abs(x[r * cols + c]!);
+      const k = s + Math.floor(c / bc);
+      if (a > scales[k]!) scales[k] = a;
+    }
+  }
+  for (let k = 0; k < scales.length; k++) scales[k] = scales[k] === 0 ? 1 : Math.fround(scales[k]! / E4M3_MAX);
+  const bytes = new Uint8Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    const s = Math.floor(r / br) * scaleCols;
+    for (let c = 0; c < cols; c++) bytes[r * cols + c] = fp8Bits(Math.fround(x[r * cols + c]! / scales[s + Math.floor(c / bc)]!), 'F8_E4M3');
+  }
+  return { bytes, scales };
 }
