@@ -1,7 +1,7 @@
 // A direct computation of activation statistics: the whole model as one ONNX graph, every
 // sequence in one batch, no layer split; per-sequence rows summed in float64 in sequence order.
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { Graph, LAYER_STATS, LAYER_TENSORS, LAYER_WEIGHTS, type LayerWeight, LlamaRuntime, addLayer, batchInputs, makeBatch, rmsnorm } from '@tessera/model';
+import { Graph, LlamaRuntime, addLayer, batchInputs, layerStats, makeBatch, rmsnorm } from '@tessera/model';
 
 export async function directStats(model: string, seqs: number[][]): Promise<Map<string, Float64Array>> {
   const rt = await LlamaRuntime.open(model);
@@ -15,15 +15,16 @@ export async function directStats(model: string, seqs: number[][]): Promise<Map<
   for (let i = 0; i < c.layers; i++) {
     const w = await rt.loadLayer(i);
     const names = Object.fromEntries(
-      LAYER_WEIGHTS.map((k) => {
-        feeds[`l${i}.${k}`] = w[k];
-        return [k, g.input(`l${i}.${k}`, [...w[k].dims])];
+      Object.entries(w.inputs).map(([k, t]) => {
+        feeds[`l${i}.${k}`] = t;
+        return [k, g.input(`l${i}.${k}`, [...t.dims])];
       }),
-    ) as Record<LayerWeight, string>;
-    x = addLayer(g, c, x, names, b, {
-      stat: (name, v) => {
-        for (const k of LAYER_STATS[name]!) outputs.set(`model.layers.${i}.${LAYER_TENSORS[k]}`, `l${i}.${name}`);
-        g.output(v, `l${i}.${name}`, ['B', 'C']);
+    );
+    const stats = layerStats(c, w.kind);
+    x = addLayer(g, c, w.kind, x, names, b, {
+      stat: (key, v) => {
+        for (const t of stats.find((s) => s.key === key)?.tensors ?? []) outputs.set(`model.layers.${i}.${t}`, `l${i}.${key}`);
+        g.output(v, `l${i}.${key}`, ['B', 'C']);
       },
     });
   }
@@ -43,8 +44,8 @@ export async function directStats(model: string, seqs: number[][]): Promise<Map<
   Object.assign(feeds, {
     ids: new Tensor('int64', batch.ids, [B * T]),
     bias: new Tensor('float32', batch.bias, [B, 1, 1, T, T]),
-    cos: new Tensor('float32', batch.cos, [T, c.headDim]),
-    sin: new Tensor('float32', batch.sin, [T, c.headDim]),
+    cos: new Tensor('float32', batch.cos, [T, c.ropeDim]),
+    sin: new Tensor('float32', batch.sin, [T, c.ropeDim]),
     shape_q: i64([B, T, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
     shape_kv: i64([B, T, c.kvHeads, 1, c.headDim]),
     shape_bt: i64([B, T, -1]),

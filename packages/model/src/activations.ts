@@ -4,7 +4,6 @@
 // states and the stage's statistics summed over the chain's sequences (in order, float64).
 import { readFile, writeFile } from 'node:fs/promises';
 import { type Batch, makeBatch, batches } from './batch.js';
-import { LAYER_TENSORS, type LayerWeight } from './llama-graphs.js';
 import { ModelError } from './errors.js';
 import { type Device, LlamaRuntime, type StageStats } from './runtime.js';
 
@@ -104,7 +103,7 @@ export async function runActivationStage(s: ActivationStage): Promise<{ tokens: 
     for (const [k, b] of plan.entries()) {
       const r = await rt.layer(w, b, hidden[k]!, s.probe ? 'probe' : 'stats');
       next.push(r.hidden);
-      accumulate(sums, r.stats, b, (key) => `model.layers.${layer}.${LAYER_TENSORS[key as LayerWeight]}`);
+      accumulate(sums, r.stats, b, (key) => `model.layers.${layer}.${key}`);
       if (r.probe) rows.push(...layerProbeRows(r.probe, b, c.heads, c.hidden, layer, firstOf(k)));
     }
     if (!s.output) throw new ModelError(s.sequences, `layer ${layer}: no output for the hidden states`);

@@ -36,9 +36,9 @@ export function makeBatch(c: LlamaConfig, seqs: readonly (readonly number[])[]):
   return { size: B, length: T, lengths: seqs.map((s) => s.length), ids, bias, cos, sin, tokenWeight };
 }
 
-/** cos/sin [T, head_dim] with f = [inv, inv], inv_i = theta^(-2i/d), in float32 like HF */
+/** cos/sin [T, d] (d the rotary width) with f = [inv, inv], inv_i = theta^(-2i/d), in float32 like HF */
 export function rotaryTables(c: LlamaConfig, T: number): { cos: Float32Array; sin: Float32Array } {
-  const d = c.headDim,
+  const d = c.ropeDim,
     half = d / 2,
     f = Math.fround;
   const inv = Array.from({ length: half }, (_, i) => f(1 / f(c.ropeTheta ** f((2 * i) / d))));

@@ -61,7 +61,7 @@ export async function generate(rt: LlamaRuntime, prompts: readonly (readonly num
     const rotary = rotaryTables(c, T + opts.maxNewTokens);
     for (let step = 1; step < opts.maxNewTokens && finished.some((f) => !f); step++) {
       const S = T + step,
-        d = c.headDim;
+        d = c.ropeDim;
       const positions = b.lengths.map((len) => len + step - 1);
       const bias = new Float32Array(B * S).fill(MASKED);
       const cos = new Float32Array(B * d),

@@ -76,6 +76,19 @@ export class Graph {
     return out;
   }
 
+  /** Adds a node with `count` outputs (TopK's values and indices, ...) and returns their names. */
+  ops(type: string, inputs: string[], count: number, attrs: Record<string, Attr> = {}): string[] {
+    const outs = Array.from({ length: count }, () => `v${this.count++}`);
+    this.nodes.push({
+      op_type: type,
+      name: `n${this.nodes.length}`,
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)),
+    });
+    return outs;
+  }
+
   encode(extra: Parameters<typeof encodeModel>[1] = {}): Uint8Array {
     return encodeModel({ name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer: this.initializers }, extra);
   }

@@ -2,6 +2,8 @@ export * from './errors.js';
 export * from './llama-config.js';
 export * from './graph.js';
 export * from './llama-graphs.js';
+export * from './graph-ops.js';
+export * from './layer-spec.js';
 export * from './batch.js';
 export * from './weights.js';
 export * from './runtime.js';

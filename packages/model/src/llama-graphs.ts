@@ -1,95 +1,22 @@
 // ONNX graphs of the Llama family, one per stage of a layer-by-layer forward pass: token
-// embedding, one decoder layer (the same graph for every layer: weights are graph inputs), and
-// the head (final norm, row selection, lm_head). Activations are 2-D [tokens, channels] rows of
-// a right-padded batch; attention is grouped-query with rotary embeddings (HF rotate-half).
-// With `stats`, each graph also outputs, per sequence, the mean |x| over its real tokens of the
-// input of every module that consumes an activation.
+// embedding, one decoder layer (one graph per kind of layer, dense or MoE: weights are graph
+// inputs), and the head (final norm, row selection, lm_head). Activations are 2-D [tokens,
+// channels] rows of a right-padded batch; attention is grouped-query with rotary embeddings (HF
+// rotate-half) or DeepSeek's latent attention. With `stats`, each graph also outputs, per
+// sequence, the mean |x| over its real tokens of the input of every module that consumes an
+// activation (per expert: over the tokens routed to it).
+import { attention } from './attention-graphs.js';
 import { Graph } from './graph.js';
+import { type BatchValues, batchInputs, linear, rmsnorm, sequenceMeanAbs, silu } from './graph-ops.js';
 import type { LlamaConfig } from './llama-config.js';
+import { type LayerKind, layerInputs, layerStats } from './layer-spec.js';
+import { moeMlp } from './moe-graph.js';
 
-/** weight inputs of a decoder layer graph, in the order of LAYER_TENSORS */
-export const LAYER_WEIGHTS = ['ln1', 'q', 'k', 'v', 'o', 'ln2', 'gate', 'up', 'down'] as const;
-export type LayerWeight = (typeof LAYER_WEIGHTS)[number];
-export const LAYER_TENSORS: Record<LayerWeight, string> = {
-  ln1: 'input_layernorm.weight',
-  q: 'self_attn.q_proj.weight',
-  k: 'self_attn.k_proj.weight',
-  v: 'self_attn.v_proj.weight',
-  o: 'self_attn.o_proj.weight',
-  ln2: 'post_attention_layernorm.weight',
-  gate: 'mlp.gate_proj.weight',
-  up: 'mlp.up_proj.weight',
-  down: 'mlp.down_proj.weight',
-};
-
-/** Which statistics output feeds which tensors of a layer (q, k, v share the normed input, ...). */
-export const LAYER_STATS: Record<string, LayerWeight[]> = {
-  'stat.resid': ['ln1'],
-  'stat.attn_in': ['q', 'k', 'v'],
-  'stat.attn_out': ['o'],
-  'stat.mid': ['ln2'],
-  'stat.mlp_in': ['gate', 'up'],
-  'stat.mlp_act': ['down'],
-};
 export const HEAD_STATS: Record<string, 'norm' | 'lm_head'> = { 'stat.final': 'norm', 'stat.head_in': 'lm_head' };
 
-export function rmsnorm(g: Graph, x: string, w: string, eps: number): string {
-  const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
-  return g.op('Mul', [g.op('Div', [x, g.op('Sqrt', [g.op('Add', [meanSquare, g.scalar(eps)])])]), w]);
-}
-
-const linear = (g: Graph, x: string, w: string) => g.op('Gemm', [x, w], { transB: { i: 1 } });
-
-function rope(g: Graph, u: string, cos: string, sin: string, headDim: number): string {
-  const half = headDim / 2;
-  const u1 = g.op('Slice', [u, g.ints([0]), g.ints([half]), g.ints([-1])]);
-  const u2 = g.op('Slice', [u, g.ints([half]), g.ints([headDim]), g.ints([-1])]);
-  const rotated = g.op('Concat', [g.op('Neg', [u2]), u1], { axis: { i: -1 } });
-  return g.op('Add', [g.op('Mul', [u, cos]), g.op('Mul', [rotated, sin])]);
-}
-
-/** Shared inputs of a batch: see `BatchInputs` in batch.ts for their values. */
-export interface BatchValues {
-  /** additive attention mask [B, 1, 1, T, T]: 0 where a query may see a key, -1e9 elsewhere */
-  bias: string;
-  /** rotary tables [T, head_dim] */
-  cos: string;
-  sin: string;
-  /** int64 shapes: [B, T, kv heads, group, head dim], [B, T, kv heads, 1, head dim], [B, T, -1], [N, -1] */
-  shapeQ: string;
-  shapeKv: string;
-  shapeBt: string;
-  shapeRows: string;
-  /** per-token weight [B, T, 1]: 1/length for real tokens, 0 for padding */
-  tokenWeight: string;
-}
-
-export function batchInputs(g: Graph, c: LlamaConfig): BatchValues {
-  return {
-    bias: g.input('bias', ['B', 1, 1, 'T', 'T']),
-    cos: g.input('cos', ['T', c.headDim]),
-    sin: g.input('sin', ['T', c.headDim]),
-    shapeQ: g.input('shape_q', [5], 'int64'),
-    shapeKv: g.input('shape_kv', [5], 'int64'),
-    shapeBt: g.input('shape_bt', [3], 'int64'),
-    shapeRows: g.input('shape_rows', [2], 'int64'),
-    tokenWeight: g.input('token_weight', ['B', 'T', 1]),
-  };
-}
-
-/** per-sequence mean |x| over real tokens: [N, C] -> [B, C] */
-function sequenceMeanAbs(g: Graph, x: string, b: BatchValues): string {
-  const perToken = g.op('Mul', [g.op('Reshape', [g.op('Abs', [x]), b.shapeBt]), b.tokenWeight]);
-  return g.op('ReduceSum', [perToken, g.ints([1])], { keepdims: { i: 0 } });
-}
-
-/**
- * Adds one decoder layer to `g`: x [N, hidden] -> [N, hidden]. `w` names the weight values;
- * `stat` receives the statistics values when wanted.
- */
 export interface LayerHooks {
-  /** receives the statistics values */
-  stat?: (name: string, value: string) => void;
+  /** receives the statistics values by key (see layerStats): [B, width], or [B, experts, width] per expert */
+  stat?: (key: string, value: string) => void;
   /** receives the probe values */
   probe?: (name: string, value: string) => void;
   /** keys and values of earlier positions [B, kv heads, 1, P, head dim] (decoding with a cache) */
@@ -98,60 +25,38 @@ export interface LayerHooks {
   kv?: (k: string, v: string) => void;
 }
 
-export function addLayer(g: Graph, c: LlamaConfig, x: string, w: Record<LayerWeight, string>, b: BatchValues, hooks: LayerHooks = {}): string {
+/** Adds one decoder layer to `g`: x [N, hidden] -> [N, hidden]. `w` names the weight values by input key. */
+export function addLayer(g: Graph, c: LlamaConfig, kind: LayerKind, x: string, w: Record<string, string>, b: BatchValues, hooks: LayerHooks = {}): string {
   const { stat, probe } = hooks;
-  const n1 = rmsnorm(g, x, w.ln1, c.eps);
-  const heads = (y: string, shape: string) => g.op('Transpose', [g.op('Reshape', [y, shape])], { perm: { ints: [0, 2, 3, 1, 4] } });
-  const q = rope(g, heads(linear(g, n1, w.q), b.shapeQ), b.cos, b.sin, c.headDim);
-  let k = rope(g, heads(linear(g, n1, w.k), b.shapeKv), b.cos, b.sin, c.headDim);
-  let v = heads(linear(g, n1, w.v), b.shapeKv);
-  if (hooks.past) {
-    k = g.op('Concat', [hooks.past.k, k], { axis: { i: 3 } });
-    v = g.op('Concat', [hooks.past.v, v], { axis: { i: 3 } });
+  const rows = stat ? (key: string, v: string) => stat(key, sequenceMeanAbs(g, v, b)) : undefined;
+  const n1 = rmsnorm(g, x, w.ln1!, c.eps);
+  const attn = attention(g, c, n1, w, b, {
+    ...(hooks.past ? { past: hooks.past } : {}),
+    ...(hooks.kv ? { kv: hooks.kv } : {}),
+    ...(rows ? { stat: rows } : {}),
+  });
+  const mid = g.op('Add', [x, linear(g, attn.rows, w.o!)]);
+  const n2 = rmsnorm(g, mid, w.ln2!, c.eps);
+  let mlp: string;
+  if (kind === 'moe') mlp = moeMlp(g, c, n2, w, b, stat ? (key, v) => (key.startsWith('expert_') ? stat(key, v) : rows!(key, v)) : undefined);
+  else {
+    const act = g.op('Mul', [silu(g, linear(g, n2, w.gate!)), linear(g, n2, w.up!)]);
+    rows?.('mlp_act', act);
+    mlp = linear(g, act, w.down!);
   }
-  hooks.kv?.(k, v);
-  const scores = g.op('Add', [
-    g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: { ints: [0, 1, 2, 4, 3] } })]), g.scalar(1 / Math.sqrt(c.headDim))]),
-    b.bias,
-  ]);
-  const probs = g.op('Softmax', [scores], { axis: { i: -1 } });
-  const attn = g.op('MatMul', [probs, v]);
-  const attnRows = g.op('Reshape', [g.op('Transpose', [attn], { perm: { ints: [0, 3, 1, 2, 4] } }), b.shapeRows]);
-  const mid = g.op('Add', [x, linear(g, attnRows, w.o)]);
-  const n2 = rmsnorm(g, mid, w.ln2, c.eps);
-  const gate = linear(g, n2, w.gate);
-  const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, n2, w.up)]);
-  const out = g.op('Add', [mid, linear(g, act, w.down)]);
+  const out = g.op('Add', [mid, mlp]);
   if (probe) {
     // attention probabilities [B, heads, T, T] (head h = kv * group + i), and the mean hidden state of each sequence
-    probe(
-      'probe.attention',
-      g.op('Reshape', [
-        probs,
-        g.op(
-          'Concat',
-          [
-            g.op('Slice', [b.shapeQ, g.ints([0]), g.ints([1]), g.ints([0])]),
-            g.ints([c.heads]),
-            g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]),
-            g.op('Slice', [b.shapeQ, g.ints([1]), g.ints([2]), g.ints([0])]),
-          ],
-          { axis: { i: 0 } },
-        ),
-      ]),
-    );
+    const dim = (from: number) => g.op('Slice', [b.shapeQ, g.ints([from]), g.ints([from + 1]), g.ints([0])]);
+    probe('probe.attention', g.op('Reshape', [attn.probs, g.op('Concat', [dim(0), g.ints([c.heads]), dim(1), dim(1)], { axis: { i: 0 } })]));
     probe('probe.hidden', g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [out, b.shapeBt]), b.tokenWeight]), g.ints([1])], { keepdims: { i: 0 } }));
   }
-  if (stat) {
-    const values: Record<string, string> = {
-      'stat.resid': x,
-      'stat.attn_in': n1,
-      'stat.attn_out': attnRows,
-      'stat.mid': mid,
-      'stat.mlp_in': n2,
-      'stat.mlp_act': act,
-    };
-    for (const [name, v] of Object.entries(values)) stat(name, sequenceMeanAbs(g, v, b));
+  if (rows) {
+    rows('resid', x);
+    rows('attn_in', n1);
+    rows('attn_out', attn.rows);
+    rows('mid', mid);
+    rows('mlp_in', n2);
   }
   return out;
 }
@@ -168,22 +73,42 @@ export function embedGraph(c: LlamaConfig): Uint8Array {
 /** `stats`: activation statistics outputs; `probe`: attention probabilities and mean hidden states; `kv`: keys and values for decoding */
 export type LayerOutputs = 'hidden' | 'stats' | 'probe' | 'kv';
 
-export function layerGraph(c: LlamaConfig, outputs: LayerOutputs): Uint8Array {
+/** the weight inputs of a layer graph, by key */
+function weightInputs(g: Graph, c: LlamaConfig, kind: LayerKind): Record<string, string> {
+  return Object.fromEntries(layerInputs(c, kind).map((i) => [i.key, g.input(`w.${i.key}`, i.shape)]));
+}
+
+/** [B, kv heads, 1, positions, dim] of the cached keys and values */
+function kvDims(c: LlamaConfig, positions: string): { k: (string | number)[]; v: (string | number)[] } {
+  const kDim = c.headDim,
+    vDim = c.mla ? c.mla.v : c.headDim;
+  return { k: ['B', c.kvHeads, 1, positions, kDim], v: ['B', c.kvHeads, 1, positions, vDim] };
+}
+
+export function layerGraph(c: LlamaConfig, kind: LayerKind, outputs: LayerOutputs): Uint8Array {
   const g = new Graph('layer');
   const x = g.input('hidden', ['N', c.hidden]);
-  const w = Object.fromEntries(LAYER_WEIGHTS.map((k) => [k, g.input(`w.${k}`, layerWeightShape(c, k))])) as Record<LayerWeight, string>;
+  const w = weightInputs(g, c, kind);
   const b = batchInputs(g, c);
-  const kvDims = ['B', c.kvHeads, 1, 'T', c.headDim];
-  const out = addLayer(g, c, x, w, b, {
-    ...(outputs === 'stats' ? { stat: (name: string, v: string) => g.output(v, name, ['B', statWidth(c, name)]) } : {}),
+  const stats = new Map(layerStats(c, kind).map((s) => [s.key, s]));
+  const dims = kvDims(c, 'T');
+  const out = addLayer(g, c, kind, x, w, b, {
+    ...(outputs === 'stats'
+      ? {
+          stat: (key: string, v: string) => {
+            const s = stats.get(key);
+            if (s) g.output(v, `stat.${key}`, s.perExpert ? ['B', c.moe!.experts, s.width] : ['B', s.width]);
+          },
+        }
+      : {}),
     ...(outputs === 'probe'
       ? { probe: (name: string, v: string) => g.output(v, name, name === 'probe.hidden' ? ['B', c.hidden] : ['B', c.heads, 'T', 'T']) }
       : {}),
     ...(outputs === 'kv'
       ? {
           kv: (k: string, v: string) => {
-            g.output(k, 'present_k', kvDims);
-            g.output(v, 'present_v', kvDims);
+            g.output(k, 'present_k', dims.k);
+            g.output(v, 'present_v', dims.v);
           },
         }
       : {}),
@@ -194,31 +119,31 @@ export function layerGraph(c: LlamaConfig, outputs: LayerOutputs): Uint8Array {
 
 /**
  * One decoding step of a layer with a key/value cache: one new token per sequence (hidden
- * [B, hidden]) at its own position (cos/sin [B, 1, 1, 1, head dim]), attending to the cached
+ * [B, hidden]) at its own position (cos/sin [B, 1, 1, 1, rotary dim]), attending to the cached
  * positions and itself (bias [B, 1, 1, 1, P + 1]); outputs the grown cache.
  */
-export function decodeLayerGraph(c: LlamaConfig): Uint8Array {
+export function decodeLayerGraph(c: LlamaConfig, kind: LayerKind): Uint8Array {
   const g = new Graph('decode');
   const x = g.input('hidden', ['B', c.hidden]);
-  const w = Object.fromEntries(LAYER_WEIGHTS.map((k) => [k, g.input(`w.${k}`, layerWeightShape(c, k))])) as Record<LayerWeight, string>;
+  const w = weightInputs(g, c, kind);
   const b: BatchValues = {
     bias: g.input('bias', ['B', 1, 1, 1, 'S']),
-    cos: g.input('cos', ['B', 1, 1, 1, c.headDim]),
-    sin: g.input('sin', ['B', 1, 1, 1, c.headDim]),
+    cos: g.input('cos', ['B', 1, 1, 1, c.ropeDim]),
+    sin: g.input('sin', ['B', 1, 1, 1, c.ropeDim]),
     shapeQ: g.input('shape_q', [5], 'int64'),
     shapeKv: g.input('shape_kv', [5], 'int64'),
     shapeBt: g.input('shape_bt', [3], 'int64'),
     shapeRows: g.input('shape_rows', [2], 'int64'),
     tokenWeight: g.input('token_weight', ['B', 1, 1]),
   };
-  const pastDims = ['B', c.kvHeads, 1, 'P', c.headDim],
-    presentDims = ['B', c.kvHeads, 1, 'S', c.headDim];
-  const past = { k: g.input('past_k', pastDims), v: g.input('past_v', pastDims) };
-  const out = addLayer(g, c, x, w, b, {
+  const pastDims = kvDims(c, 'P'),
+    presentDims = kvDims(c, 'S');
+  const past = { k: g.input('past_k', pastDims.k), v: g.input('past_v', pastDims.v) };
+  const out = addLayer(g, c, kind, x, w, b, {
     past,
     kv: (k, v) => {
-      g.output(k, 'present_k', presentDims);
-      g.output(v, 'present_v', presentDims);
+      g.output(k, 'present_k', presentDims.k);
+      g.output(v, 'present_v', presentDims.v);
     },
   });
   g.output(out, 'hidden_out', ['B', c.hidden]);
@@ -240,30 +165,4 @@ export function headGraph(c: LlamaConfig, stats: boolean): Uint8Array {
   }
   g.output(linear(g, g.op('Gather', [normed, rows], { axis: { i: 0 } }), head), 'logits', ['R', c.vocabSize]);
   return g.encode();
-}
-
-export function layerWeightShape(c: LlamaConfig, k: LayerWeight): number[] {
-  const qWidth = c.heads * c.headDim,
-    kvWidth = c.kvHeads * c.headDim;
-  switch (k) {
-    case 'ln1':
-    case 'ln2':
-      return [c.hidden];
-    case 'q':
-      return [qWidth, c.hidden];
-    case 'k':
-    case 'v':
-      return [kvWidth, c.hidden];
-    case 'o':
-      return [c.hidden, qWidth];
-    case 'gate':
-    case 'up':
-      return [c.intermediate, c.hidden];
-    case 'down':
-      return [c.hidden, c.intermediate];
-  }
-}
-
-function statWidth(c: LlamaConfig, name: string): number {
-  return name === 'stat.attn_out' ? c.heads * c.headDim : name === 'stat.mlp_act' ? c.intermediate : c.hidden;
 }

@@ -7,19 +7,8 @@ import type { Batch } from './batch.js';
 import { Graph } from './graph.js';
 import { ModelError } from './errors.js';
 import { type LlamaConfig, llamaConfig } from './llama-config.js';
-import {
-  HEAD_STATS,
-  LAYER_STATS,
-  LAYER_TENSORS,
-  LAYER_WEIGHTS,
-  type LayerOutputs,
-  type LayerWeight,
-  decodeLayerGraph,
-  embedGraph,
-  headGraph,
-  layerGraph,
-  layerWeightShape,
-} from './llama-graphs.js';
+import { type LayerKind, layerInputs, layerKind, layerStats } from './layer-spec.js';
+import { HEAD_STATS, type LayerOutputs, decodeLayerGraph, embedGraph, headGraph, layerGraph } from './llama-graphs.js';
 import { WeightReader } from './weights.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -33,7 +22,11 @@ export interface RuntimeOptions {
   threads?: number;
 }
 
-export type LayerTensors = Record<LayerWeight, Tensor>;
+/** a layer's weights: its kind and the graph inputs by key (experts stacked) */
+export interface LayerTensors {
+  kind: LayerKind;
+  inputs: Record<string, Tensor>;
+}
 export interface HeadTensors {
   norm: Tensor;
   lmHead: Tensor;
@@ -62,10 +55,10 @@ export interface LayerProbe {
   hidden: Float32Array;
 }
 
-/** per-sequence statistics of one stage: tensor name -> [B, channels] row-major */
+/** per-sequence statistics of one stage: tensor name (within the layer) -> [B, channels] row-major */
 export type StageStats = Map<string, Float32Array>;
 
-type Stage = 'embed' | 'layer' | 'layer-stats' | 'layer-probe' | 'layer-kv' | 'decode' | 'head' | 'head-stats';
+type Stage = 'embed' | `layer-${LayerKind}-${LayerOutputs}` | `decode-${LayerKind}` | 'head' | 'head-stats';
 
 export class LlamaRuntime {
   private readonly sessions = new Map<Stage, Promise<InferenceSession>>();
@@ -95,13 +88,14 @@ export class LlamaRuntime {
     let s = this.sessions.get(stage);
     if (!s) {
       const c = this.config;
+      const [what, kind, outputs] = stage.split('-') as [string, LayerKind, LayerOutputs];
       const model =
         stage === 'embed'
           ? embedGraph(c)
-          : stage === 'decode'
-            ? decodeLayerGraph(c)
-            : stage.startsWith('layer')
-              ? layerGraph(c, stage === 'layer' ? 'hidden' : (stage.slice(6) as LayerOutputs))
+          : what === 'decode'
+            ? decodeLayerGraph(c, kind)
+            : what === 'layer'
+              ? layerGraph(c, kind, outputs)
               : headGraph(c, stage === 'head-stats');
       const device = this.opts.device ?? 'cpu';
       s = createSession(model, device, this.threads);
@@ -110,13 +104,18 @@ export class LlamaRuntime {
     return s;
   }
 
+  /** a layer's weights as float32 graph inputs; the experts of a MoE layer stacked [experts, rows, cols] */
   async loadLayer(i: number): Promise<LayerTensors> {
-    const out = {} as LayerTensors;
-    for (const k of LAYER_WEIGHTS) {
-      const shape = layerWeightShape(this.config, k);
-      out[k] = new Tensor('float32', await this.weights.read(`model.layers.${i}.${LAYER_TENSORS[k]}`, shape), shape);
+    const kind = layerKind(this.config, i);
+    const inputs: Record<string, Tensor> = {};
+    for (const w of layerInputs(this.config, kind)) {
+      const one = w.tensors.length === 1 ? w.shape : w.shape.slice(1);
+      const size = one.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size * w.tensors.length);
+      for (const [e, name] of w.tensors.entries()) data.set(await this.weights.read(`model.layers.${i}.${name}`, one), e * size);
+      inputs[w.key] = new Tensor('float32', data, w.shape);
     }
-    return out;
+    return { kind, inputs };
   }
 
   async loadEmbedding(): Promise<Tensor> {
@@ -147,12 +146,28 @@ export class LlamaRuntime {
     hidden: Float32Array,
     outputs: LayerOutputs,
   ): Promise<{ hidden: Float32Array; stats: StageStats; probe?: LayerProbe; kv?: KvCache }> {
-    const s = await this.session(outputs === 'hidden' ? 'layer' : `layer-${outputs}`);
+    const s = await this.session(`layer-${w.kind}-${outputs}`);
     const feeds: Record<string, Tensor> = { ...this.batchFeeds(batch), hidden: this.hidden(hidden) };
-    for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
+    for (const [k, t] of Object.entries(w.inputs)) feeds[`w.${k}`] = t;
     const r = await s.run(pick(feeds, s.inputNames));
     const out: StageStats = new Map();
-    if (outputs === 'stats') for (const [name, tensors] of Object.entries(LAYER_STATS)) for (const k of tensors) out.set(k, r[name]!.data as Float32Array);
+    if (outputs === 'stats') {
+      for (const stat of layerStats(this.config, w.kind)) {
+        const rows = r[`stat.${stat.key}`]!.data as Float32Array;
+        if (!stat.perExpert) {
+          for (const t of stat.tensors) out.set(t, rows);
+          continue;
+        }
+        // [B, experts, width] -> per expert [B, width]
+        const E = this.config.moe!.experts,
+          B = rows.length / (E * stat.width);
+        for (let e = 0; e < E; e++) {
+          const mine = new Float32Array(B * stat.width);
+          for (let q = 0; q < B; q++) mine.set(rows.subarray((q * E + e) * stat.width, (q * E + e + 1) * stat.width), q * stat.width);
+          for (const t of stat.tensors) out.set(t.replace('{e}', String(e)), mine);
+        }
+      }
+    }
     const probe = outputs === 'probe' ? { attention: r['probe.attention']!.data as Float32Array, hidden: r['probe.hidden']!.data as Float32Array } : undefined;
     return {
       hidden: r.hidden_out!.data as Float32Array,
@@ -164,7 +179,7 @@ export class LlamaRuntime {
 
   /** One decoding step of a layer: one token per sequence, attending to `past` (grown and returned). */
   async decode(w: LayerTensors, step: DecodeStep, hidden: Float32Array, past: KvCache): Promise<{ hidden: Float32Array; kv: KvCache }> {
-    const s = await this.session('decode');
+    const s = await this.session(`decode-${w.kind}`);
     const c = this.config,
       B = step.positions.length,
       S = step.bias.length / B;
@@ -174,15 +189,15 @@ export class LlamaRuntime {
       past_k: past.k,
       past_v: past.v,
       bias: new Tensor('float32', step.bias, [B, 1, 1, 1, S]),
-      cos: new Tensor('float32', step.cos, [B, 1, 1, 1, c.headDim]),
-      sin: new Tensor('float32', step.sin, [B, 1, 1, 1, c.headDim]),
+      cos: new Tensor('float32', step.cos, [B, 1, 1, 1, c.ropeDim]),
+      sin: new Tensor('float32', step.sin, [B, 1, 1, 1, c.ropeDim]),
       shape_q: i64([B, 1, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
       shape_kv: i64([B, 1, c.kvHeads, 1, c.headDim]),
       shape_bt: i64([B, 1, -1]),
       shape_rows: i64([B, -1]),
       token_weight: new Tensor('float32', new Float32Array(B).fill(1), [B, 1, 1]),
     };
-    for (const k of LAYER_WEIGHTS) feeds[`w.${k}`] = w[k];
+    for (const [k, t] of Object.entries(w.inputs)) feeds[`w.${k}`] = t;
     const r = await s.run(pick(feeds, s.inputNames));
     return { hidden: r.hidden_out!.data as Float32Array, kv: { k: r.present_k!, v: r.present_v! } };
   }
@@ -220,8 +235,8 @@ export class LlamaRuntime {
     const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
     return {
       bias: new Tensor('float32', b.bias, [B, 1, 1, T, T]),
-      cos: new Tensor('float32', b.cos, [T, c.headDim]),
-      sin: new Tensor('float32', b.sin, [T, c.headDim]),
+      cos: new Tensor('float32', b.cos, [T, c.ropeDim]),
+      sin: new Tensor('float32', b.sin, [T, c.ropeDim]),
       shape_q: i64([B, T, c.kvHeads, c.heads / c.kvHeads, c.headDim]),
       shape_kv: i64([B, T, c.kvHeads, 1, c.headDim]),
       shape_bt: i64([B, T, -1]),
