@@ -1,6 +1,7 @@
-// A worker's HTTP face against real processes: /healthz answers, /readyz is 200 while the worker
-// is connected to NATS and 503 while NATS is away (and 200 again when it is back), and /metrics
-// counts the tasks a merge ran on it.
+// The HTTP face of a worker and a coordinator against real processes: /healthz answers, /readyz
+// is 200 while the service is connected to NATS and 503 while NATS is away (and 200 again when it
+// is back); the worker's /metrics counts the tasks a merge ran on it, the coordinator's the live
+// workers and the jobs by state.
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from './support/cli.js';
@@ -11,27 +12,34 @@ import { tempDir } from './support/tmp.js';
 const dir = tempDir('health');
 let nats: NatsServer;
 let worker: Service;
+let coordinator: Service;
 let base: string;
+let coordBase: string;
+let grpcPort: number;
 
 beforeAll(async () => {
   nats = await startNats();
   worker = spawnService(['worker', '--nats', nats.url, '--threads', '1', '--no-fsync', '--http', '127.0.0.1:0']);
   const http = await worker.waitFor((l) => l.event === 'http');
   base = `http://127.0.0.1:${http.port}`;
+  coordinator = spawnService(['coordinator', '--nats', nats.url, '--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  coordBase = `http://127.0.0.1:${(await coordinator.waitFor((l) => l.event === 'http')).port}`;
+  grpcPort = (await coordinator.waitFor((l) => l.event === 'ready')).port as number;
 });
 
 afterAll(async () => {
   await worker.kill('SIGKILL');
+  await coordinator.kill('SIGKILL');
   await nats.stop();
 });
 
-const get = async (path: string) => {
-  const r = await fetch(`${base}${path}`);
+const get = async (path: string, at = base) => {
+  const r = await fetch(`${at}${path}`);
   return { status: r.status, text: await r.text() };
 };
 
-/** The value of a metric line (no labels) in Prometheus text. */
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+/** The value of a metric line in Prometheus text (`name` with its labels, as printed). */
+const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
 
 async function until(pred: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -67,13 +75,42 @@ describe('worker health and metrics', () => {
     expect(metric(after, 'tessera_worker_tasks_in_flight')).toBe(0);
     expect(metric(after, 'tessera_worker_ready')).toBe(1);
   });
+});
 
-  it('is not ready while NATS is away, and ready again when it is back', async () => {
+describe('coordinator health and metrics', () => {
+  it('answers /healthz, is ready, and counts the live workers', async () => {
+    expect(await get('/healthz', coordBase)).toEqual({ status: 200, text: 'ok\n' });
+    const r = await get('/readyz', coordBase);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text)).toMatchObject({ ready: true, connected: true, stopping: false });
+    const text = (await get('/metrics', coordBase)).text;
+    expect(metric(text, 'tessera_coordinator_workers{pool="cpu"}')).toBe(1);
+    expect(metric(text, 'tessera_coordinator_jobs{state="done"}')).toBe(0);
+    expect(metric(text, 'tessera_coordinator_ready')).toBe(1);
+  });
+
+  it('counts a job submitted over gRPC by its state once it is done', async () => {
+    const m = (k: number) => `synthetic://llama-tiny?model=${k}`;
+    const recipe = `${dir}/submitted.yaml`;
+    writeFileSync(recipe, `merge_method: linear\nmodels:\n  - {model: ${m(0)}, parameters: {weight: 1}}\n  - {model: ${m(1)}, parameters: {weight: 1}}\n`);
+    const r = await tessera(['submit', recipe, '-o', `${dir}/submitted-out`, '--server', `127.0.0.1:${grpcPort}`, '--watch']);
+    expect(r.code, r.stderr).toBe(0);
+    const text = (await get('/metrics', coordBase)).text;
+    expect(metric(text, 'tessera_coordinator_jobs{state="done"}')).toBe(1);
+    expect(metric(text, 'tessera_coordinator_jobs_ended_total{state="done"}')).toBe(1);
+    expect(text).not.toMatch(/^tessera_coordinator_job_bytes_done\{/m);
+  });
+});
+
+describe('when NATS goes away', () => {
+  it('worker and coordinator are not ready, and ready again when it is back', async () => {
     await nats.kill();
-    await until(async () => (await get('/readyz')).status === 503);
-    expect(JSON.parse((await get('/readyz')).text)).toMatchObject({ ready: false, connected: false });
-    expect((await get('/healthz')).status).toBe(200);
+    for (const at of [base, coordBase]) {
+      await until(async () => (await get('/readyz', at)).status === 503);
+      expect(JSON.parse((await get('/readyz', at)).text)).toMatchObject({ ready: false, connected: false });
+      expect((await get('/healthz', at)).status).toBe(200);
+    }
     await nats.restart();
-    await until(async () => (await get('/readyz')).status === 200);
+    for (const at of [base, coordBase]) await until(async () => (await get('/readyz', at)).status === 200);
   });
 });

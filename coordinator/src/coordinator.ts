@@ -21,6 +21,9 @@ export interface CoordinatorOptions extends NatsOptions {
 export interface RunningCoordinator {
   port: number;
   jobs: JobManager;
+  workers: WorkerRegistry;
+  /** for readiness: connected to NATS (not reconnecting), and not stopping */
+  state(): { connected: boolean; stopping: boolean };
   /** stops serving; jobs in flight are left to resume at the next start */
   stop(): Promise<void>;
 }
@@ -34,13 +37,25 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const workers = new WorkerRegistry(await openBucket(nc, WORKER_BUCKET));
   workers.startExpiry();
   const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency, opts.roots);
+  // the connection's state, for readiness: a reconnecting coordinator schedules nothing
+  let connected = true,
+    stopping = false;
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect') connected = false;
+      else if (st.type === 'reconnect') connected = true;
+    }
+  })();
   const { server, port } = await startGrpc(opts.grpc, { jobs, workers }, opts.services ?? []);
   log({ event: 'listening', port });
   await jobs.resumeAll();
   return {
     port,
     jobs,
+    workers,
+    state: () => ({ connected, stopping }),
     async stop() {
+      stopping = true;
       workers.stop();
       await new Promise<void>((r) => server.tryShutdown(() => r()));
       await nc.drain().catch(() => undefined);

@@ -11,6 +11,7 @@ import { UsageError } from '../exit.js';
 import { type Io, run } from '../run.js';
 import { serveStatus } from '../status-http.js';
 import { workerMetrics } from '../worker-metrics.js';
+import { coordinatorMetrics } from '../coordinator-metrics.js';
 import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 
 /** Resolves on SIGINT or SIGTERM. */
@@ -77,6 +78,7 @@ export function coordinatorCommand(program: Command, io: Io): void {
   )
     .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
     .option('--root <dir>', 'confine recipe models and outputs to this folder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--http <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) here (port 0: any free port, logged)')
     .option('--debug', 'print stack traces')
     .action(
       async (
@@ -84,6 +86,7 @@ export function coordinatorCommand(program: Command, io: Io): void {
           GrpcServerFlags & {
             concurrency: number;
             root: string[];
+            http?: string;
             debug?: boolean;
           },
       ) => {
@@ -97,18 +100,36 @@ export function coordinatorCommand(program: Command, io: Io): void {
             nc: remote.nc,
             ...(flags.root.length > 0 ? { checkPath: (path: string, what: string) => confineInput(flags.root, path, what) } : {}),
           });
+          let metrics: ReturnType<typeof coordinatorMetrics> | undefined;
           const c = await startCoordinator({
             services: [planner.service],
             ...natsConnection(flags),
             concurrency: flags.concurrency,
             roots: flags.root,
-            log: (l) => logger.info(l),
+            log: (l) => {
+              metrics?.observe(l);
+              logger.info(l);
+            },
             grpc: grpcOptionsOf(flags),
           });
+          let http: Awaited<ReturnType<typeof serveStatus>> | undefined;
+          if (flags.http) {
+            metrics = coordinatorMetrics(c);
+            http = await serveStatus(
+              flags.http,
+              () => {
+                const st = c.state();
+                return { ready: st.connected && !st.stopping, detail: st };
+              },
+              metrics.registry,
+            );
+            logger.info({ event: 'http', port: http.port });
+          }
           if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
           io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
           logger.info({ event: 'signal', signal: await terminated() });
           await c.stop();
+          http?.server.close();
           await planner.close();
           await remote.close();
         });
