@@ -1,7 +1,7 @@
 // The coordinator service: NATS topology, job store, worker registry, gRPC, and the resume of
 // unfinished jobs at start.
 import { jetstream } from '@nats-io/jetstream';
-import { JOB_BUCKET, type NatsOptions, WORKER_BUCKET, connectNats, ensureTopology, openBucket } from '@tessera/protocol';
+import { JOB_BUCKET, type NatsOptions, WORKER_BUCKET, connectNats, ensureTopology, openBucket, watchConnected } from '@tessera/protocol';
 import { type ExtraService, type GrpcOptions, startGrpc } from './grpc-server.js';
 import { JobStore } from './job-store.js';
 import { JobManager, type Log } from './jobs.js';
@@ -38,14 +38,8 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   workers.startExpiry();
   const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency, opts.roots);
   // the connection's state, for readiness: a reconnecting coordinator schedules nothing
-  let connected = true,
-    stopping = false;
-  void (async () => {
-    for await (const st of nc.status()) {
-      if (st.type === 'disconnect') connected = false;
-      else if (st.type === 'reconnect') connected = true;
-    }
-  })();
+  const link = watchConnected(nc);
+  let stopping = false;
   const { server, port } = await startGrpc(opts.grpc, { jobs, workers }, opts.services ?? []);
   log({ event: 'listening', port });
   await jobs.resumeAll();
@@ -53,7 +47,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     port,
     jobs,
     workers,
-    state: () => ({ connected, stopping }),
+    state: () => ({ connected: link.connected(), stopping }),
     async stop() {
       stopping = true;
       workers.stop();

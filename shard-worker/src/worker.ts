@@ -21,6 +21,7 @@ import {
   type TaskMessage,
   WORKER_BUCKET,
   connectNats,
+  watchConnected,
   decodeTask,
   encodeJson,
   ensureTopology,
@@ -71,13 +72,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const exec = new EmbeddedExecutor(opts.threads);
   let tasksDone = 0;
   // the connection's state, for readiness: a reconnecting worker takes no task
-  let connected = true;
-  const statusWatch = (async () => {
-    for await (const st of nc.status()) {
-      if (st.type === 'disconnect') connected = false;
-      else if (st.type === 'reconnect') connected = true;
-    }
-  })();
+  const link = watchConnected(nc);
   const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({
     id,
     host: hostname(),
@@ -188,7 +183,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await exec.close();
       await loop.catch(() => undefined);
       await nc.drain().catch(() => undefined);
-      await statusWatch.catch(() => undefined);
+      await link.done.catch(() => undefined);
       log({ event: 'stopped', tasksDone });
     })();
     return stopping;
@@ -198,7 +193,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     await (stopping ?? stop());
   })();
   log({ event: 'started', id, pool, device: opts.device ?? 'cpu', threads: opts.threads });
-  const state = (): WorkerState => ({ ready: connected && !stopping, connected, stopping: stopping !== undefined, inHand: inHand.size, tasksDone });
+  const state = (): WorkerState => ({
+    ready: link.connected() && !stopping,
+    connected: link.connected(),
+    stopping: stopping !== undefined,
+    inHand: inHand.size,
+    tasksDone,
+  });
   return { id, stop, done, state };
 }
 

@@ -18,6 +18,11 @@ export interface BlockScale {
 
 const SCALE_SUFFIX = '_scale_inv';
 
+/** The float32 block-scale tensor that goes with a block-scaled FP8 weight. */
+export function scaleTensorName(weight: string): string {
+  return `${weight}${SCALE_SUFFIX}`;
+}
+
 /** The checkpoint as its weights: scaled FP8 weights carry their block scales; anything else quantised is refused. */
 export function withBlockScales(c: Checkpoint): Checkpoint {
   const config = `${c.dir}/config.json`;

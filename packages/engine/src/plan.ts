@@ -3,7 +3,7 @@
 // tokenizer vocabularies) are read. The recipe's form gives drafts (plan-forms.ts), each draft
 // is located in its inputs (plan-tensor.ts), sliced (plan-slices.ts), and a changed vocabulary
 // adds re-indexed embeddings (plan-gathers.ts).
-import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput, withBlockScales } from '@tessera/checkpoint';
+import { type Checkpoint, type OutputLayout, type TensorLocation, openCheckpoint, planOutput, scaleTensorName, withBlockScales } from '@tessera/checkpoint';
 import type { AimParams, GatherTask, TensorScale } from '@tessera/protocol/task';
 import type { ModelSpec, Recipe } from '@tessera/recipe';
 import { type FloatDtype, type InputRounding, type Operator, type TensorContext, itemSize, mergedDtype, torchName } from '@tessera/tensor';
@@ -115,13 +115,12 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       numel,
       opts.seed ?? recipe.seed,
     );
-    const scaled = inputs.find((i) => i.loc.scale)?.loc.scale;
+    const scaled = inputs.find((i) => i.loc.scale);
     const requantise = recipe.outDtype === 'F8_E4M3' && scaled !== undefined;
     const wide = recipe.outDtype === 'F8_E4M3' ? undefined : recipe.outDtype;
     const outDtype = requantise ? 'F8_E4M3' : (wide ?? recipe.dtype ?? mergedDtype(inputs[0]!.loc.dtype as FloatDtype));
     const index = tensors.length;
     if (reindex) {
-      const scaled = inputs.find((i) => i.loc.scale);
       if (scaled) throw new MergeInputError(`${scaled.draft.where}: a block-scaled FP8 embedding cannot be re-indexed to another vocabulary`, d.name);
       inputs.forEach((i, k) =>
         gathers.push({
@@ -154,7 +153,7 @@ export async function planRecipe(recipe: Recipe, opts: PlanOptions = {}): Promis
       })),
       rounding: recipe.dtype,
       outDtype,
-      ...(requantise ? { outScale: { block: scaled.block, shape: scaled.shape } } : {}),
+      ...(requantise ? { outScale: { block: scaled.loc.scale!.block, shape: scaled.loc.scale!.shape } } : {}),
       inputBytes: inputs.reduce((s, i) => s + numel * itemSize(i.loc.dtype as FloatDtype), 0),
     });
   }
@@ -193,7 +192,7 @@ export function finishPlan(
   const layout = planOutput(
     tensors.flatMap((t) => [
       { name: t.name, dtype: t.outDtype, shape: t.shape },
-      ...(t.outScale ? [{ name: scaleName(t.name), dtype: 'F32' as const, shape: t.outScale.shape }] : []),
+      ...(t.outScale ? [{ name: scaleTensorName(t.name), dtype: 'F32' as const, shape: t.outScale.shape }] : []),
     ]),
     opts.shardBytes,
   );
@@ -201,7 +200,7 @@ export function finishPlan(
   const planned = tensors.map((t) => {
     const slices = planTensorSlices(t, opts);
     const w = where.get(t.name)!;
-    const outScale = t.outScale && { ...t.outScale, ...where.get(scaleName(t.name))! };
+    const outScale = t.outScale && { ...t.outScale, ...where.get(scaleTensorName(t.name))! };
     return { ...t, context: { ...t.context, slices }, outFile: w.file, outOffset: w.offset, ...(outScale ? { outScale } : {}) };
   });
   // a re-quantised checkpoint names the dtype of its unquantised tensors (its FP8 weights are in quantization_config)
@@ -221,9 +220,4 @@ export function finishPlan(
 function tokenizerDir(recipe: Recipe, fallback: string): string {
   const src = recipe.tokenizer.source;
   return src?.kind === 'model' ? src.model.path : fallback;
-}
-
-/** The block scales written with a re-quantised FP8 weight. */
-function scaleName(weight: string): string {
-  return `${weight}_scale_inv`;
 }

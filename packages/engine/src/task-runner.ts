@@ -44,21 +44,18 @@ export class TaskRunner {
     if (r.nonFinite > 0 || r.inputNonFinite > 0) return { kind: 'merge', ...r, bytesRead, bytesWritten: 0 };
     const dtype = mergedDtypeOf(task);
     const values = task.aim ? await aimBytes((uri) => this.source(uri), task.tensor, merged, dtype, task.elemStart, task.aim) : merged;
-    const parts = [{ offset: task.out.offset, bytes: values }];
-    if (task.out.scale) {
-      const f32 = new Float32Array(values.buffer, values.byteOffset, values.byteLength / 4);
-      const q = quantizeBlocks(f32, task.out.scale.cols, task.out.scale.block);
-      parts[0] = { offset: task.out.offset, bytes: q.bytes };
-      parts.push({ offset: task.out.scale.offset, bytes: new Uint8Array(q.scales.buffer) });
-    }
-    const bytesWritten = parts.reduce((s, p) => s + p.bytes.byteLength, 0);
+    const scale = task.out.scale;
+    const q = scale && quantizeBlocks(new Float32Array(values.buffer, values.byteOffset, values.byteLength / 4), scale.cols, scale.block);
+    const bytes = q ? q.bytes : values;
+    const scaleBytes = q && new Uint8Array(q.scales.buffer);
+    const bytesWritten = bytes.byteLength + (scaleBytes?.byteLength ?? 0);
     if (isNullSink(task.out.uri)) {
-      const digest = createHash('sha256');
-      for (const p of parts) digest.update(p.bytes);
+      const digest = createHash('sha256').update(bytes);
+      if (scaleBytes) digest.update(scaleBytes);
       return { kind: 'merge', ...r, bytesRead, bytesWritten, digest: digest.digest('hex') };
     }
-    await writeAt(task.out.uri, parts[0]!.offset, parts[0]!.bytes);
-    if (parts[1]) await writeAt(task.out.scale!.uri, parts[1].offset, parts[1].bytes);
+    await writeAt(task.out.uri, task.out.offset, bytes);
+    if (scale && scaleBytes) await writeAt(scale.uri, scale.offset, scaleBytes);
     return { kind: 'merge', ...r, bytesRead, bytesWritten };
   }
 

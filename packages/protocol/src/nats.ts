@@ -36,6 +36,21 @@ export interface NatsOptions {
   name?: string;
 }
 
+/**
+ * Follows a connection's state for readiness: `connected()` is false from a disconnect until the
+ * reconnect; `done` settles when the connection closes.
+ */
+export function watchConnected(nc: NatsConnection): { connected: () => boolean; done: Promise<void> } {
+  let connected = true;
+  const done = (async () => {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect') connected = false;
+      else if (st.type === 'reconnect') connected = true;
+    }
+  })();
+  return { connected: () => connected, done };
+}
+
 export async function connectNats(o: NatsOptions): Promise<NatsConnection> {
   const tls =
     o.tlsCa || o.tlsCert
