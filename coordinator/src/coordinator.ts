@@ -1,7 +1,19 @@
 // The coordinator service: NATS topology, job store, worker registry, gRPC, and the resume of
 // unfinished jobs at start.
 import { jetstream } from '@nats-io/jetstream';
-import { JOB_BUCKET, type NatsOptions, WORKER_BUCKET, connectNats, ensureTopology, openBucket, watchConnected } from '@tessera/protocol';
+import {
+  JOB_BUCKET,
+  type NatsOptions,
+  POOLS,
+  type Pool,
+  TASK_STREAM,
+  WORKER_BUCKET,
+  poolConsumer,
+  connectNats,
+  ensureTopology,
+  openBucket,
+  watchConnected,
+} from '@tessera/protocol';
 import { type ExtraService, type GrpcOptions, startGrpc } from './grpc-server.js';
 import { JobStore } from './job-store.js';
 import { JobManager, type Log } from './jobs.js';
@@ -24,8 +36,13 @@ export interface RunningCoordinator {
   workers: WorkerRegistry;
   /** for readiness: connected to NATS (not reconnecting), and not stopping */
   state(): { connected: boolean; stopping: boolean };
-  /** stops serving; jobs in flight are left to resume at the next start */
-  stop(): Promise<void>;
+  /**
+   * Stops taking calls (those in progress get `graceMs`, then are cut); running jobs stop where
+   * they are, left to resume at the next start.
+   */
+  stop(graceMs?: number): Promise<void>;
+  /** work waiting in each pool's queue: tasks not yet delivered plus delivered but not acknowledged */
+  backlog(): Promise<Record<Pool, number>>;
 }
 
 export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
@@ -48,10 +65,22 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     jobs,
     workers,
     state: () => ({ connected: link.connected(), stopping }),
-    async stop() {
+    async backlog() {
+      const out = {} as Record<Pool, number>;
+      for (const pool of POOLS) {
+        const info = await jsm.consumers.info(TASK_STREAM, poolConsumer(pool));
+        out[pool] = info.num_pending + info.num_ack_pending;
+      }
+      return out;
+    },
+    async stop(graceMs = 5000) {
       stopping = true;
       workers.stop();
+      // calls in progress (a --watch stream) get the grace period, then are cut
+      const cut = setTimeout(() => server.forceShutdown(), graceMs);
       await new Promise<void>((r) => server.tryShutdown(() => r()));
+      clearTimeout(cut);
+      jobs.detach();
       await nc.drain().catch(() => undefined);
     },
   };

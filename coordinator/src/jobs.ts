@@ -20,11 +20,14 @@ export type Log = (line: Record<string, unknown>) => void;
 interface Running {
   ctrl: AbortController;
   done: Promise<void>;
+  exec?: NatsExecutor;
 }
 
 export class JobManager {
   private readonly running = new Map<string, Running>();
   private readonly events = new EventEmitter();
+  /** the service is shutting down: jobs stay as they are in the store, for the next coordinator */
+  private detached = false;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -115,6 +118,12 @@ export class JobManager {
     return this.store.get(id);
   }
 
+  /** Events of every job (returns an unsubscribe function). */
+  watchAll(listener: (e: JobEventMsg) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
   /** Events of a job (listener returns an unsubscribe function). */
   watch(id: string, listener: (e: JobEventMsg) => void): () => void {
     const f = (e: JobEventMsg) => {
@@ -124,9 +133,13 @@ export class JobManager {
     return () => this.events.off('event', f);
   }
 
-  /** Waits for every running job (service shutdown). */
-  async stop(): Promise<void> {
-    await Promise.all([...this.running.values()].map((r) => r.done.catch(() => undefined)));
+  /**
+   * Service shutdown: every running job stops where it is, neither failed nor cleaned up, its
+   * record, finished tasks and partial output left for the next coordinator to resume.
+   */
+  detach(): void {
+    this.detached = true;
+    for (const r of this.running.values()) r.exec?.freeze();
   }
 
   private emit(job: JobRecord, type: string, extra: Partial<JobEventMsg> = {}): void {
@@ -148,12 +161,14 @@ export class JobManager {
   }
 
   private start(job: JobRecord): void {
-    const ctrl = new AbortController();
-    const done = this.run(job, ctrl).finally(() => this.running.delete(job.id));
-    this.running.set(job.id, { ctrl, done });
+    if (this.detached) return;
+    const r: Running = { ctrl: new AbortController(), done: Promise.resolve() };
+    this.running.set(job.id, r);
+    r.done = this.run(job, r).finally(() => this.running.delete(job.id));
   }
 
-  private async run(job: JobRecord, ctrl: AbortController): Promise<void> {
+  private async run(job: JobRecord, r: Running): Promise<void> {
+    const ctrl = r.ctrl;
     job.epoch++;
     job.state = 'running';
     job.error = '';
@@ -181,9 +196,12 @@ export class JobManager {
           this.emit(job, 'warning', { message: `task ${r.taskId} failed on ${r.worker} (attempt ${r.delivery}), retrying: ${r.outcome.error.message}` });
       },
     });
+    r.exec = exec;
+    if (this.detached) exec.freeze();
     const resume: ResumeHooks = {
       isDone: (scope, id) => done.get(scope)?.has(id) ?? false,
       markDone: async (scope, id) => {
+        if (this.detached) return new Promise<void>(() => undefined);
         const set = done.get(scope) ?? new Set<string>();
         set.add(id);
         done.set(scope, set);
@@ -240,21 +258,25 @@ export class JobManager {
         onEvent,
         ...mergeOptionsOf(o),
       });
+      if (this.detached) return;
       job.state = 'done';
       job.phase = 'done';
       await this.store.forget(job.id);
     } catch (e) {
+      if (this.detached) return;
       job.state = ctrl.signal.aborted || e instanceof CancelledError ? 'cancelled' : 'failed';
       job.error = job.state === 'cancelled' ? 'cancelled' : e instanceof Error ? e.message : String(e);
       this.log({ event: 'job-failed', job: job.id, state: job.state, error: job.error });
       await this.store.forget(job.id);
     } finally {
-      await this.store.markEnded(job.id, job.state).catch(() => undefined);
-      await this.jsm.streams.purge(TASK_STREAM, { filter: jobTasks(job.id) }).catch(() => undefined);
-      await exec.close(true);
-      await save(true);
-      this.emit(job, 'state', { message: job.error });
-      this.log({ event: 'job-end', job: job.id, state: job.state });
+      if (!this.detached) {
+        await this.store.markEnded(job.id, job.state).catch(() => undefined);
+        await this.jsm.streams.purge(TASK_STREAM, { filter: jobTasks(job.id) }).catch(() => undefined);
+        await exec.close(true);
+        await save(true);
+        this.emit(job, 'state', { message: job.error });
+        this.log({ event: 'job-end', job: job.id, state: job.state });
+      }
     }
   }
 }

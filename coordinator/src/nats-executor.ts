@@ -33,6 +33,7 @@ export class NatsExecutor implements Executor {
   private readonly early = new Map<string, ResultMessage>();
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
+  private frozen = false;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -59,6 +60,8 @@ export class NatsExecutor implements Executor {
           m.term();
           continue;
         }
+        // frozen: left in the stream for the next coordinator, which replays it
+        if (this.frozen) continue;
         await this.hooks.onResult?.(r);
         if (r.final) this.settle(r);
         m.ack();
@@ -97,7 +100,17 @@ export class NatsExecutor implements Executor {
     else p.resolve(r.outcome);
   }
 
+  /**
+   * The coordinator is shutting down with this job unfinished: no task settles any more, so the
+   * job neither completes nor fails here (nor cleans up); the next coordinator resumes it.
+   */
+  freeze(): void {
+    this.frozen = true;
+    this.pending.clear();
+  }
+
   run(task: Task, signal?: AbortSignal): Promise<TaskResult> {
+    if (this.frozen) return new Promise<TaskResult>(() => undefined);
     const known = this.early.get(task.id);
     if (known) {
       this.early.delete(task.id);

@@ -9,6 +9,8 @@ export interface WorkerEntry {
   threads: number;
   ts: number;
   tasksDone: number;
+  /** tasks held at the last heartbeat */
+  inHand?: number;
 }
 
 export class WorkerRegistry {

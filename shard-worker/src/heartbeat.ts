@@ -12,6 +12,8 @@ export interface WorkerInfo {
   /** ms since the epoch */
   ts: number;
   tasksDone: number;
+  /** tasks held now (its load) */
+  inHand: number;
 }
 
 export class Heartbeat {

@@ -45,7 +45,10 @@ export interface WorkerOptions extends NatsOptions {
 
 export interface RunningWorker {
   id: string;
-  /** stops pulling, lets the tasks in hand finish (or naks them after `graceMs`), deregisters */
+  /**
+   * Stops pulling, lets the tasks in hand finish within `graceMs`, then aborts and naks (for
+   * another worker) what is still running; naks what it had pulled but not started; deregisters.
+   */
   stop(graceMs?: number): Promise<void>;
   /** resolves when the worker has stopped */
   done: Promise<void>;
@@ -71,6 +74,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const js = jetstream(nc);
   const exec = new EmbeddedExecutor(opts.threads);
   let tasksDone = 0;
+  /** tasks held (running, or reporting their result) */
+  const inHand = new Set<Promise<void>>();
   // the connection's state, for readiness: a reconnecting worker takes no task
   const link = watchConnected(nc);
   const heartbeat = new Heartbeat(await openBucket(nc, WORKER_BUCKET), () => ({
@@ -81,6 +86,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     threads: opts.threads,
     ts: Date.now(),
     tasksDone,
+    inHand: inHand.size,
   }));
   await heartbeat.start();
 
@@ -100,7 +106,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const consumer = await js.consumers.get(TASK_STREAM, poolConsumer(pool));
   // pull little ahead: a dead worker's prefetched messages wait out ack_wait
   const messages = await consumer.consume({ max_messages: opts.threads * 4 });
-  const inHand = new Set<Promise<void>>();
+  let stopping: Promise<void> | undefined;
+  // past the grace period: tasks still running are aborted and handed back
+  let releasing = false;
   // messages held at once (running, or reporting their result): the threads plus a short pipeline
   const held = semaphore(opts.threads * 8);
 
@@ -141,6 +149,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       tasksDone++;
       log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, runMs: Math.round(runMs * 10) / 10, ms: Math.round(performance.now() - started) });
     } catch (e) {
+      if (ctrl.signal.aborted && releasing && !ended.has(msg.jobId)) {
+        m.nak();
+        log({ event: 'task-released', job: msg.jobId, task: msg.task.id, delivery });
+        return;
+      }
       if (ctrl.signal.aborted) {
         m.term();
         log({ event: 'task-dropped', job: msg.jobId, task: msg.task.id, why: 'job ended' });
@@ -163,6 +176,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const loop = (async () => {
     for await (const m of messages) {
       await held.acquire();
+      if (stopping) {
+        // pulled but not started: straight back to the stream for another worker
+        m.nak();
+        log({ event: 'task-returned', delivery: m.info.deliveryCount });
+        held.release();
+        continue;
+      }
       const p = handle(m).finally(() => {
         inHand.delete(p);
         held.release();
@@ -171,12 +191,23 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
   })();
 
-  let stopping: Promise<void> | undefined;
   const stop = (graceMs = 60_000) => {
     stopping ??= (async () => {
-      log({ event: 'stopping', inHand: inHand.size });
+      log({ event: 'stopping', inHand: inHand.size, graceMs });
       await messages.close().catch(() => undefined);
-      await Promise.race([Promise.all(inHand), new Promise((r) => setTimeout(r, graceMs))]);
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.all(inHand).then(() => true),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(false), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!finished) {
+        releasing = true;
+        for (const ctrls of running.values()) for (const c of ctrls) c.abort();
+        await Promise.all(inHand);
+      }
       await heartbeat.stop();
       endedWatch.stop();
       await watching.catch(() => undefined);

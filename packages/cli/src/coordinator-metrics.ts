@@ -1,6 +1,6 @@
 // The coordinator's Prometheus metrics: jobs by state and the progress of each running one (read
-// from the job store when scraped), live workers per pool (from the heartbeat bucket), jobs
-// ended (from its log events), and readiness.
+// from the job store when scraped), live workers per pool (from the heartbeat bucket), each
+// pool's queue backlog (from its consumer), jobs ended (from its log events), and readiness.
 import type { RunningCoordinator } from '@tessera/coordinator';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -49,6 +49,15 @@ export function coordinatorMetrics(c: RunningCoordinator): { registry: Registry;
       this.reset();
       const live = await c.workers.live();
       for (const pool of new Set(['cpu', ...live.map((w) => w.pool)])) this.set({ pool }, live.filter((w) => w.pool === pool).length);
+    },
+  });
+  new Gauge({
+    name: 'tessera_coordinator_queue_backlog',
+    help: "tasks waiting in a pool's queue: not yet delivered plus delivered and not yet acknowledged",
+    labelNames: ['pool'],
+    registers: [registry],
+    async collect() {
+      for (const [pool, n] of Object.entries(await c.backlog())) this.set({ pool }, n);
     },
   });
   new Gauge({

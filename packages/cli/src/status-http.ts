@@ -1,7 +1,8 @@
 // The HTTP face of a long-running service, for Kubernetes probes and Prometheus: /healthz (the
 // process answers), /readyz (200 when the service can take work, 503 with the reason when not)
-// and /metrics (prom-client's text format).
-import { type Server, createServer } from 'node:http';
+// and /metrics (prom-client's text format), plus the routes a service adds (the coordinator's
+// status page).
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { UsageError } from './exit.js';
@@ -12,12 +13,19 @@ export interface Readiness {
   detail: Record<string, unknown>;
 }
 
+export type Route = (req: IncomingMessage, res: ServerResponse) => void;
+
 /** `host:port` (port 0: any free port) → the listening server and its port. */
-export async function serveStatus(listen: string, readiness: () => Readiness, registry: Registry): Promise<{ server: Server; port: number }> {
+export async function serveStatus(
+  listen: string,
+  readiness: () => Readiness,
+  registry: Registry,
+  routes: Record<string, Route> = {},
+): Promise<{ server: Server; port: number }> {
   const m = /^(.+):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new UsageError(`--http must be HOST:PORT, got ${JSON.stringify(listen)}`);
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const reply = (code: number, type: string, body: string) => {
       res.writeHead(code, { 'content-type': type });
       res.end(body);
@@ -35,7 +43,9 @@ export async function serveStatus(listen: string, readiness: () => Readiness, re
       );
       return;
     }
-    reply(404, 'text/plain', 'not found: /healthz, /readyz, /metrics\n');
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route) return route(req, res);
+    reply(404, 'text/plain', `not found: ${['/healthz', '/readyz', '/metrics', ...Object.keys(routes)].join(', ')}\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -19,3 +19,4 @@ export { fileBanditStore, plannerHandlers, type BanditStore, type PlannerContext
 export { DEFAULT_PROBES, functionalSignals, kl, linearCka, cosine, probeSignals, type FunctionalSignals, type Quantiles } from './functional.js';
 export { objectiveWeights } from './objective.js';
 export { compareMultiWay, type MultiWay, type MultiWayRow } from './compare.js';
+export { predictionsComment, readPredictions, type PlannedStep } from './predictions-comment.js';

@@ -10,6 +10,7 @@
 // combination of the experts'), approximated by the task arithmetic of the same λ for the other
 // operators. Several first pairs are grown this way and the plan worth most wins. The plan is a
 // multi-document recipe, one document per step.
+import { predictionsComment } from './predictions-comment.js';
 import type { Executor } from '@tessera/engine';
 import { ModelError } from '@tessera/model/errors';
 import { CANDIDATES, mergeCoefficients } from './candidates.js';
@@ -184,6 +185,8 @@ export async function planMany(
   // the last step is the final document (no name)
   docs[docs.length - 1] = docs[docs.length - 1]!.replace(/^name: .*\n/, '');
   const short = (m: string) => m.split('/').pop();
-  const header = `# planned by tessera: ${short(steps[0]!.from)}, ${steps.map((s) => `${s.candidate} + ${short(s.add)}`).join(', ')} (predicted share kept ${(retained / total).toFixed(3)})\n`;
+  const header = `# planned by tessera: ${short(steps[0]!.from)}, ${steps.map((s) => `${s.candidate} + ${short(s.add)}`).join(', ')} (predicted share kept ${(retained / total).toFixed(3)})\n${predictionsComment(
+    steps.map((s) => ({ step: `${short(s.from)} + ${short(s.add)}`, chosen: s.candidate, candidates: [...s.predictions].sort((x, y) => y.score - x.score) })),
+  )}`;
   return { base, models, used: used.map((i) => models[i]!), steps, objective: retained / total, recipe: header + docs.join('---\n') };
 }

@@ -1,6 +1,7 @@
 // Planning a merge of two experts: their structural signals, the predicted normalised score of
 // every candidate, and the recipe of the best one (keeping one expert is a one-model passthrough
 // recipe, runnable by tessera merge as it is).
+import { predictionsComment } from './predictions-comment.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,8 @@ export async function planPair(
   const c = CANDIDATES.find((x) => x.name === best.candidate)!;
   const kept = c.keep === 0 ? a : b;
   const recipe = c.recipe ? c.recipe(base, [a, b]) : `merge_method: passthrough\nmodels:\n  - model: ${JSON.stringify(kept)}\n`;
-  const header = `# planned by tessera: ${best.candidate} (predicted normalised score ${best.score.toFixed(3)})\n# ${predictions.map((p) => `${p.candidate} ${p.score.toFixed(3)}`).join(', ')}\n`;
+  const header =
+    `# planned by tessera: ${best.candidate} (predicted normalised score ${best.score.toFixed(3)})\n# ${predictions.map((p) => `${p.candidate} ${p.score.toFixed(3)}`).join(', ')}\n` +
+    predictionsComment([{ step: `${a.split('/').pop()} + ${b.split('/').pop()}`, chosen: best.candidate, candidates: predictions }]);
   return { base, models: [a, b], candidate: best.candidate, score: best.score, predictions, features, recipe: header + recipe };
 }

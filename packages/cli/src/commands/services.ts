@@ -6,10 +6,12 @@ import { startWorker } from '@tessera/shard-worker';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
-import { deviceOption, positiveInt } from '../options.js';
+import { deviceOption, nonNegativeInt, positiveInt } from '../options.js';
 import { UsageError } from '../exit.js';
 import { type Io, run } from '../run.js';
+import { StatusFeed } from '../status-feed.js';
 import { serveStatus } from '../status-http.js';
+import { statusRoutes } from '../status-page.js';
 import { workerMetrics } from '../worker-metrics.js';
 import { coordinatorMetrics } from '../coordinator-metrics.js';
 import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
@@ -28,45 +30,55 @@ export function workerCommand(program: Command, io: Io): void {
     .option('--pool <pool>', 'worker pool (cpu or gpu; default gpu with --device cuda)')
     .option('--device <device>', "where model tasks run: cpu, or cuda (onnxruntime's CUDA provider)", deviceOption, 'cpu')
     .option('--no-fsync', 'do not flush outputs before acknowledging tasks')
+    .option(
+      '--grace-seconds <s>',
+      'on SIGTERM: time to finish the tasks in hand before handing them back (keep under the pod grace period)',
+      nonNegativeInt,
+      60,
+    )
     .option('--http <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) here (port 0: any free port, logged)')
     .option('--debug', 'print stack traces')
-    .action(async (flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; http?: string; debug?: boolean }) => {
-      const logger = pino({ base: { service: 'tessera-worker' } });
-      io.exitCode = await run(io, flags, async () => {
-        const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
-        if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
-        if (flags.device === 'cuda') await (await import('@tessera/model')).checkCuda();
-        let metrics: ReturnType<typeof workerMetrics> | undefined;
-        const w = await startWorker({
-          ...natsConnection(flags),
-          threads: flags.threads,
-          pool,
-          device: flags.device,
-          fsync: flags.fsync,
-          log: (l) => {
-            metrics?.observe(l);
-            logger.info(l);
-          },
-        });
-        let http: Awaited<ReturnType<typeof serveStatus>> | undefined;
-        if (flags.http) {
-          metrics = workerMetrics(w.state);
-          http = await serveStatus(
-            flags.http,
-            () => {
-              const st = w.state();
-              return { ready: st.ready, detail: { connected: st.connected, stopping: st.stopping, inHand: st.inHand } };
+    .action(
+      async (
+        flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; graceSeconds: number; http?: string; debug?: boolean },
+      ) => {
+        const logger = pino({ base: { service: 'tessera-worker' } });
+        io.exitCode = await run(io, flags, async () => {
+          const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
+          if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
+          if (flags.device === 'cuda') await (await import('@tessera/model')).checkCuda();
+          let metrics: ReturnType<typeof workerMetrics> | undefined;
+          const w = await startWorker({
+            ...natsConnection(flags),
+            threads: flags.threads,
+            pool,
+            device: flags.device,
+            fsync: flags.fsync,
+            log: (l) => {
+              metrics?.observe(l);
+              logger.info(l);
             },
-            metrics.registry,
-          );
-          logger.info({ event: 'http', port: http.port });
-        }
-        const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
-        logger.info({ event: 'signal', signal });
-        await w.stop();
-        http?.server.close();
-      });
-    });
+          });
+          let http: Awaited<ReturnType<typeof serveStatus>> | undefined;
+          if (flags.http) {
+            metrics = workerMetrics(w.state);
+            http = await serveStatus(
+              flags.http,
+              () => {
+                const st = w.state();
+                return { ready: st.ready, detail: { connected: st.connected, stopping: st.stopping, inHand: st.inHand } };
+              },
+              metrics.registry,
+            );
+            logger.info({ event: 'http', port: http.port });
+          }
+          const signal = await Promise.race([terminated(), w.done.then(() => 'done')]);
+          logger.info({ event: 'signal', signal });
+          await w.stop(flags.graceSeconds * 1000);
+          http?.server.close();
+        });
+      },
+    );
 }
 
 export function coordinatorCommand(program: Command, io: Io): void {
@@ -78,7 +90,10 @@ export function coordinatorCommand(program: Command, io: Io): void {
   )
     .option('--concurrency <n>', 'tasks in flight per job', positiveInt, 64)
     .option('--root <dir>', 'confine recipe models and outputs to this folder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--http <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) here (port 0: any free port, logged)')
+    .option(
+      '--http <host:port>',
+      'serve /healthz, /readyz, /metrics (Prometheus) and the status page (/, /status, /events; behind the token) here (port 0: any free port, logged)',
+    )
     .option('--debug', 'print stack traces')
     .action(
       async (
@@ -113,8 +128,11 @@ export function coordinatorCommand(program: Command, io: Io): void {
             grpc: grpcOptionsOf(flags),
           });
           let http: Awaited<ReturnType<typeof serveStatus>> | undefined;
+          let feed: StatusFeed | undefined;
           if (flags.http) {
             metrics = coordinatorMetrics(c);
+            feed = new StatusFeed(c);
+            feed.start();
             http = await serveStatus(
               flags.http,
               () => {
@@ -122,13 +140,16 @@ export function coordinatorCommand(program: Command, io: Io): void {
                 return { ready: st.connected && !st.stopping, detail: st };
               },
               metrics.registry,
+              statusRoutes(feed, token),
             );
             logger.info({ event: 'http', port: http.port });
           }
           if (!token) logger.warn({ event: 'no-token', message: 'gRPC calls are not authenticated (set --token or TESSERA_TOKEN)' });
           io.stdout.write(`${JSON.stringify({ event: 'ready', port: c.port })}\n`);
           logger.info({ event: 'signal', signal: await terminated() });
+          feed?.stop();
           await c.stop();
+          http?.server.closeAllConnections();
           http?.server.close();
           await planner.close();
           await remote.close();
