@@ -38,10 +38,13 @@ function client(port: number, token?: string) {
 const pair = { base: join(ZOO, 'base'), models: [join(ZOO, 'add'), join(ZOO, 'rev')] };
 
 describe('PlannerService', () => {
-  it('tessera planner serve: plans, lists candidates, learns reported outcomes (state in a file), refuses bad calls', async () => {
-    const svc = spawnService(['planner', 'serve', '--grpc', '127.0.0.1:0', '--token', 'sesame', '--bandit', join(dir, 'bandit.json'), '--workers', '1'], {
-      env: { TESSERA_CACHE_DIR: join(dir, 'cache-serve') },
-    });
+  it('tessera planner serve: plans, lists candidates, learns reported outcomes (state in a file), refuses bad calls; health and metrics over HTTP', async () => {
+    const svc = spawnService(
+      ['planner', 'serve', '--grpc', '127.0.0.1:0', '--token', 'sesame', '--bandit', join(dir, 'bandit.json'), '--workers', '1', '--http', '127.0.0.1:0'],
+      {
+        env: { TESSERA_CACHE_DIR: join(dir, 'cache-serve') },
+      },
+    );
     services.push(svc);
     const port = (await svc.waitFor((l) => l.event === 'ready')).port as number;
     const c = client(port, 'sesame');
@@ -70,6 +73,16 @@ describe('PlannerService', () => {
     expect(await new Promise<string>((res, rej) => h.Check({ service: 'tessera.v1.PlannerService' }, (e, r) => (e ? rej(e) : res(r.status))))).toBe('SERVING');
     h.close();
     c.close();
+    // over HTTP: alive, ready (no NATS to wait for), and every call counted by method and outcome
+    const http = `http://127.0.0.1:${(await svc.waitFor((l) => l.event === 'http')).port as number}`;
+    expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${http}/readyz`)).json()).toEqual({ ready: true, connected: true, stopping: false });
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toMatch(/^tessera_planner_calls_total\{method="ListCandidates",outcome="ok"\} 1$/m);
+    expect(metrics).toMatch(/^tessera_planner_calls_total\{method="Plan",outcome="ok"\} 2$/m);
+    expect(metrics).toMatch(/^tessera_planner_calls_total\{method="Plan",outcome="error"\} 1$/m);
+    expect(metrics).toMatch(/^tessera_planner_calls_total\{method="ReportOutcome",outcome="ok"\} 2$/m);
+    expect(metrics).toMatch(/^tessera_planner_call_seconds_count\{method="Plan"\} 3$/m);
   });
 
   it('the coordinator serves it too: signals computed on the workers, outcomes kept in JetStream KV', async () => {

@@ -1,5 +1,6 @@
 // `tessera planner signals`: the structural similarity signals of experts against their base,
 // computed as stats tasks over slices (threads here, or NATS workers with --nats).
+import { watchConnected } from '@tessera/protocol';
 import { EmbeddedExecutor } from '@tessera/engine';
 import {
   type Evaluation,
@@ -30,6 +31,8 @@ import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js'
 import { positiveInt } from '../options.js';
 import { commandExecutor, remoteExecutor } from '../remote-executor.js';
 import { type Io, run } from '../run.js';
+import { plannerMetrics } from '../planner-metrics.js';
+import { serveStatus } from '../status-http.js';
 import { type GrpcServerFlags, grpcOptionsOf, grpcServerOptions } from '../grpc-server-options.js';
 import { startGrpc } from '@tessera/coordinator';
 import { plannerService } from '../planner-service.js';
@@ -121,6 +124,7 @@ export function plannerCommand(program: Command, io: Io): void {
     .option('--predictor <file>', 'ONNX predictor (default: the one of k-way plans trained on the public zoo)')
     .option('--bandit <file>', 'bandit state file (without --nats; with it, the JetStream KV bucket tessera-planner)', 'tessera-bandit.json')
     .option('-w, --workers <n>', 'worker threads for signals (without --nats)', positiveInt)
+    .option('--http <host:port>', 'serve /healthz, /readyz and /metrics (Prometheus) here (port 0: any free port, logged)')
     .option('--debug', 'print stack traces')
     .action(
       async (
@@ -129,6 +133,7 @@ export function plannerCommand(program: Command, io: Io): void {
             predictor?: string;
             bandit: string;
             workers?: number;
+            http?: string;
             debug?: boolean;
           },
       ) => {
@@ -140,10 +145,27 @@ export function plannerCommand(program: Command, io: Io): void {
             ...(flags.predictor ? { predictor: flags.predictor } : {}),
             ...(remote ? { nc: remote.nc } : { banditFile: flags.bandit }),
           });
-          const { server, port } = await startGrpc(grpcOptionsOf(flags), undefined, [planner.service]);
+          const metrics = plannerMetrics();
+          const { server, port } = await startGrpc(grpcOptionsOf(flags), undefined, [metrics.instrument(planner.service)]);
+          // readiness: serving, and (with NATS) connected, for the signal passes on the workers
+          const link = remote ? watchConnected(remote.nc) : undefined;
+          let stopping = false;
+          const http = flags.http
+            ? await serveStatus(
+                flags.http,
+                () => {
+                  const connected = link?.connected() ?? true;
+                  return { ready: connected && !stopping, detail: { connected, stopping } };
+                },
+                metrics.registry,
+              )
+            : undefined;
+          if (http) io.stdout.write(`${JSON.stringify({ event: 'http', port: http.port })}\n`);
           io.stdout.write(`${JSON.stringify({ event: 'ready', port })}\n`);
           await new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }));
+          stopping = true;
           await new Promise<void>((res) => server.tryShutdown(() => res()));
+          http?.server.close();
           await planner.close();
           await (remote ? remote.close() : local!.close());
         });
