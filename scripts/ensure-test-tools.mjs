@@ -30,7 +30,7 @@ if (missing.length > 0) {
   }
   if (missing.length > 0) {
     console.error(
-      `npm test needs ${missing.map((t) => t.command).join(', ')} on the PATH: install them (Debian/Ubuntu: sudo apt-get install ${missing.map((t) => t.pkg).join(' ')}) and run npm test again`,
+      `npm test needs ${missing.map((t) => t.command).join(', ')} on the PATH: install ${missing.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: sudo apt-get install ${missing.map((t) => t.pkg).join(' ')}) and run npm test again`,
     );
     process.exit(1);
   }

@@ -71,7 +71,11 @@ describe('worker health and metrics', () => {
     const after = (await get('/metrics')).text;
     expect(after).toMatch(/^# TYPE tessera_worker_task_seconds histogram$/m);
     expect(metric(after, 'tessera_worker_tasks_done_total')).toBe(tasks);
-    expect(metric(after, 'tessera_worker_task_seconds_count')).toBe(tasks);
+    expect(metric(after, 'tessera_worker_task_seconds_count{phase="merge"}')).toBe(tasks);
+    // base and one expert in, one model out, all in the same dtype: twice as many bytes read as written
+    const written = metric(after, 'tessera_worker_bytes_written_total');
+    expect(written).toBeGreaterThan(3e6);
+    expect(metric(after, 'tessera_worker_bytes_read_total')).toBe(2 * written);
     expect(metric(after, 'tessera_worker_tasks_in_flight')).toBe(0);
     expect(metric(after, 'tessera_worker_ready')).toBe(1);
   });

@@ -147,7 +147,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       // if the ack is lost (a server restart), the task comes back: rerunning it writes the same bytes
       m.ack();
       tasksDone++;
-      log({ event: 'task', job: msg.jobId, task: msg.task.id, delivery, runMs: Math.round(runMs * 10) / 10, ms: Math.round(performance.now() - started) });
+      log({
+        event: 'task',
+        job: msg.jobId,
+        task: msg.task.id,
+        phase: msg.task.kind,
+        delivery,
+        runMs: Math.round(runMs * 10) / 10,
+        ms: Math.round(performance.now() - started),
+        bytesRead: 'bytesRead' in result ? result.bytesRead : 0,
+        bytesWritten: 'bytesWritten' in result ? result.bytesWritten : 0,
+      });
     } catch (e) {
       if (ctrl.signal.aborted && releasing && !ended.has(msg.jobId)) {
         m.nak();

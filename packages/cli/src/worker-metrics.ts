@@ -14,9 +14,12 @@ export function workerMetrics(state: () => WorkerState): { registry: Registry; o
     registers: [registry],
   });
   const dropped = new Counter({ name: 'tessera_worker_tasks_dropped_total', help: 'tasks dropped because their job had ended', registers: [registry] });
+  const bytesRead = new Counter({ name: 'tessera_worker_bytes_read_total', help: 'input bytes read by finished tasks', registers: [registry] });
+  const bytesWritten = new Counter({ name: 'tessera_worker_bytes_written_total', help: 'output bytes written by finished tasks', registers: [registry] });
   const seconds = new Histogram({
     name: 'tessera_worker_task_seconds',
-    help: 'time a task ran on a thread',
+    help: 'time a task ran on a thread, by phase (merge, stats, gather, hash, activations, aim)',
+    labelNames: ['phase'],
     buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
@@ -41,7 +44,9 @@ export function workerMetrics(state: () => WorkerState): { registry: Registry; o
     observe(l) {
       if (l.event === 'task') {
         done.inc();
-        seconds.observe(Number(l.runMs) / 1000);
+        seconds.observe({ phase: String(l.phase) }, Number(l.runMs) / 1000);
+        bytesRead.inc(Number(l.bytesRead) || 0);
+        bytesWritten.inc(Number(l.bytesWritten) || 0);
         if (Number(l.delivery) > 1) redelivered.inc();
       } else if (l.event === 'task-failed') failed.inc({ final: String(l.final) });
       else if (l.event === 'task-dropped') dropped.inc();

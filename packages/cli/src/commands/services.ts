@@ -4,7 +4,7 @@ import { plannerService } from '../planner-service.js';
 import { remoteExecutor } from '../remote-executor.js';
 import { startWorker } from '@tessera/shard-worker';
 import type { Command } from 'commander';
-import { pino } from 'pino';
+import { serviceLogger } from '../service-log.js';
 import { natsConnection, natsOptions, type NatsFlags } from '../nats-options.js';
 import { deviceOption, nonNegativeInt, positiveInt } from '../options.js';
 import { UsageError } from '../exit.js';
@@ -42,7 +42,7 @@ export function workerCommand(program: Command, io: Io): void {
       async (
         flags: NatsFlags & { threads: number; pool?: string; device: 'cpu' | 'cuda'; fsync: boolean; graceSeconds: number; http?: string; debug?: boolean },
       ) => {
-        const logger = pino({ base: { service: 'tessera-worker' } });
+        const logger = serviceLogger('tessera-worker');
         io.exitCode = await run(io, flags, async () => {
           const pool = flags.pool ?? (flags.device === 'cuda' ? 'gpu' : 'cpu');
           if (pool !== 'cpu' && pool !== 'gpu') throw new UsageError(`--pool must be cpu or gpu, got ${pool}`);
@@ -105,7 +105,7 @@ export function coordinatorCommand(program: Command, io: Io): void {
             debug?: boolean;
           },
       ) => {
-        const logger = pino({ base: { service: 'tessera-coordinator' } });
+        const logger = serviceLogger('tessera-coordinator');
         io.exitCode = await run(io, flags, async () => {
           const token = flags.token ?? process.env.TESSERA_TOKEN;
           // the planner beside MergeService: its signals run on the workers, its bandit lives in KV
