@@ -38,7 +38,8 @@ async function coordinator(token = 'sesame', extra: string[] = []): Promise<{ sv
   return { svc, server: `127.0.0.1:${ready.port as number}` };
 }
 async function worker(cwd?: string, extraEnv: Record<string, string> = {}): Promise<Service> {
-  const w = spawnS(['worker', '--nats', nats.url, '--threads', '1'], cwd, extraEnv);
+  // outputs are not flushed before acks: these tests kill processes, not machines
+  const w = spawnS(['worker', '--nats', nats.url, '--threads', '1', '--no-fsync'], cwd, extraEnv);
   await w.waitFor((l) => l.event === 'started');
   return w;
 }
@@ -160,7 +161,8 @@ describe('distributed merges', () => {
   it('SIGTERM on a worker mid-job: it finishes what it holds and exits 0; the job completes on the other, none of its finished tasks rerun; metrics move', async () => {
     const { svc, server } = await coordinator('sesame', ['--http', '127.0.0.1:0']);
     const http = `http://127.0.0.1:${(await svc.waitFor((l) => l.event === 'http')).port as number}`;
-    const leaving = await worker();
+    const leaving = spawnS(['worker', '--nats', nats.url, '--threads', '1', '--no-fsync', '--grace-seconds', '10']);
+    await leaving.waitFor((l) => l.event === 'started');
     const staying = await worker();
     const out = join(root, 'out-sigterm-worker');
     const job = await submit(server, join(root, 'della.yaml'), out);
@@ -182,18 +184,10 @@ describe('distributed merges', () => {
     const signalled = Date.now();
     const code = await leaving.kill('SIGTERM');
     expect(code, leaving.stderr()).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(30_000);
+    // within the grace period, plus the bounded waits for aborted tasks and the NATS drain
+    expect(Date.now() - signalled).toBeLessThan(25_000);
     expect(leaving.lines.some((l) => l.event === 'stopped')).toBe(true);
-    const end = await waitJob(server, job, 40_000).catch(async (e) => {
-      console.log(
-        'DEBUG',
-        (await tessera(['status', job, '--server', server, '--token', 'sesame', '--json'])).stdout,
-        JSON.stringify(staying.lines.slice(-5)),
-        JSON.stringify(leaving.lines.filter((l) => l.event !== 'task')),
-        await (await fetch(`${http}/metrics`)).text().then((t) => t.split('\n').filter((x) => x.includes('backlog') || x.includes('job_'))),
-      );
-      throw e;
-    });
+    const end = await waitJob(server, job);
     ended = true;
     await scraping;
     expect(end.state).toBe('done');

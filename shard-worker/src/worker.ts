@@ -205,25 +205,18 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     stopping ??= (async () => {
       log({ event: 'stopping', inHand: inHand.size, graceMs });
       await messages.close().catch(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        Promise.all(inHand).then(() => true),
-        new Promise<boolean>((r) => {
-          timer = setTimeout(() => r(false), graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!finished) {
+      if (!(await within(Promise.all(inHand), graceMs))) {
         releasing = true;
         for (const ctrls of running.values()) for (const c of ctrls) c.abort();
-        await Promise.all(inHand);
+        // a task stuck past its abort (its result not yet published) comes back after ack_wait
+        if (!(await within(Promise.all(inHand), 5000))) log({ event: 'stop-abandoned', inHand: inHand.size });
       }
       await heartbeat.stop();
       endedWatch.stop();
       await watching.catch(() => undefined);
       await exec.close();
       await loop.catch(() => undefined);
-      await nc.drain().catch(() => undefined);
+      if (!(await within(nc.drain(), 5000))) await nc.close().catch(() => undefined);
       await link.done.catch(() => undefined);
       log({ event: 'stopped', tasksDone });
     })();
@@ -242,6 +235,22 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     tasksDone,
   });
   return { id, stop, done, state };
+}
+
+/** Whether `p` settles within `ms` (a rejection counts as settled). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return done;
 }
 
 function semaphore(n: number) {
