@@ -36,8 +36,8 @@ export class StatusFeed {
   private readonly listeners = new Set<(s: StatusSnapshot) => void>();
   private readonly throughput: StatusSnapshot['throughput'] = [];
   private readonly errors: StatusSnapshot['errors'] = [];
-  /** bytes done per job at the last sample */
-  private readonly seen = new Map<string, number>();
+  /** bytes done per job at the last sample (jobs no longer listed are dropped) */
+  private seen = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly unwatch: () => void;
 
@@ -90,10 +90,12 @@ export class StatusFeed {
     const [records, live, backlog] = await Promise.all([this.c.jobs.list(), this.c.workers.live(), this.c.backlog()]);
     // throughput: bytes merged since the last sample, over every job (a restarted job counts from 0)
     let bytes = 0;
+    const seen = new Map<string, number>();
     for (const j of records) {
       bytes += Math.max(0, j.bytesDone - (this.seen.get(j.id) ?? j.bytesDone));
-      this.seen.set(j.id, j.bytesDone);
+      seen.set(j.id, j.bytesDone);
     }
+    this.seen = seen;
     const prev = this.throughput[this.throughput.length - 1];
     this.throughput.push({ t: now, gbps: prev ? bytes / ((now - prev.t) / 1000) / 1e9 : 0 });
     if (this.throughput.length > POINTS) this.throughput.shift();
