@@ -11,6 +11,7 @@ import {
   poolConsumer,
   connectNats,
   ensureTopology,
+  keyLister,
   openBucket,
   watchConnected,
 } from '@tessera/protocol';
@@ -50,8 +51,8 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const nc = await connectNats({ ...opts, name: 'tessera-coordinator' });
   const jsm = await ensureTopology(nc);
   const js = jetstream(nc);
-  const store = new JobStore(await openBucket(nc, JOB_BUCKET));
-  const workers = new WorkerRegistry(await openBucket(nc, WORKER_BUCKET));
+  const store = new JobStore(await openBucket(nc, JOB_BUCKET), keyLister(jsm, JOB_BUCKET));
+  const workers = new WorkerRegistry(await openBucket(nc, WORKER_BUCKET), keyLister(jsm, WORKER_BUCKET));
   workers.startExpiry();
   const jobs = new JobManager(js, jsm, store, workers, log, opts.concurrency, opts.roots);
   // the connection's state, for readiness: a reconnecting coordinator schedules nothing

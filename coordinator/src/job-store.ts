@@ -2,7 +2,7 @@
 // and the tasks finished so far, so that a restarted coordinator resumes without redoing them.
 import type { KV } from '@nats-io/kv';
 import type { JobOptions } from '@tessera/engine';
-import { withRetry } from '@tessera/protocol';
+import { type KeyLister, withRetry } from '@tessera/protocol';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -30,7 +30,10 @@ const enc = new TextEncoder(),
   dec = new TextDecoder();
 
 export class JobStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly keys: KeyLister,
+  ) {}
 
   async put(job: JobRecord): Promise<void> {
     await withRetry(() => this.kv.put(`job.${job.id}`, enc.encode(JSON.stringify({ ...job, updatedAt: Date.now() }))));
@@ -43,7 +46,7 @@ export class JobStore {
 
   async list(): Promise<JobRecord[]> {
     const out: JobRecord[] = [];
-    for await (const key of await this.kv.keys('job.*')) {
+    for (const key of await this.keys('job.*')) {
       const j = await this.get(key.slice(4));
       if (j) out.push(j);
     }
@@ -53,7 +56,7 @@ export class JobStore {
   /** Finished tasks of a job, by scope (document), as stored. */
   async done(id: string): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
-    for await (const key of await this.kv.keys(`done.${id}.>`)) {
+    for (const key of await this.keys(`done.${id}.>`)) {
       const e = await this.kv.get(key);
       if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const { scope, tasks } = JSON.parse(dec.decode(e.value)) as { scope: string; tasks: string[] };
@@ -79,6 +82,6 @@ export class JobStore {
   }
 
   async forget(id: string): Promise<void> {
-    for await (const key of await this.kv.keys(`done.${id}.>`)) await this.kv.purge(key).catch(() => undefined);
+    for (const key of await this.keys(`done.${id}.>`)) await this.kv.purge(key).catch(() => undefined);
   }
 }

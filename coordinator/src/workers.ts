@@ -1,6 +1,6 @@
 // Live workers, from their heartbeats in KV; entries past the timeout are removed.
 import type { KV } from '@nats-io/kv';
-import { HEARTBEAT_TIMEOUT_MS } from '@tessera/protocol';
+import { HEARTBEAT_TIMEOUT_MS, type KeyLister } from '@tessera/protocol';
 
 export interface WorkerEntry {
   id: string;
@@ -15,12 +15,15 @@ export interface WorkerEntry {
 
 export class WorkerRegistry {
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly keys: KeyLister,
+  ) {}
 
   async live(): Promise<WorkerEntry[]> {
     const out: WorkerEntry[] = [];
     const now = Date.now();
-    for await (const key of await this.kv.keys()) {
+    for (const key of await this.keys()) {
       const e = await this.kv.get(key);
       if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const w = JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry;
@@ -38,7 +41,7 @@ export class WorkerRegistry {
 
   private async expire(): Promise<void> {
     const now = Date.now();
-    for await (const key of await this.kv.keys()) {
+    for (const key of await this.keys()) {
       const e = await this.kv.get(key);
       if (e?.operation !== 'PUT' || e.value.length === 0) continue;
       const w = JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry;

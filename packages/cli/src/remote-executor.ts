@@ -7,13 +7,13 @@ import { EmbeddedExecutor, type Executor } from '@tessera/engine';
 import { availableParallelism } from 'node:os';
 import { type NatsFlags, natsConnection } from './nats-options.js';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type NatsOptions, TASK_STREAM, WORKER_BUCKET, connectNats, ensureTopology, jobTasks, openBucket } from '@tessera/protocol';
+import { type NatsOptions, TASK_STREAM, WORKER_BUCKET, connectNats, ensureTopology, jobTasks, keyLister, openBucket } from '@tessera/protocol';
 
 export async function remoteExecutor(o: NatsOptions): Promise<{ executor: Executor; nc: NatsConnection; close(): Promise<void> }> {
   const nc = await connectNats({ ...o, name: 'tessera-merge' });
   const jsm = await ensureTopology(nc);
   const jobId = `m${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const poolOf = await modelTaskPool(new WorkerRegistry(await openBucket(nc, WORKER_BUCKET)));
+  const poolOf = await modelTaskPool(new WorkerRegistry(await openBucket(nc, WORKER_BUCKET), keyLister(jsm, WORKER_BUCKET)));
   const executor = new NatsExecutor(jetstream(nc), jsm, jobId, 1, 64, { poolOf });
   await executor.start();
   return {

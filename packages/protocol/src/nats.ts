@@ -143,3 +143,19 @@ export async function openBucket(nc: NatsConnection, name: typeof JOB_BUCKET | t
   // create() opens an existing bucket as it is (and creates a missing one)
   return kvm.create(name, { history: 1, storage: StorageType.File });
 }
+
+/** The keys of a bucket that match a filter (deleted ones included: their entries say so). */
+export type KeyLister = (filter?: string) => Promise<string[]>;
+
+/**
+ * Lists keys from the subjects of the bucket's stream, in one request. The client's KV.keys()
+ * ends only once no entry changes for a heartbeat, which never happens while a running job
+ * saves its progress several times a second.
+ */
+export function keyLister(jsm: JetStreamManager, bucket: typeof JOB_BUCKET | typeof WORKER_BUCKET): KeyLister {
+  const prefix = `$KV.${bucket}.`;
+  return async (filter = '>') => {
+    const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: prefix + filter });
+    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+  };
+}
