@@ -112,6 +112,28 @@ describe('outcome collection', () => {
     expect(after[0]).toBe(before[0]);
   });
 
+  it('adds included pairs once after the sampled ones, and takes several step samples, each among its own experts', () => {
+    const tasks = ['add', 'rev', 'sort', 'up', 'dup'];
+    const file = join(dir, 'include.yaml');
+    writeFileSync(
+      file,
+      `base: ${ZOO}base\neval: ${ZOO}eval\nexperts:\n${tasks.map((t) => `  - {name: ${t}, path: ${ZOO}${t}, task: ${t}}\n`).join('')}` +
+        'pairs: [[add, rev], [sort, up]]\ninclude: [[rev, add], [up, dup], [dup, up]]\n' +
+        'steps:\n  - {size: 100, seed: 1, experts: [add, rev, sort]}\n  - {size: 100, seed: 2, experts: [add, rev, sort, up]}\n',
+    );
+    const c = loadCatalog(file);
+    const name = (i: number) => tasks[i];
+    expect(c.pairs.map(([a, b]) => `${name(a)}+${name(b)}`)).toEqual(['add+rev', 'sort+up', 'up+dup']);
+    // three experts: their three pairs, each merged with the third; four: 6 pairs x 2 others, the first three again
+    const steps = c.steps.map((s) => `${s.from.map(name).join('+')}/${name(s.add)}`);
+    expect(steps).toHaveLength(12);
+    expect(new Set(steps).size).toBe(12);
+    expect(steps.slice(0, 3).sort()).toEqual(['add+rev/sort', 'add+sort/rev', 'rev+sort/add']);
+    expect(steps.every((s) => !s.includes('dup'))).toBe(true);
+    writeFileSync(join(dir, 'unknown.yaml'), readFileSync(catalogFile, 'utf8') + 'include: [[add, mul]]\n');
+    expect(() => loadCatalog(join(dir, 'unknown.yaml'))).toThrow(/unknown\.yaml: include\.0: unknown expert mul/);
+  });
+
   it('refuses an empty catalog and a damaged outcome file with one clear error (exit 2)', async () => {
     writeFileSync(join(dir, 'empty.yaml'), `base: ${ZOO}base\neval: ${ZOO}eval\nexperts: []\n`);
     const r = await tessera(['planner', 'collect', join(dir, 'empty.yaml'), '--out', join(dir, 'x.arrow')]);
