@@ -14,12 +14,13 @@ describe('shipped planner data', () => {
   it('the outcomes hold every candidate for each sampled pair, and agree with the published pair accuracies', async () => {
     const rows = await readOutcomes(data('zoo-outcomes.arrow'));
     const pairs = new Set(rows.map((r) => `${r.a}/${r.b}`));
-    expect(pairs.size).toBe(96 + 48 + 64);
+    // a sample of 96 cross-task pairs and the 25 other pairs of v1 experts, 48 same-task pairs, 64 + 56 steps
+    expect(pairs.size).toBe(121 + 48 + 120);
     expect(rows).toHaveLength(pairs.size * CANDIDATES.length);
     const kinds = (pick: (r: (typeof rows)[number]) => boolean) => new Set(rows.filter(pick).map((r) => `${r.a}/${r.b}`)).size;
-    expect(kinds((r) => !r.taskA.includes('+') && r.taskA !== r.taskB)).toBe(96);
+    expect(kinds((r) => !r.taskA.includes('+') && r.taskA !== r.taskB)).toBe(121);
     expect(kinds((r) => r.taskA === r.taskB)).toBe(48);
-    expect(kinds((r) => r.taskA.split('+').length === 2 && new Set([...r.taskA.split('+'), r.taskB]).size === 3)).toBe(64);
+    expect(kinds((r) => r.taskA.split('+').length === 2 && new Set([...r.taskA.split('+'), r.taskB]).size === 3)).toBe(120);
     // results_pairs.csv: expert_a,expert_b,op,task,accuracy,expert_accuracy
     const published = new Map(
       readFileSync(`${ZOO}results_pairs.csv`, 'utf8')
@@ -34,8 +35,11 @@ describe('shipped planner data', () => {
     for (const r of rows) {
       if (!V1.includes(r.a) || !V1.includes(r.b) || !ops[r.candidate]) continue;
       const key = (task: string) => `${[r.a, r.b].sort().join('+')}/${ops[r.candidate]}/${task}`;
-      expect(Math.abs(r.accA - published.get(key(r.taskA))!), `${r.a}+${r.b} ${r.candidate}`).toBeLessThanOrEqual(1 / 200 + 1e-9);
-      expect(Math.abs(r.accB - published.get(key(r.taskB))!), `${r.a}+${r.b} ${r.candidate}`).toBeLessThanOrEqual(1 / 200 + 1e-9);
+      // linear and task arithmetic: the same answers; TIES: the zoo's reference selects the top 20%
+      // slightly differently (its threshold's ties, its rounding), which flips a row or two of 200
+      const rowsOff = r.candidate.startsWith('ties') ? 2 : 0;
+      expect(Math.abs(r.accA - published.get(key(r.taskA))!), `${r.a}+${r.b} ${r.candidate}`).toBeLessThanOrEqual(rowsOff / 200 + 1e-9);
+      expect(Math.abs(r.accB - published.get(key(r.taskB))!), `${r.a}+${r.b} ${r.candidate}`).toBeLessThanOrEqual(rowsOff / 200 + 1e-9);
       compared++;
     }
     expect(compared).toBeGreaterThan(0);
@@ -57,7 +61,7 @@ describe('shipped planner data', () => {
     const d = toDataset(await readOutcomes(data('zoo-outcomes.arrow')));
     const all = leaveOneTaskOut(d, 'ridge');
     // each cross-task pair is held out twice (once per task), each step three times
-    expect(all.pairs).toBe(2 * 96 + 48 + 3 * 64);
+    expect(all.pairs).toBe(2 * 121 + 48 + 3 * 120);
     expect(all.planner).toBeGreaterThan(all.fixed);
     expect(all.oracle).toBeGreaterThanOrEqual(all.planner);
     for (const [kind, scope] of [

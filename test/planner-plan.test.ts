@@ -110,7 +110,7 @@ describe('tessera plan', () => {
     for (const [name, t] of want) expect(Buffer.from(got.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
   });
 
-  it('plans the 8 public v1 experts (subset, order, operators) into a multi-document recipe that beats every fixed merge of all 8 by half again', async () => {
+  it('plans the 8 public v1 experts (subset, order, operators) into a multi-document recipe that scores at least twice the best fixed merge of all 8', async () => {
     const catalog = join(dir, 'v1.yaml');
     const v1 = ['add', 'rev', 'sort', 'up', 'dup', 'vow', 'max', 'swap'];
     writeFileSync(catalog, `base: ${ZOO}base\neval: ${ZOO}eval\nexperts:\n${v1.map((e) => `  - {name: ${e}, path: ${ZOO}${e}, task: ${e}}\n`).join('')}`);
@@ -148,7 +148,7 @@ describe('tessera plan', () => {
       expect(Math.abs(fixed.find((x) => x.name === name)!.mean - want), name).toBeLessThanOrEqual(1 / 200);
     }
     const best = Math.max(...fixed.map((x) => x.mean));
-    expect(mean).toBeGreaterThan(1.5 * best);
+    expect(mean).toBeGreaterThanOrEqual(2 * best);
   });
 
   it('follows an objective: an expert whose ability does not count is the one left out (the shipped predictor)', async () => {

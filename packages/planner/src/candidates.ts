@@ -40,6 +40,11 @@ function grid(): Candidate[] {
 /** Every candidate of the public grid, in a fixed order. */
 export const CANDIDATES: readonly Candidate[] = grid();
 
+/** Whether the task vector of c's merge is a linear combination of its sides' (linear, task arithmetic). */
+export function exactCombination(c: Candidate): boolean {
+  return c.name === 'linear' || c.name.startsWith('ta_');
+}
+
 /**
  * Coefficients of the task vector of candidate c merging two sides, over the experts' task vectors
  * (each side's coefficients given): exact for linear and task arithmetic, the task arithmetic of
