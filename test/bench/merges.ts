@@ -17,8 +17,10 @@ const RECIPES: Record<Op, string> = {
 };
 
 export interface TesseraRun {
+  /** the whole process, start-up included */
   seconds: number;
   inputBytes: number;
+  outputBytes: number;
   gbps: number;
   peakRssBytes: number;
 }
@@ -32,19 +34,21 @@ export function runTessera(dir: string, op: Op, workers: number, fsync: boolean)
   const recipe = join(dir, `${op}.yaml`);
   writeFileSync(recipe, RECIPES[op]);
   const out = join(dir, `out-${op}`);
+  const started = performance.now();
   const r = spawnSync(
     process.execPath,
     [TESSERA_BIN, 'merge', recipe, '--out', out, '--overwrite', '--workers', String(workers), '--json', ...(fsync ? [] : ['--no-fsync'])],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
+  const seconds = (performance.now() - started) / 1000;
   const done = r.stdout
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { type: string })
-    .find((e) => e.type === 'done') as { seconds: number; inputBytes: number; gbps: number; peakRssBytes: number } | undefined;
+    .find((e) => e.type === 'done') as { inputBytes: number; outputBytes: number; peakRssBytes: number } | undefined;
   if (r.status !== 0 || !done) throw new Error(`tessera merge ${op} failed (${r.status}): ${r.stderr}`);
   rmSync(out, { recursive: true, force: true });
-  return { seconds: done.seconds, inputBytes: done.inputBytes, gbps: done.gbps, peakRssBytes: done.peakRssBytes };
+  return { seconds, inputBytes: done.inputBytes, outputBytes: done.outputBytes, gbps: done.inputBytes / seconds / 1e9, peakRssBytes: done.peakRssBytes };
 }
 
 export interface PeerRun {

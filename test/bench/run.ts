@@ -5,6 +5,7 @@
 //   BENCH_MODEL tinyllama (default, 1.1B: four 2.2 GB checkpoints) or small
 //   BENCH_PEER_GB  input GB the PyTorch peer processes per operator (default 1.5)
 //   BENCH_FUZZ_S   seconds of fuzzing (default 60)
+//   BENCH_RUNS     runs of each end-to-end merge, Tessera and the peer alternating (default and at least 3)
 //   BENCH_VIRTUAL  size of the virtual model merged on 1 and 2 workers (default 1b; 100m is quick)
 //   BENCH_PLAN_LAYERS  decoder layers of the virtual 405B experts the planner's signals read (default 1)
 //   BENCH_MOE_LAYERS   first decoder layers of the virtual DeepSeek-V3 671B merged end to end (default 1)
@@ -22,13 +23,15 @@ import { aimTable } from './aim-table.js';
 import { forwardFigures } from './forward.js';
 import { plan405b as planner405b } from './planner-scale.js';
 import { layersRun, plan671b } from './moe-scale.js';
-import { OPS, ensurePeer, modelBytes, runPeer, runTessera, torchAvailable, warmPageCache } from './merges.js';
+import { endToEnd } from './end-to-end.js';
+import { ensurePeer, modelBytes, runTessera, torchAvailable, warmPageCache } from './merges.js';
 
 const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
 const shape = process.env.BENCH_MODEL === 'small' ? SMALL : TINYLLAMA_1_1B;
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), `tessera-bench-${process.env.BENCH_MODEL ?? 'tinyllama'}`);
 const peerBytes = Number(process.env.BENCH_PEER_GB ?? 1.5) * 1e9;
 const fuzzSeconds = Number(process.env.BENCH_FUZZ_S ?? 60);
+const runs = Math.max(3, Number(process.env.BENCH_RUNS ?? 3));
 const WORKERS = 2;
 
 const f2 = (x: number) => x.toFixed(2);
@@ -52,17 +55,9 @@ async function main() {
   line(`inputs: 4 checkpoints, ${f2(total / 1e9)} GB in all`);
   const torch = torchAvailable();
   if (!torch) line('PyTorch peer: /usr/bin/python3 with torch not found (Debian python3-torch); peer figures skipped');
-  line('\nop               tessera GB/s  wall s  peak RSS   torch GB/s  tessera/torch  of memcpy');
-  for (const op of OPS) {
-    warmPageCache(dir);
-    const t = runTessera(dir, op, WORKERS, false);
-    const p = torch ? runPeer(dir, op, peerBytes, WORKERS) : undefined;
-    line(
-      `${op.padEnd(16)} ${f2(t.gbps).padStart(12)} ${f2(t.seconds).padStart(7)} ${(t.peakRssBytes / 2 ** 30).toFixed(2).padStart(6)} GiB ${p ? f2(p.gbps).padStart(11) : '         --'} ${p ? `${(t.gbps / p.gbps).toFixed(1)}x`.padStart(14) : '            --'} ${((100 * t.gbps) / memcpy).toFixed(0).padStart(9)}%`,
-    );
-  }
+  for (const l of endToEnd(dir, { workers: WORKERS, runs, ...(torch ? { peerBytes } : {}) })) line(l);
   line(
-    `(tessera: the whole \`tessera merge --no-fsync\` run, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
+    `(tessera: the whole \`tessera merge --no-fsync\` process, start-up, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
   );
   warmPageCache(dir);
   const synced = runTessera(dir, 'task_arithmetic', WORKERS, true);

@@ -1,0 +1,44 @@
+// End-to-end merges, Tessera and the PyTorch peer alternating (A B A B ...), each figure the
+// median of the runs with their range, next to the machine's floors measured in the same run.
+import { join } from 'node:path';
+import { type Floors, floorSeconds, measureFloors } from './floors.js';
+import { OPS, type PeerRun, type TesseraRun, runPeer, runTessera, warmPageCache } from './merges.js';
+
+const f2 = (x: number) => x.toFixed(2);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+/** "median (min–max)" */
+const spread = (xs: number[]) => `${f2(median(xs))} (${f2(Math.min(...xs))}–${f2(Math.max(...xs))})`;
+
+export function endToEnd(dir: string, opts: { workers: number; runs: number; peerBytes?: number }): string[] {
+  const lines: string[] = [];
+  const inputs = ['base', 'e1', 'e2', 'e3'].map((m) => join(dir, m, 'model.safetensors'));
+  let floors: Floors | undefined;
+  lines.push(
+    `op               tessera GB/s median (min–max)  wall s   peak RSS  torch GB/s median (min–max)  tessera/torch  floor s  wall/floor  (${opts.runs} runs each, alternating)`,
+  );
+  for (const op of OPS) {
+    const t: TesseraRun[] = [],
+      p: PeerRun[] = [];
+    for (let r = 0; r < opts.runs; r++) {
+      warmPageCache(dir);
+      t.push(runTessera(dir, op, opts.workers, false));
+      if (opts.peerBytes) p.push(runPeer(dir, op, opts.peerBytes, opts.workers));
+    }
+    floors ??= measureFloors(inputs, dir, t[0]!.outputBytes);
+    const floor = floorSeconds(floors, t[0]!.inputBytes, t[0]!.outputBytes);
+    const wall = median(t.map((x) => x.seconds));
+    const tg = t.map((x) => x.gbps),
+      pg = p.map((x) => x.gbps);
+    lines.push(
+      `${op.padEnd(16)} ${spread(tg).padStart(29)} ${f2(wall).padStart(7)} ${(Math.max(...t.map((x) => x.peakRssBytes)) / 2 ** 30).toFixed(2).padStart(6)} GiB ${(pg.length ? spread(pg) : '--').padStart(28)} ${(pg.length ? `${(median(tg) / median(pg)).toFixed(1)}x` : '--').padStart(14)} ${f2(floor).padStart(8)} ${`${(wall / floor).toFixed(1)}x`.padStart(11)}`,
+    );
+  }
+  const f = floors!;
+  lines.push(
+    `floors, measured in this run: page-cache read ${f2(f.read)} GB/s, write into a new file ${f2(f.write)} GB/s (no fsync), sha256 ${f2(f.sha256)} GB/s (one core), memcpy ${f2(f.memcpy)} GB/s; a merge's floor: its inputs read once plus its output written once`,
+  );
+  return lines;
+}

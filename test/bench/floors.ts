@@ -1,0 +1,66 @@
+// The machine's floors for an end-to-end merge, measured in the same run as the merges: reading
+// the inputs from the page cache, writing a new file of the output's size (no fsync), sha256 of
+// the output's size on one core, and memcpy.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { memcpyGBps } from './machine.js';
+
+export interface Floors {
+  /** GB/s */
+  read: number;
+  write: number;
+  sha256: number;
+  memcpy: number;
+}
+
+const CHUNK = 64 << 20;
+
+/** GB/s of reading these files with 64 MiB reads (they are read once before, into the page cache). */
+function readGBps(files: string[]): number {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  const pass = () => {
+    let bytes = 0;
+    const t = performance.now();
+    for (const f of files) {
+      const fd = openSync(f, 'r');
+      for (let n: number; (n = readSync(fd, buf, 0, CHUNK, null)) > 0; ) bytes += n;
+      closeSync(fd);
+    }
+    return bytes / ((performance.now() - t) / 1000) / 1e9;
+  };
+  pass();
+  return pass();
+}
+
+/** GB/s of writing `bytes` into a new file with 64 MiB writes, not synced (removed after). */
+function writeGBps(dir: string, bytes: number): number {
+  const buf = Buffer.alloc(CHUNK, 7);
+  const path = join(dir, 'floor-write.bin');
+  const t = performance.now();
+  const fd = openSync(path, 'w');
+  for (let done = 0; done < bytes; done += CHUNK) writeSync(fd, buf, 0, Math.min(CHUNK, bytes - done));
+  closeSync(fd);
+  const gbps = bytes / ((performance.now() - t) / 1000) / 1e9;
+  rmSync(path);
+  return gbps;
+}
+
+/** GB/s of sha256 over `bytes` on one core. */
+function sha256GBps(bytes: number): number {
+  const buf = Buffer.alloc(CHUNK, 3);
+  const h = createHash('sha256');
+  const t = performance.now();
+  for (let done = 0; done < bytes; done += CHUNK) h.update(done + CHUNK <= bytes ? buf : buf.subarray(0, bytes - done));
+  h.digest();
+  return bytes / ((performance.now() - t) / 1000) / 1e9;
+}
+
+export function measureFloors(inputs: string[], dir: string, outputBytes: number): Floors {
+  return { read: readGBps(inputs), write: writeGBps(dir, outputBytes), sha256: sha256GBps(outputBytes), memcpy: memcpyGBps() };
+}
+
+/** Seconds a merge cannot go below on this machine: its inputs read once and its output written once. */
+export function floorSeconds(f: Floors, inputBytes: number, outputBytes: number): number {
+  return inputBytes / 1e9 / f.read + outputBytes / 1e9 / f.write;
+}
