@@ -2,6 +2,7 @@
 // runs as it is; keeping one expert is a one-model passthrough recipe.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sha256File } from '@tessera/checkpoint';
 import { CANDIDATES, FEATURES, writePredictor } from '@tessera/planner';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +151,17 @@ describe('tessera plan', () => {
     const best = Math.max(...fixed.map((x) => x.mean));
     expect(mean).toBeGreaterThanOrEqual(2 * best);
   });
+
+  it('plans all 32 public experts (data/zoo-catalog.yaml) into a merge that scores at least twice the best fixed merge of all 32', async () => {
+    const r = await tessera(['planner', 'compare', fileURLToPath(new URL('../data/zoo-catalog.yaml', import.meta.url)), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { plan, rows, tasks } = JSON.parse(r.stdout) as { plan: { used: string[] }; rows: { name: string; mean: number }[]; tasks: string[] };
+    expect(tasks).toHaveLength(8);
+    expect(plan.used.length).toBeGreaterThan(1);
+    const fixed = rows.filter((x) => x.name !== 'plan' && x.name !== 'base');
+    expect(fixed).toHaveLength(CANDIDATES.filter((c) => c.recipe && !c.pair).length);
+    expect(rows.find((x) => x.name === 'plan')!.mean).toBeGreaterThanOrEqual(2 * Math.max(...fixed.map((x) => x.mean)));
+  }, 180_000);
 
   it('follows an objective: an expert whose ability does not count is the one left out (the shipped predictor)', async () => {
     for (const [zero, kept] of [

@@ -11,7 +11,7 @@ export interface PairExample {
   x: number[];
   /** score per candidate, in `candidates` order: the mean of the two sides */
   y: number[];
-  /** per side (a's task, b's task) and candidate: the accuracy kept, relative to that expert's own */
+  /** per side (a's task, b's task) and candidate: the accuracy kept, relative to that expert's own (at most 1) */
   sides: [number[], number[]];
 }
 
@@ -30,6 +30,10 @@ export function toDataset(rows: readonly OutcomeRow[]): Dataset {
     list.push(r);
     pairs.set(key, list);
   }
+  // the share of a side's own ability a merge keeps, at most all of it: a plan values no more
+  // (above it, the share of a weak expert, 30-50% accurate, ranges up to 9x, and a model fit to
+  // that range tells apart merges that keep 60% and 90% of a strong one less well)
+  const kept = (acc: number, own: number) => (own > 0 ? Math.min(1, acc / own) : 0);
   const examples: PairExample[] = [];
   for (const list of pairs.values()) {
     const by = new Map(list.map((r) => [r.candidate, r]));
@@ -42,7 +46,7 @@ export function toDataset(rows: readonly OutcomeRow[]): Dataset {
       tasks: [...r.taskA.split('+'), ...r.taskB.split('+')],
       x: FEATURES.map((f) => r.features[f]),
       y: side((o) => o.score),
-      sides: [side((o) => (o.ownA > 0 ? o.accA / o.ownA : 0)), side((o) => (o.ownB > 0 ? o.accB / o.ownB : 0))],
+      sides: [side((o) => kept(o.accA, o.ownA)), side((o) => kept(o.accB, o.ownB))],
     });
   }
   return { features: FEATURES, candidates, examples };
