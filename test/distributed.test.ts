@@ -82,6 +82,16 @@ async function submit(server: string, recipe: string, out: string, extra: string
   return (JSON.parse(r.stdout.split('\n')[0]!) as { job_id: string }).job_id;
 }
 
+/** A coordinator and a worker with a DELLA job under way: three merge tasks done. */
+async function coordinatorMidJob(outName: string) {
+  const first = await coordinator();
+  const w = await worker();
+  const out = join(root, outName);
+  const job = await submit(first.server, join(root, 'della.yaml'), out);
+  await w.waitFor(() => taskLines(w, job).filter((l) => String(l.task).includes('/m/')).length >= 3, 60_000);
+  return { first, w, out, job };
+}
+
 async function waitJob(server: string, job: string, timeoutMs = 120_000): Promise<{ state: string; error: string; redeliveries: number }> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -205,11 +215,7 @@ describe('distributed merges', () => {
   }, 150_000);
 
   it('SIGTERM on the coordinator mid-job: it exits 0 leaving the job resumable; the next one finishes it without redoing tasks', async () => {
-    const first = await coordinator();
-    const w = await worker();
-    const out = join(root, 'out-sigterm-coord');
-    const job = await submit(first.server, join(root, 'della.yaml'), out);
-    await w.waitFor(() => taskLines(w, job).filter((l) => String(l.task).includes('/m/')).length >= 3, 60_000);
+    const { first, w, out, job } = await coordinatorMidJob('out-sigterm-coord');
     expect(await first.svc.kill('SIGTERM'), first.svc.stderr()).toBe(0);
     expect(first.svc.lines.some((l) => l.event === 'job-end' || l.event === 'job-failed')).toBe(false);
     const before = new Set(taskLines(w, job).map((l) => String(l.task)));
@@ -223,11 +229,7 @@ describe('distributed merges', () => {
   });
 
   it('resumes after kill -9 of the coordinator without redoing finished tasks', async () => {
-    const first = await coordinator();
-    const w = await worker();
-    const out = join(root, 'out-kill-coord');
-    const job = await submit(first.server, join(root, 'della.yaml'), out);
-    await w.waitFor(() => taskLines(w, job).filter((l) => String(l.task).includes('/m/')).length >= 3, 60_000);
+    const { first, w, out, job } = await coordinatorMidJob('out-kill-coord');
     await first.svc.kill('SIGKILL');
     const before = new Set(taskLines(w, job).map((l) => String(l.task)));
     const second = await coordinator();

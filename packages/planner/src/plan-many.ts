@@ -7,8 +7,8 @@
 // running result is worth most, and stops when no addition is predicted to be worth more than the
 // running result (the remaining experts are left out). The running result is a virtual expert
 // whose signals come from the Grams, exactly: every step is a linear or task-arithmetic merge,
-// so its task vector is a linear combination of the experts'. Several first pairs are grown this way and the plan worth most wins. The plan is a
-// multi-document recipe, one document per step.
+// so its task vector is a linear combination of the experts'. Several first pairs are grown this
+// way and the plan worth most wins. The plan is a multi-document recipe, one document per step.
 import { predictionsComment } from './predictions-comment.js';
 import type { Executor } from '@tessera/engine';
 import { ModelError } from '@tessera/model/errors';
