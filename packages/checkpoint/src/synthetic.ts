@@ -218,6 +218,10 @@ export class SyntheticFile implements RangeSource {
   }
 
   async readInto(position: number, into: Uint8Array): Promise<void> {
+    this.readIntoSync(position, into);
+  }
+
+  readIntoSync(position: number, into: Uint8Array): void {
     const l = layout(this.spec.family);
     const h = l.header;
     const size = h.byteLength + l.end;

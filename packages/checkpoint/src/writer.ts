@@ -1,5 +1,6 @@
 // Output files are created at their final size with their header in place; merge tasks then
 // write slices with positional writes, in any order, any number of times (idempotent).
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputError } from './errors.js';
@@ -26,6 +27,30 @@ export async function createOutputFiles(dir: string, layout: OutputLayout): Prom
     } catch (cause) {
       throw outputError(path, cause);
     }
+  }
+}
+
+/** An existing output file open for positional writes on the calling thread. */
+export class OutputWriter {
+  private readonly fd: number;
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r+');
+    } catch (cause) {
+      throw outputError(path, cause);
+    }
+  }
+
+  write(position: number, bytes: Uint8Array): void {
+    try {
+      for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.fd, bytes, done, bytes.byteLength - done, position + done);
+    } catch (cause) {
+      throw outputError(this.path, cause);
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }
 

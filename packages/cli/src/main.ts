@@ -1,19 +1,37 @@
-import { TESSERA_VERSION } from '@tessera/engine';
 import { Command, CommanderError } from 'commander';
-import { activationsCommand } from './commands/activations.js';
-import { aimCommand } from './commands/aim.js';
-import { probeCommand } from './commands/probe.js';
-import { evalCommand } from './commands/eval.js';
-import { inspectCommand } from './commands/inspect.js';
-import { mergeCommand } from './commands/merge.js';
-import { methodsCommand } from './commands/methods.js';
-import { plannerCommand } from './commands/planner.js';
-import { planCommand } from './commands/plan.js';
-import { verifyCommand } from './commands/verify.js';
-import { cancelCommand, statusCommand, submitCommand } from './commands/remote.js';
-import { coordinatorCommand, workerCommand } from './commands/services.js';
+import { TESSERA_VERSION } from '@tessera/engine/version';
 import { EXIT_BAD_INPUT, EXIT_OK } from './exit.js';
 import type { Io } from './run.js';
+
+type Register = (program: Command, io: Io) => void;
+
+/** Every command, by the module that defines it (in the order help lists them). */
+const COMMANDS: { names: string[]; load: () => Promise<Register[]> }[] = [
+  { names: ['merge'], load: async () => [(await import('./commands/merge.js')).mergeCommand] },
+  { names: ['inspect'], load: async () => [(await import('./commands/inspect.js')).inspectCommand] },
+  { names: ['verify'], load: async () => [(await import('./commands/verify.js')).verifyCommand] },
+  { names: ['methods'], load: async () => [(await import('./commands/methods.js')).methodsCommand] },
+  { names: ['eval'], load: async () => [(await import('./commands/eval.js')).evalCommand] },
+  { names: ['activations'], load: async () => [(await import('./commands/activations.js')).activationsCommand] },
+  { names: ['aim'], load: async () => [(await import('./commands/aim.js')).aimCommand] },
+  { names: ['probe'], load: async () => [(await import('./commands/probe.js')).probeCommand] },
+  {
+    names: ['worker', 'coordinator'],
+    load: async () => {
+      const m = await import('./commands/services.js');
+      return [m.workerCommand, m.coordinatorCommand];
+    },
+  },
+  {
+    names: ['submit', 'status', 'cancel'],
+    load: async () => {
+      const m = await import('./commands/remote.js');
+      return [m.submitCommand, m.statusCommand, m.cancelCommand];
+    },
+  },
+  { names: ['planner'], load: async () => [(await import('./commands/planner.js')).plannerCommand] },
+  { names: ['plan'], load: async () => [(await import('./commands/plan.js')).planCommand] },
+];
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, exitCode: EXIT_OK }): Promise<number> {
@@ -22,21 +40,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .version(TESSERA_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  mergeCommand(program, io);
-  inspectCommand(program, io);
-  verifyCommand(program, io);
-  methodsCommand(program, io);
-  evalCommand(program, io);
-  activationsCommand(program, io);
-  aimCommand(program, io);
-  probeCommand(program, io);
-  workerCommand(program, io);
-  coordinatorCommand(program, io);
-  submitCommand(program, io);
-  statusCommand(program, io);
-  cancelCommand(program, io);
-  plannerCommand(program, io);
-  planCommand(program, io);
+  // only the command asked for is loaded (start-up time); help and unknown names load them all
+  const named = COMMANDS.find((c) => c.names.includes(argv[2] ?? ''));
+  for (const c of named ? [named] : COMMANDS) for (const register of await c.load()) register(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

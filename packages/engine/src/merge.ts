@@ -15,7 +15,8 @@ import { aimStatistics, attachAim } from './aim.js';
 import { finalise } from './finalise.js';
 import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
 import { type Staging, discard, publish, stage } from './publish.js';
-import { runTensors } from './schedule.js';
+import { runTensors, sliceWrites } from './schedule.js';
+import { PrefixHasher } from './prefix-hash.js';
 import { NULL_SINK, combineDigests, isNullSink } from './null-sink.js';
 import { scopedExecutor } from './scoped-executor.js';
 
@@ -61,13 +62,22 @@ export async function mergeRecipeFile(path: string, opts: MergeOptions): Promise
 }
 
 export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promise<MergeSummary> {
+  if (!opts.executor) {
+    // the pool's threads start (and compile their kernels) while the recipe is planned
+    const exec = new EmbeddedExecutor(opts.workers ?? availableParallelism());
+    try {
+      return await mergeRecipes(recipes, { ...opts, executor: exec });
+    } finally {
+      await exec.close();
+    }
+  }
   if (recipes.length === 1) return mergeRecipe(recipes[0]!, opts);
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const out = resolve(opts.out);
   const root = join(dirname(out), `.${basename(out)}.tessera-stages-${opts.jobKey ?? `${process.pid}-${randomBytes(4).toString('hex')}`}`);
   const order = recipes; // in run order (parseRecipes orders the documents by what they use)
   const stages = new Map<string, string>();
-  const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
+  const exec = opts.executor;
   await mkdir(root, { recursive: true });
   try {
     let summary: MergeSummary | undefined;
@@ -94,7 +104,6 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
     return summary!;
   } finally {
     await rm(root, { recursive: true, force: true });
-    if (!opts.executor) await exec.close();
   }
 }
 
@@ -117,6 +126,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
   const started = performance.now();
   const exec = opts.executor ?? new EmbeddedExecutor(opts.workers ?? availableParallelism());
   const signal = opts.signal ?? new AbortController().signal;
+  let hasher: PrefixHasher | undefined;
   const slices = plan.tensors.reduce((s, t) => s + t.context.slices.length, 0);
   emit({
     type: 'plan',
@@ -156,10 +166,12 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     if (!sink) await ensureFiles(staging.tmp, plan.layout, resumed);
     const progress = progressReporter(plan, started, emit);
     const digests = plan.tensors.map((t) => new Array<string>(t.context.slices.length).fill(''));
+    hasher = sink ? undefined : new PrefixHasher(staging.tmp, plan.layout);
     await runTensors(plan, exec, sink ? NULL_SINK : staging.tmp, signal, {
       onMerged: (t, i, r) => {
         progress.merged(r?.bytesRead ?? 0);
         if (r?.digest) digests[t.index]![i] = r.digest;
+        if (hasher) for (const w of sliceWrites(t, i)) hasher.finished(w.file, w.offset, w.length);
       },
       onTensor: () => progress.tensor(),
       ...(resume ? { isDone: (id: string) => resume.isDone(scope, id), markDone: (id: string) => resume.markDone(scope, id) } : {}),
@@ -181,7 +193,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
       });
       return { out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: [], tensors: plan.tensors.length, digest };
     }
-    const files = await finalise(plan, staging, exec, opts.fsync ?? true, emit);
+    const files = await finalise(plan, staging, hasher!, opts.fsync ?? true, emit);
     emit({ type: 'finalise', step: 'publish' });
     await publish(staging, opts.fsync ?? true);
     const seconds = (performance.now() - started) / 1000;
@@ -202,6 +214,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
   } finally {
     if (plan.work) await rm(plan.work.dir, { recursive: true, force: true });
     if (plan.recipe.aim) await rm(`${staging.tmp}.aim`, { recursive: true, force: true });
+    await hasher?.close();
     if (!opts.executor) await exec.close();
   }
 }

@@ -47,6 +47,19 @@ export function mergeTask(t: TensorPlan, slice: number, spec: MergeSpec, outDir:
   };
 }
 
+/** The byte ranges of the output that a slice's merge task writes: its values, and the scale rows of a re-quantised tensor. */
+export function sliceWrites(t: TensorPlan, slice: number): { file: string; offset: number; length: number }[] {
+  const s = t.context.slices[slice]!;
+  const size = itemSize(t.outDtype);
+  const writes = [{ file: t.outFile, offset: t.outOffset + s.elemStart * size, length: s.n * size }];
+  if (t.outScale) {
+    const { block, shape, file, offset } = t.outScale;
+    const rows = (e: number) => Math.ceil(e / t.shape[1]! / block[0]);
+    writes.push({ file: file!, offset: offset! + rows(s.elemStart) * shape[1] * 4, length: (rows(s.elemStart + s.n) - rows(s.elemStart)) * shape[1] * 4 });
+  }
+  return writes;
+}
+
 function outUri(outDir: string, file: string): string {
   return isNullSink(outDir) ? `${NULL_SINK}${file}` : join(outDir, file);
 }

@@ -1,10 +1,24 @@
 // Runs one task on the current thread: reads the slice of every input straight into the kernel
-// memory, runs the kernel, writes the output straight from it at its final position.
+// memory, runs the kernel, writes the output straight from it at its final position. Slices of
+// local inputs go stripe by stripe (read, merge, write while the stripe is in the caches).
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isNullSink } from './null-sink.js';
-import { type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
-import { type BlockScales, KernelRuntime, blockRowsOf, decode, encode, itemSize, quantizeBlocks } from '@tessera/tensor';
+import { OutputWriter, type RangeSource, openSource, sha256File, writeAt } from '@tessera/checkpoint';
+import {
+  type BlockScales,
+  KernelRuntime,
+  type SliceLayout,
+  type StripeReader,
+  blockRowsOf,
+  decode,
+  encode,
+  itemSize,
+  mergeStripes,
+  quantizeBlocks,
+  statsStripes,
+  streamable,
+} from '@tessera/tensor';
 import { aimBytes, runAim } from './aim-task.js';
 import type { GatherTask, MergeTask, StatsTask, Task, TaskResult, TensorScale } from '@tessera/protocol/task';
 
@@ -29,6 +43,8 @@ export class TaskRunner {
       case 'activations':
         return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
+        const read = this.stripeReader(task);
+        if (read) return { kind: 'stats', stats: statsStripes(this.runtime, layoutOf(task), task.spec, task.elemStart, read), bytesRead: inputBytes(task) };
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };
       }
@@ -39,6 +55,8 @@ export class TaskRunner {
 
   /** Merges a slice and writes it (a re-quantised FP8 slice: its values, then its block scales). */
   private async merge(task: MergeTask): Promise<TaskResult> {
+    const read = this.stripeReader(task);
+    if (read) return mergeStreamed(this.runtime, task, read);
     const bytesRead = await this.load(task);
     const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
     if (r.nonFinite > 0 || r.inputNonFinite > 0) return { kind: 'merge', ...r, bytesRead, bytesWritten: 0 };
@@ -107,15 +125,25 @@ export class TaskRunner {
 
   private async load(task: StatsTask | MergeTask): Promise<number> {
     const scales = await Promise.all(task.inputs.map((i) => (i.scale ? this.scales(i.scale, task.elemStart, task.n) : undefined)));
-    const views = this.runtime.prepare({
-      n: task.n,
-      inputDtypes: task.inputs.map((i) => i.dtype),
-      rounding: task.rounding,
-      ...(task.kind === 'merge' ? { outDtype: mergedDtypeOf(task) } : {}),
-      ...(scales.some((x) => x) ? { scales } : {}),
-    });
+    const views = this.runtime.prepare({ ...layoutOf(task), ...(scales.some((x) => x) ? { scales } : {}) });
     await Promise.all(task.inputs.map((input, k) => this.source(input.uri).readInto(input.offset, views[k]!)));
-    return task.inputs.reduce((s, i) => s + task.n * itemSize(i.dtype), 0) + scales.reduce((s, x) => s + (x?.values.byteLength ?? 0), 0);
+    return inputBytes(task) + scales.reduce((s, x) => s + (x?.values.byteLength ?? 0), 0);
+  }
+
+  /**
+   * How a task reads its inputs stripe by stripe on this thread, when it can: every input local
+   * (or synthetic), unscaled, and a kernel whose result does not depend on the striping. Undefined
+   * otherwise (the slice is then read whole).
+   */
+  private stripeReader(task: StatsTask | MergeTask): StripeReader | undefined {
+    if (task.inputs.some((i) => i.scale) || (task.kind === 'merge' && (task.aim || task.out.scale))) return undefined;
+    if (!streamable(task.spec, layoutOf(task))) return undefined;
+    const sources = task.inputs.map((i) => this.source(i.uri));
+    if (sources.some((s) => !s.readIntoSync)) return undefined;
+    return (k, elemOffset, into) => {
+      const input = task.inputs[k]!;
+      sources[k]!.readIntoSync!(input.offset + elemOffset * itemSize(input.dtype), into);
+    };
   }
 
   /** The scale rows the slice's elements fall in. */
@@ -141,6 +169,36 @@ export class TaskRunner {
     this.sources.set(uri, s);
     return s;
   }
+}
+
+/** Merges a slice stripe by stripe, each stripe written (or hashed, into the null sink) as it is done. */
+function mergeStreamed(runtime: KernelRuntime, task: MergeTask, read: StripeReader): TaskResult {
+  const size = itemSize(task.out.dtype);
+  const digest = isNullSink(task.out.uri) ? createHash('sha256') : undefined;
+  const out = digest ? undefined : new OutputWriter(task.out.uri);
+  try {
+    const r = mergeStripes(runtime, layoutOf(task), task.spec, task.elemStart, read, (off, bytes) =>
+      digest ? digest.update(bytes) : out!.write(task.out.offset + off * size, bytes),
+    );
+    const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
+    const bytesWritten = ok ? task.n * size : 0;
+    return { kind: 'merge', ...r, bytesRead: inputBytes(task), bytesWritten, ...(ok && digest ? { digest: digest.digest('hex') } : {}) };
+  } finally {
+    out?.close();
+  }
+}
+
+function layoutOf(task: StatsTask | MergeTask): SliceLayout {
+  return {
+    n: task.n,
+    inputDtypes: task.inputs.map((i) => i.dtype),
+    rounding: task.rounding,
+    ...(task.kind === 'merge' ? { outDtype: mergedDtypeOf(task) } : {}),
+  };
+}
+
+function inputBytes(task: StatsTask | MergeTask): number {
+  return task.inputs.reduce((s, i) => s + task.n * itemSize(i.dtype), 0);
 }
 
 /** The dtype the kernel writes: float32 for a slice re-quantised afterwards. */

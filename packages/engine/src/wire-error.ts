@@ -3,7 +3,7 @@
 // retry decision) still branch on them.
 import { CheckpointError, OutputError, SourceError } from '@tessera/checkpoint';
 import { ModelError } from '@tessera/model/errors';
-import { RecipeError } from '@tessera/recipe';
+import { RecipeError } from '@tessera/recipe/errors';
 import { ERROR_KINDS, type ErrorKind, OperatorError, TesseraError, errorKind } from '@tessera/tensor';
 import type { WireError } from '@tessera/protocol/task';
 import { CancelledError, MergeInputError } from './errors.js';

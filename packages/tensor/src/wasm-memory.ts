@@ -107,6 +107,14 @@ export class KernelMemory {
     return (fn(ARGS) as number | undefined) ?? 0;
   }
 
+  /** Slot `name` of input block `k` as the last call of kernel `slots` left it (e.g. a tie quota it consumed). */
+  blockSlot(slots: string, k: number, name: string): number {
+    const layout = KERNEL_SLOTS[slots];
+    const at = layout ? layout.each.indexOf(name) : -1;
+    if (!layout || at < 0) throw new Error(`kernel ${slots} has no block slot ${name}`);
+    return new Float64Array(this.buffer, ARGS + (layout.head.length + k * layout.each.length + at) * 8, 1)[0]!;
+  }
+
   /** The first argument slot after a call (a kernel may return a second count there). */
   firstSlot(): number {
     return new Float64Array(this.buffer, ARGS, 1)[0]!;

@@ -4,7 +4,8 @@
 // runs a spec (a WebAssembly kernel, or TypeScript) is the kernel's record (kernels.ts).
 import { decode, encode, roundTo } from './codec.js';
 import { type FloatDtype, dtypeCode, itemSize } from './dtype.js';
-import type { InputRounding, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import type { InputRounding, MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import { MASK_SLOTS } from './generated/kernel-slots.js';
 import {
   MERGE_KERNELS,
   type MergeKernel,
@@ -126,6 +127,26 @@ export class KernelRuntime {
     this.convertInputs();
     const wasm = record.wasm;
     return wasm.run(spec, this.io(elemStart), (args) => this.mem.call(`${wasm.name}${this.suffix()}`, wasm.name, args));
+  }
+
+  /**
+   * The spec the next stripe of the same slice runs after a WebAssembly merge or stats call on
+   * this one: its masks' tie quotas as the call left them (quotas are consumed in element order).
+   */
+  continued<S extends MergeSpec | StatsSpec>(spec: S): S {
+    const masks = spec.kernel === 'tvmerge' ? spec.models.map((m) => m.mask) : spec.kernel === 'l1' ? spec.masks : [];
+    if (!masks.some((m) => m.kind === 'topk' || m.kind === 'window')) return spec;
+    const slot = (k: number, kind: 'topk' | 'window', name: string) => this.mem.blockSlot(spec.kernel, k, `m${MASK_SLOTS[kind]!.indexOf(name)}`);
+    const next = masks.map(
+      (m, k): MaskSpec =>
+        m.kind === 'topk'
+          ? { ...m, quota: slot(k, 'topk', 'quota') }
+          : m.kind === 'window'
+            ? { ...m, dropLo: slot(k, 'window', 'dropLo'), keepHi: slot(k, 'window', 'keepHi') }
+            : m,
+    );
+    if (spec.kernel === 'tvmerge') return { ...spec, models: spec.models.map((m, k) => ({ ...m, mask: next[k]! })) };
+    return { ...spec, masks: next };
   }
 
   private io(elemStart: number): SliceIo {

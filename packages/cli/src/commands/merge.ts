@@ -4,7 +4,6 @@ import { jobOptionFlags, jobOptionsOf } from '../job-options.js';
 import { type NatsFlags, natsConnection, natsOptions } from '../nats-options.js';
 import { positiveInt } from '../options.js';
 import { humanReporter, jsonReporter } from '../progress.js';
-import { remoteExecutor } from '../remote-executor.js';
 import { type Io, run } from '../run.js';
 
 interface MergeFlags extends NatsFlags {
@@ -28,7 +27,8 @@ export function mergeCommand(program: Command, io: Io): void {
     .action(async (recipe: string, flags: MergeFlags & Record<string, unknown>) => {
       const report: (e: JobEvent) => void = flags.json ? jsonReporter(io.stdout) : humanReporter(io.stderr, io.stdout);
       io.exitCode = await run(io, flags, async (signal) => {
-        const remote = flags.nats ? await remoteExecutor(natsConnection(flags)) : undefined;
+        // the NATS client loads only for remote runs (start-up time of embedded merges)
+        const remote = flags.nats ? await (await import('../remote-executor.js')).remoteExecutor(natsConnection(flags)) : undefined;
         try {
           await mergeRecipeFile(recipe, {
             ...(remote ? { executor: remote.executor } : {}),

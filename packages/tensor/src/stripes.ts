@@ -1,0 +1,112 @@
+// A slice run stripe by stripe: each stripe of every input is read into the kernel memory,
+// merged (or counted) and written while it is still in the CPU's caches, and the kernel memory
+// stays one stripe whatever the slice's size. The results equal one run over the whole slice
+// byte for byte: masks' tie quotas carry over from stripe to stripe, the random masks key on the
+// global element index, and statistics are combined in element order.
+import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import { BLOCK } from './layout.js';
+import type { KernelRuntime, SliceLayout } from './wasm-runtime.js';
+
+/** Elements per merge stripe: 512 KiB of each bf16 input. */
+export const MERGE_STRIPE = 1 << 18;
+/** Elements per statistics stripe: one reduction block, so that no block straddles two stripes. */
+export const STATS_STRIPE = BLOCK;
+
+/** Fills `into` with the raw bytes of input `k` from element `elemOffset` of the slice on. */
+export type StripeReader = (k: number, elemOffset: number, into: Uint8Array) => void;
+
+/** What a striped merge found (slice-relative indices, -1 for none). */
+export interface StripedMerge {
+  nonFinite: number;
+  firstNonFinite: number;
+  inputNonFinite: number;
+  firstInputNonFinite: number;
+}
+
+/** Whether a spec runs stripe by stripe with the same result as over the whole slice. */
+export function streamable(spec: MergeSpec | StatsSpec, layout: Omit<SliceLayout, 'n'>): boolean {
+  if (layout.rounding === 'F64' || layout.scales?.some((x) => x !== undefined)) return false;
+  // della and per-element probabilities need the whole slice (ranks within rows)
+  const plain = (masks: MaskSpec[]) => masks.every((m) => m.kind !== 'della' && m.kind !== 'probs');
+  switch (spec.kernel) {
+    case 'linear':
+    case 'histHi':
+    case 'histLo':
+    case 'gram':
+      return true;
+    case 'tvmerge':
+      return plain(spec.models.map((m) => m.mask));
+    case 'l1':
+      return plain(spec.masks);
+    case 'stock':
+      return spec.rowT === undefined;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Merges a slice of n elements stripe by stripe, handing each stripe's output bytes to `write`
+ * (element offset in the slice). After the first non-finite stripe nothing more is written; the
+ * rest is still counted, so that the counts are those of the whole slice.
+ */
+export function mergeStripes(
+  rt: KernelRuntime,
+  layout: SliceLayout,
+  given: MergeSpec,
+  elemStart: number,
+  read: StripeReader,
+  write: (elemOffset: number, bytes: Uint8Array) => void,
+  stripe = MERGE_STRIPE,
+): StripedMerge {
+  const r: StripedMerge = { nonFinite: 0, firstNonFinite: -1, inputNonFinite: 0, firstInputNonFinite: -1 };
+  let spec = given;
+  for (let off = 0; off < layout.n; off += stripe) {
+    const views = rt.prepare({ ...layout, n: Math.min(stripe, layout.n - off) });
+    views.forEach((v, k) => read(k, off, v));
+    const s = rt.merge(spec, elemStart + off);
+    spec = rt.continued(spec);
+    if (s.nonFinite > 0 && r.firstNonFinite < 0) r.firstNonFinite = off + s.firstNonFinite;
+    if (s.inputNonFinite > 0 && r.firstInputNonFinite < 0) r.firstInputNonFinite = off + s.firstInputNonFinite;
+    r.nonFinite += s.nonFinite;
+    r.inputNonFinite += s.inputNonFinite;
+    if (r.nonFinite === 0 && r.inputNonFinite === 0) write(off, s.bytes);
+  }
+  return r;
+}
+
+/** Runs a stats kernel over a slice stripe by stripe and combines the partial results. */
+export function statsStripes(
+  rt: KernelRuntime,
+  layout: SliceLayout,
+  given: StatsSpec,
+  elemStart: number,
+  read: StripeReader,
+  stripe = STATS_STRIPE,
+): StatsResult {
+  if (stripe % BLOCK !== 0) throw new Error(`a statistics stripe (${stripe} elements) must be whole blocks of ${BLOCK}`);
+  let spec = given;
+  let all: StatsResult | undefined;
+  for (let off = 0; off < layout.n; off += stripe) {
+    const views = rt.prepare({ ...layout, n: Math.min(stripe, layout.n - off) });
+    views.forEach((v, k) => read(k, off, v));
+    const s = rt.stats(spec, elemStart + off);
+    spec = rt.continued(spec);
+    all = all ? combine(all, s) : s;
+  }
+  if (!all) throw new Error('statistics of an empty slice');
+  return all;
+}
+
+/** Partial results of consecutive stripes: histograms add up, per-block results follow each other. */
+function combine(a: StatsResult, b: StatsResult): StatsResult {
+  if ((a.kernel === 'histHi' || a.kernel === 'histLo') && a.kernel === b.kernel) {
+    a.hist.forEach((h, k) => {
+      const add = b.hist[k]!;
+      for (let i = 0; i < h.length; i++) h[i] = h[i]! + add[i]!;
+    });
+    return a;
+  }
+  if ((a.kernel === 'l1' || a.kernel === 'gram') && a.kernel === b.kernel) return { kernel: a.kernel, blocks: [...a.blocks, ...b.blocks] };
+  throw new Error(`statistics ${a.kernel} cannot be combined stripe by stripe`);
+}
