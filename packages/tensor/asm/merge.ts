@@ -5,6 +5,7 @@ import { argF32, argF64, argI32, argPtr } from './args';
 import * as S from './generated/slots';
 import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
+import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
 
 // out = (Σ w_i x_i) [/ div]
 @inline function linear<T>(args: usize): i32 {
@@ -104,21 +105,37 @@ import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_
   if (ties) {
     let sum = zero;
     for (let k = 0; k < nm; k++) sum = f32x4.add(sum, v128.load(scr + <usize>k * (<usize>CH << 2) + o));
-    const pos = f32x4.ge(sum, zero);
-    let dsum = zero;
-    for (let k = 0; k < nm; k++) {
-      const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
-      const keep = v128.bitselect(f32x4.gt(dk, zero), f32x4.lt(dk, zero), pos);
-      r = f32x4.add(r, v128.and(dk, keep));
-      dsum = f32x4.add(dsum, v128.and(v128.load(wtab + (<usize>k << 4)), keep));
+    // d agrees with the elected sign (+ where sum >= 0) when d, its sign flipped where the
+    // election is -, is > 0 (zeros and NaN never are)
+    const flip = v128.andnot(i32x4.splat(0x80000000), f32x4.ge(sum, zero));
+    if (normalize) {
+      let dsum = zero;
+      for (let k = 0; k < nm; k++) {
+        const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
+        const keep = f32x4.gt(v128.xor(dk, flip), zero);
+        r = f32x4.add(r, v128.and(dk, keep));
+        dsum = f32x4.add(dsum, v128.and(v128.load(wtab + (<usize>k << 4)), keep));
+      }
+      r = f32x4.div(r, v128.bitselect(f32x4.splat(1), dsum, f32x4.eq(dsum, zero)));
+    } else {
+      for (let k = 0; k < nm; k++) {
+        const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
+        r = f32x4.add(r, v128.and(dk, f32x4.gt(v128.xor(dk, flip), zero)));
+      }
     }
-    if (normalize) r = f32x4.div(r, v128.bitselect(f32x4.splat(1), dsum, f32x4.eq(dsum, zero)));
   } else {
     r = v128.load(acc + o);
     if (normalize) r = f32x4.div(r, div);
   }
   return f32x4.add(ld<T>(bo, j), f32x4.mul(r, lam));
 }
+
+@inline function laneSum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+const TIES_NONE: i32 = 1; // no tie at the threshold is kept in this chunk
+const TIES_ALL: i32 = 2; // every tie at the threshold is kept in this chunk
 
 const STORE: i32 = 0; // dst = d
 const FIRST: i32 = 1; // dst = 0 + d
@@ -133,22 +150,65 @@ function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w:
   let flag = i32x4.splat(0); // some task-vector entry is NaN/Inf (masks could hide it)
   // without a mask a NaN input reaches the plain sum's result (and fails it): no check needed
   const check = !(sizeof<K>() == 1 && !isFloat<K>());
-  if (mode == ADD) {
-    for (let j = 0; j < m; j += 4) {
-      let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-      if (check) flag = v128.or(flag, nonFinite(d));
+  // top-k: when the quota of ties is used up, or cannot run out inside this chunk, every lane is
+  // decided by one comparison (ties counted as they go) instead of one by one in element order
+  const topk = sizeof<K>() == 2 && !isFloat<K>();
+  const quotaAt = mk + (<usize>S.MASK_TOPK_QUOTA << 3);
+  const remaining = topk ? load<f64>(quotaAt) : 0;
+  const whole = topk && (remaining <= 0 || remaining >= <f64>m) ? (remaining > 0 ? TIES_ALL : TIES_NONE) : 0;
+  const thr = i32x4.splat(topk ? <i32>load<f64>(mk + (<usize>S.MASK_TOPK_THR << 3)) : 0);
+  let ties = i32x4.splat(0);
+  // random masks: one key per chunk (unless the chunk crosses 2^32 elements), the index hash
+  // advanced by an addition, the uniform compared as an integer
+  const random = sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32;
+  const key = i32x4.splat(random ? laneKey(e0, w0, w1) : 0);
+  const below = i32x4.splat(random ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
+  let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
+  // window: the same for both quotas (ties at lo dropped, ties at hi kept, each while its quota lasts)
+  const win = sizeof<K>() == 8 && !isFloat<K>();
+  const dropAt = mk + (<usize>S.MASK_WINDOW_DROP_LO << 3), keepAt = mk + (<usize>S.MASK_WINDOW_KEEP_HI << 3);
+  const dropLo = win ? load<f64>(dropAt) : 0, keepHi = win ? load<f64>(keepAt) : 0;
+  const winWhole = win && (dropLo <= 0 || dropLo >= <f64>m) && (keepHi <= 0 || keepHi >= <f64>m);
+  const dropTies = dropLo > 0, keepTies = keepHi > 0;
+  const lo = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_LO << 3)) : 0);
+  const hi = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_HI << 3)) : 0);
+  let loTies = i32x4.splat(0), hiTies = i32x4.splat(0);
+  for (let j = 0; j < m; j += 4) {
+    let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+    if (check || mode == STORE) flag = v128.or(flag, nonFinite(d));
+    if (random) {
+      d = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
+      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
+    } else if (winWhole) {
+      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      const atLo = i32x4.eq(a, lo), atHi = i32x4.eq(a, hi);
+      if (dropTies) loTies = i32x4.sub(loTies, atLo);
+      if (keepTies) hiTies = i32x4.sub(hiTies, atHi);
+      const above = dropTies ? i32x4.gt_s(a, lo) : v128.or(i32x4.gt_s(a, lo), atLo);
+      const under = keepTies ? v128.or(i32x4.lt_s(a, hi), atHi) : i32x4.lt_s(a, hi);
+      d = v128.and(d, v128.and(above, under));
+    } else if (topk && whole != 0) {
+      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      if (winWhole && dropTies) store<f64>(dropAt, dropLo - <f64>laneSum(loTies));
+  if (winWhole && keepTies) store<f64>(keepAt, keepHi - <f64>laneSum(hiTies));
+  if (whole == TIES_ALL) {
+        ties = i32x4.sub(ties, i32x4.eq(a, thr));
+        d = v128.and(d, v128.or(i32x4.gt_s(a, thr), i32x4.eq(a, thr)));
+      } else {
+        d = v128.and(d, i32x4.gt_s(a, thr));
+      }
+    } else {
       d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
-      const a = dst + (<usize>j << 2);
-      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.mul(d, s), w)));
     }
-  } else {
-    for (let j = 0; j < m; j += 4) {
-      let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-      if (check || mode == STORE) flag = v128.or(flag, nonFinite(d));
-      d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
-      const dd = f32x4.mul(f32x4.mul(d, s), w);
-      v128.store(dst + (<usize>j << 2), mode == FIRST ? f32x4.add(zero, dd) : dd); // FIRST: 0 + d, as the reference
-    }
+    const dd = f32x4.mul(f32x4.mul(d, s), w);
+    const at = dst + (<usize>j << 2);
+    if (mode == ADD) v128.store(at, f32x4.add(v128.load(at), dd));
+    else v128.store(at, mode == FIRST ? f32x4.add(zero, dd) : dd); // FIRST: 0 + d, as the reference
+  }
+  if (winWhole && dropTies) store<f64>(dropAt, dropLo - <f64>laneSum(loTies));
+  if (winWhole && keepTies) store<f64>(keepAt, keepHi - <f64>laneSum(hiTies));
+  if (whole == TIES_ALL) {
+    store<f64>(quotaAt, remaining - <f64>laneSum(ties));
   }
   if (!v128.any_true(flag)) return 0;
   let count = 0;

@@ -5,32 +5,47 @@ import { argF32, argF64, argI32, argPtr } from './args';
 import * as S from './generated/slots';
 import { CH, ld, ld1 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
+import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
 
 export const BLOCK: i32 = 1 << 20;
 
 // Histogram of the high 16 bits of |x_i - b| (32768 bins) for every model; non-finite
 // differences land in bins 0x7f80..0x7fff. Each lane counts into its own copy (runs of equal
 // bins would otherwise serialise on one counter); the copies are summed into the first.
-// n is exact (not padded); a hist region holds 4 × 32768 u32.
+// Besides, per high bin, the elements whose low 16 bits are not zero ("impure"): a bin without
+// any needs no second pass (differences of 16-bit floats rarely have such bits).
+// n is exact (not padded); a hist region holds 4 × 32768 u32, an impure region 32768 u32.
 const HI_BINS: usize = 32768;
 @inline function histHi<T>(args: usize): void {
   const n = argI32(args, S.HIST_HI_N), nm = argI32(args, S.HIST_HI_NM), bp = argPtr(args, S.HIST_HI_BASE);
   for (let k = 0; k < nm; k++) {
     const each = args + S.HIST_HI_HEAD + <usize>k * S.HIST_HI_EACH;
     const xp = argPtr(each, S.HIST_HI_EACH_PTR);
-    const h = argPtr(each, S.HIST_HI_EACH_HIST);
+    const h = argPtr(each, S.HIST_HI_EACH_HIST), imp = argPtr(each, S.HIST_HI_EACH_IMPURE);
     const h1 = h + (HI_BINS << 2), h2 = h + (HI_BINS << 3), h3 = h + 3 * (HI_BINS << 2);
     const full = n & ~3;
     for (let j = 0; j < full; j += 4) {
-      const a = i32x4.shl(i32x4.shr_u(v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff)), 16), 2);
-      let p = h + <usize>i32x4.extract_lane(a, 0); store<u32>(p, load<u32>(p) + 1);
-      p = h1 + <usize>i32x4.extract_lane(a, 1); store<u32>(p, load<u32>(p) + 1);
-      p = h2 + <usize>i32x4.extract_lane(a, 2); store<u32>(p, load<u32>(p) + 1);
-      p = h3 + <usize>i32x4.extract_lane(a, 3); store<u32>(p, load<u32>(p) + 1);
+      const bits = v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff));
+      const a = i32x4.shl(i32x4.shr_u(bits, 16), 2);
+      const a0 = <usize>i32x4.extract_lane(a, 0), a1 = <usize>i32x4.extract_lane(a, 1);
+      const a2 = <usize>i32x4.extract_lane(a, 2), a3 = <usize>i32x4.extract_lane(a, 3);
+      let p = h + a0; store<u32>(p, load<u32>(p) + 1);
+      p = h1 + a1; store<u32>(p, load<u32>(p) + 1);
+      p = h2 + a2; store<u32>(p, load<u32>(p) + 1);
+      p = h3 + a3; store<u32>(p, load<u32>(p) + 1);
+      const low = v128.and(bits, i32x4.splat(0xffff));
+      if (v128.any_true(low)) {
+        if (i32x4.extract_lane(low, 0) != 0) { p = imp + a0; store<u32>(p, load<u32>(p) + 1); }
+        if (i32x4.extract_lane(low, 1) != 0) { p = imp + a1; store<u32>(p, load<u32>(p) + 1); }
+        if (i32x4.extract_lane(low, 2) != 0) { p = imp + a2; store<u32>(p, load<u32>(p) + 1); }
+        if (i32x4.extract_lane(low, 3) != 0) { p = imp + a3; store<u32>(p, load<u32>(p) + 1); }
+      }
     }
     for (let j = full; j < n; j++) {
-      const p = h + (<usize>((reinterpret<u32>(ld1<T>(xp, j) - ld1<T>(bp, j)) & 0x7fffffff) >>> 16) << 2);
+      const bits = reinterpret<u32>(ld1<T>(xp, j) - ld1<T>(bp, j)) & 0x7fffffff;
+      let p = h + (<usize>(bits >>> 16) << 2);
       store<u32>(p, load<u32>(p) + 1);
+      if ((bits & 0xffff) != 0) { p = imp + (<usize>(bits >>> 16) << 2); store<u32>(p, load<u32>(p) + 1); }
     }
     for (let i: usize = 0; i < HI_BINS; i += 4) {
       const o = i << 2;
@@ -48,7 +63,25 @@ const HI_BINS: usize = 32768;
     const xp = argPtr(each, S.HIST_LO_EACH_PTR);
     const bin = i32x4.splat(argI32(each, S.HIST_LO_EACH_BIN));
     const h = argPtr(each, S.HIST_LO_EACH_HIST);
-    for (let j = 0; j < n; j += 4) {
+    // hits without low bits (most of them, for differences of 16-bit floats) are counted in
+    // lanes; the others one by one
+    let zeros = i32x4.splat(0);
+    const full = n & ~3;
+    for (let j = 0; j < full; j += 4) {
+      const a = v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff));
+      const at = i32x4.eq(i32x4.shr_u(a, 16), bin);
+      const lo = v128.and(a, i32x4.splat(0xffff));
+      const none = i32x4.eq(lo, i32x4.splat(0));
+      zeros = i32x4.sub(zeros, v128.and(at, none));
+      const hit = v128.andnot(at, none);
+      if (!v128.any_true(hit)) continue;
+      if (i32x4.extract_lane(hit, 0) != 0) { const p = h + (<usize>i32x4.extract_lane(lo, 0) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 1) != 0) { const p = h + (<usize>i32x4.extract_lane(lo, 1) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 2) != 0) { const p = h + (<usize>i32x4.extract_lane(lo, 2) << 2); store<u32>(p, load<u32>(p) + 1); }
+      if (i32x4.extract_lane(hit, 3) != 0) { const p = h + (<usize>i32x4.extract_lane(lo, 3) << 2); store<u32>(p, load<u32>(p) + 1); }
+    }
+    store<u32>(h, load<u32>(h) + <u32>(i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3)));
+    for (let j = full; j < n; j += 4) {
       const a = v128.and(f32x4.sub(ld<T>(xp, j), ld<T>(bp, j)), i32x4.splat(0x7fffffff));
       const hit = i32x4.eq(i32x4.shr_u(a, 16), bin);
       if (!v128.any_true(hit)) continue;
@@ -117,10 +150,22 @@ function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off
   const mk = slot + S.MODEL_M0;
   const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
   let a0 = v128.load(la), a1 = v128.load(la, 16), b0 = v128.load(la, 32), b1 = v128.load(la, 48);
+  // random masks as in merge.ts's deltas
+  const random = sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32;
+  const key = i32x4.splat(random ? laneKey(e0, w0, w1) : 0);
+  const below = i32x4.splat(random ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
+  let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
   for (let j = 0; j < m; j += 4) {
     const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
     const ad = f32x4.abs(d);
-    const am = f32x4.abs(applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv));
+    let masked: v128;
+    if (random) {
+      masked = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
+      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
+    } else {
+      masked = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
+    }
+    const am = f32x4.abs(masked);
     a0 = f64x2.add(a0, f64x2.promote_low_f32x4(ad));
     a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<f32>(ad, ad, 2, 3, 0, 1)));
     b0 = f64x2.add(b0, f64x2.promote_low_f32x4(am));

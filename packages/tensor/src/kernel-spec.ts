@@ -85,7 +85,8 @@ export type StatsSpec =
 
 /** Partial results of one stats kernel on one slice. */
 export type StatsResult =
-  | { kernel: 'histHi'; hist: Uint32Array[] }
+  /** per model: the high-bits histogram, and per bin the elements whose low 16 bits are not all zero */
+  | { kernel: 'histHi'; hist: Uint32Array[]; impure: Uint32Array[] }
   | { kernel: 'histLo'; hist: Uint32Array[] }
   /** per block, per model: [||d||_1, ||mask(d)||_1] -> blocks[b][2 * model + 0|1] */
   | { kernel: 'l1'; blocks: Float64Array[] }

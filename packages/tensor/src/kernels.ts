@@ -165,7 +165,7 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
   nuslerp: { reference: (s, x, n, _e, r) => ts.nuslerp(s, x, n, r) },
 };
 
-/** Histogram kernels: one u32 region per entry (histHi: 4 lane copies, summed by the kernel). */
+/** Histogram kernels: one u32 region per entry (histHi: 4 lane copies, summed by the kernel), `more` regions of `bins` zeroed too. */
 function histRun(
   io: SliceIo,
   call: (a: KernelArgs) => void,
@@ -173,10 +173,12 @@ function histRun(
   copies: number,
   each: (hist: number, k: number) => Record<string, number>,
   count: number,
+  more: number[] = [],
 ) {
   const hist = Array.from({ length: count }, () => io.mem.alloc(bins * 4 * copies));
   io.mem.ensure();
   for (const h of hist) new Uint32Array(io.mem.buffer, h, bins * copies).fill(0);
+  for (const h of more) new Uint32Array(io.mem.buffer, h, bins).fill(0);
   call({ head: { n: io.n, nm: count, base: io.stored[0]! }, each: hist.map((h, k) => each(h, k)) });
   return hist.map((h) => new Uint32Array(io.mem.buffer, h, bins).slice());
 }
@@ -186,10 +188,12 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
     reference: refStats.histHi,
     wasm: {
       name: 'hist_hi',
-      run: (_s, io, call) => ({
-        kernel: 'histHi',
-        hist: histRun(io, call, HIST_HI_BINS, 4, (hist, k) => ({ ptr: io.stored[k + 1]!, hist }), io.stored.length - 1),
-      }),
+      run: (_s, io, call) => {
+        const nm = io.stored.length - 1;
+        const impure = Array.from({ length: nm }, () => io.mem.alloc(HIST_HI_BINS * 4));
+        const hist = histRun(io, call, HIST_HI_BINS, 4, (hist, k) => ({ ptr: io.stored[k + 1]!, hist, impure: impure[k]! }), nm, impure);
+        return { kernel: 'histHi', hist, impure: impure.map((at) => new Uint32Array(io.mem.buffer, at, HIST_HI_BINS).slice()) };
+      },
     },
   },
   histLo: {

@@ -100,11 +100,18 @@ export function statsStripes(
 
 /** Partial results of consecutive stripes: histograms add up, per-block results follow each other. */
 function combine(a: StatsResult, b: StatsResult): StatsResult {
-  if ((a.kernel === 'histHi' || a.kernel === 'histLo') && a.kernel === b.kernel) {
-    a.hist.forEach((h, k) => {
-      const add = b.hist[k]!;
-      for (let i = 0; i < h.length; i++) h[i] = h[i]! + add[i]!;
+  const add = (into: Uint32Array[], more: Uint32Array[]) =>
+    into.forEach((h, k) => {
+      const m = more[k]!;
+      for (let i = 0; i < h.length; i++) h[i] = h[i]! + m[i]!;
     });
+  if (a.kernel === 'histHi' && b.kernel === 'histHi') {
+    add(a.hist, b.hist);
+    add(a.impure, b.impure);
+    return a;
+  }
+  if (a.kernel === 'histLo' && b.kernel === 'histLo') {
+    add(a.hist, b.hist);
     return a;
   }
   if ((a.kernel === 'l1' || a.kernel === 'gram') && a.kernel === b.kernel) return { kernel: a.kernel, blocks: [...a.blocks, ...b.blocks] };

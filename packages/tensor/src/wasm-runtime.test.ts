@@ -34,6 +34,9 @@ const masks: MaskSpec[] = [
   { kind: 'topk', thr: 0x3b000000, quota: 3 },
   { kind: 'window', lo: 0x3a000000, dropLo: 2, hi: 0x3b800000, keepHi: 5 },
   { kind: 'bernoulli', key, p: 0.3 },
+  // quotas a whole chunk (2048 elements) cannot exhaust: the kernels decide such chunks at once
+  { kind: 'topk', thr: 0x3b800000, quota: 2100 },
+  { kind: 'window', lo: 0x3b800000, dropLo: 2100, hi: 0x3c000000, keepHi: 2300 },
 ];
 
 describe('merge kernels match the reference byte for byte', () => {
@@ -82,6 +85,21 @@ describe('merge kernels match the reference byte for byte', () => {
       }
     }
   }
+
+  it('random masks where element indices cross 2^32 (a chunk whose elements have two high words)', () => {
+    const spec: MergeSpec = {
+      kernel: 'tvmerge',
+      consensus: 'ties',
+      normalize: false,
+      div: 1,
+      lambda: 1,
+      models: [0, 1, 2].map((k) => ({ weight: 1, scale: 1.5, mask: { kind: 'bernoulli', key: maskKey(1, 't', k), p: 0.4 } })),
+    };
+    for (const start of [2 ** 32 - 1024, 2 ** 33 - 2048]) {
+      const { wasm, ref } = both(spec, 5000, ['BF16'], 'BF16', undefined, start);
+      expect(Buffer.from(wasm).equals(Buffer.from(ref)), String(start)).toBe(true);
+    }
+  });
 
   it('rounds inputs to the recipe dtype first', () => {
     for (const rounding of ['BF16', 'F16', 'F32'] as const) {

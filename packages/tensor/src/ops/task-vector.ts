@@ -108,6 +108,8 @@ class TaskVectorProgram implements TensorProgram {
   private highs: HighBin[][] = [];
   /** the (model, high bin) pairs of the second pass */
   private entries: { model: number; bin: number }[] = [];
+  /** per model and rank: the value when it is known after the first pass (see reduce) */
+  private exact: ({ v: ExactValue; perSlice: number[] } | undefined)[][] = [];
   private pass: Pass;
 
   constructor(
@@ -174,33 +176,37 @@ class TaskVectorProgram implements TensorProgram {
   reduce(results: StatsResult[]): void {
     switch (this.pass) {
       case 'histHi': {
+        const his = results.filter((r) => r.kernel === 'histHi');
         this.highs = this.ranks.map((ranks, model) => {
           if (ranks.length === 0) return [];
           const total = sumHistograms(
-            results.map((r) => (r.kernel === 'histHi' ? r.hist[model]! : new Uint32Array(0))),
+            his.map((r) => r.hist[model]!),
             HIST_HI_BINS,
           );
           return ranks.map((rank) => highBinAtRank(total, rank));
         });
-        this.entries = this.highs.flatMap((hs, model) => [...new Set(hs.map((h) => h.bin))].map((bin) => ({ model, bin })));
-        this.pass = 'histLo';
+        // Inside a high bin, the elements without low bits are the smallest, all equal to the
+        // bin's own value, and the others are above them: a rank that falls among the former is
+        // exact after this pass (no second pass; differences of 16-bit floats rarely have low bits).
+        this.exact = this.highs.map((hs, model) =>
+          hs.map((h, j) => {
+            const impure = his.map((r) => r.impure[model]![h.bin]!);
+            const above = h.above + impure.reduce((a, b) => a + b, 0);
+            if (this.ranks[model]![j]! <= above) return undefined;
+            const perSlice = his.map((r, i) => r.hist[model]![h.bin]! - impure[i]!);
+            return { v: { bits: (h.bin << 16) >>> 0, above, equal: perSlice.reduce((a, b) => a + b, 0), low: 0 }, perSlice };
+          }),
+        );
+        this.entries = this.highs.flatMap((hs, model) =>
+          [...new Set(hs.filter((_, j) => !this.exact[model]![j]).map((h) => h.bin))].map((bin) => ({ model, bin })),
+        );
+        if (this.entries.length > 0) this.pass = 'histLo';
+        else this.select([]);
         return;
       }
-      case 'histLo': {
-        const lows = this.entries.map((_, i) => results.map((r) => (r.kernel === 'histLo' ? r.hist[i]! : new Uint32Array(0))));
-        this.selections.forEach((sel, model) => {
-          if (!sel) return;
-          const values = this.ranks[model]!.map((rank, j) => {
-            const high = this.highs[model]![j]!;
-            const parts = lows[this.entries.findIndex((e) => e.model === model && e.bin === high.bin)]!;
-            const v = valueAtRank(high, sumHistograms(parts, HIST_LO_BINS), rank);
-            return { v, perSlice: parts.map((h) => h[v.low]!) };
-          });
-          this.masks[model] = sliceMasks(sel, values, this.ctx.numel);
-        });
-        this.pass = this.needsRescale() ? 'l1' : 'done';
+      case 'histLo':
+        this.select(this.entries.map((_, i) => results.map((r) => (r.kernel === 'histLo' ? r.hist[i]! : new Uint32Array(0)))));
         return;
-      }
       case 'l1': {
         const models = this.weights.length;
         const before = new Float64Array(models),
@@ -224,6 +230,23 @@ class TaskVectorProgram implements TensorProgram {
       case 'done':
         return;
     }
+  }
+
+  /** The masks from the selected values (exact after the first pass, or from the low histograms of `entries`). */
+  private select(lows: Uint32Array[][]): void {
+    this.selections.forEach((sel, model) => {
+      if (!sel) return;
+      const values = this.ranks[model]!.map((rank, j) => {
+        const exact = this.exact[model]![j];
+        if (exact) return exact;
+        const high = this.highs[model]![j]!;
+        const parts = lows[this.entries.findIndex((e) => e.model === model && e.bin === high.bin)]!;
+        const v = valueAtRank(high, sumHistograms(parts, HIST_LO_BINS), rank);
+        return { v, perSlice: parts.map((h) => h[v.low]!) };
+      });
+      this.masks[model] = sliceMasks(sel, values, this.ctx.numel);
+    });
+    this.pass = this.needsRescale() ? 'l1' : 'done';
   }
 
   merge(slice: number) {

@@ -25,12 +25,17 @@ class Lanes {
 export function histHi(_spec: Spec<'histHi'>, inputs: Float64Array[], n: number, _elemStart: number, r: Round): StatsResult {
   const base = inputs[0]!;
   const models = inputs.slice(1);
-  const hist = models.map((x) => {
+  const impure = models.map(() => new Uint32Array(HIST_HI_BINS));
+  const hist = models.map((x, k) => {
     const h = new Uint32Array(HIST_HI_BINS);
-    for (let e = 0; e < n; e++) h[absBits(r(x[e]! - base[e]!)) >>> 16]!++;
+    for (let e = 0; e < n; e++) {
+      const a = absBits(r(x[e]! - base[e]!));
+      h[a >>> 16]!++;
+      if ((a & 0xffff) !== 0) impure[k]![a >>> 16]!++;
+    }
     return h;
   });
-  return { kernel: 'histHi', hist };
+  return { kernel: 'histHi', hist, impure };
 }
 
 /** Histograms of the low 16 bits of |x_i − b| inside one high bin, per entry. */
