@@ -24,6 +24,7 @@ import { forwardFigures } from './forward.js';
 import { plan405b as planner405b } from './planner-scale.js';
 import { layersRun, plan671b } from './moe-scale.js';
 import { endToEnd } from './end-to-end.js';
+import { memoryScale } from './memory-scale.js';
 import { ensurePeer, modelBytes, runTessera, torchAvailable, warmPageCache } from './merges.js';
 
 const SMALL: LlamaShape = { layers: 4, hidden: 1024, intermediate: 2816, vocab: 8192, heads: 16, kvHeads: 4 };
@@ -43,8 +44,12 @@ async function main() {
   const memcpy = memcpyGBps();
   line(`memcpy, 1 thread: ${f2(memcpy)} GB/s copied`);
 
-  line('\n## Kernels alone (1 thread, base + 3 experts, 16M bf16 elements each, input GB/s)');
-  for (const k of kernelFigures()) line(`${k.name.padEnd(42)} ${f2(k.gbps).padStart(6)} GB/s  ${((100 * k.gbps) / memcpy).toFixed(0).padStart(3)}% of memcpy`);
+  line('\n## Kernels alone (1 thread, base + 3 experts, 16M bf16 elements each, tie-heavy like bf16 fine-tunes, masks of density 0.2; input GB/s)');
+  const kernels = kernelFigures();
+  for (const k of kernels)
+    line(
+      `${k.name.padEnd(42)} ${f2(k.gbps).padStart(6)} GB/s  ${((100 * k.gbps) / memcpy).toFixed(0).padStart(3)}% of memcpy  ${(kernels[0]!.gbps / k.gbps).toFixed(2)}x the task_arithmetic kernel's time`,
+    );
 
   line(`\n## End to end: ${process.env.BENCH_MODEL === 'small' ? 'small' : 'TinyLlama-1.1B-shaped'} base + 3 experts (BF16) in ${dir}`);
   mkdirSync(dir, { recursive: true });
@@ -58,6 +63,14 @@ async function main() {
   for (const l of endToEnd(dir, { workers: WORKERS, runs, ...(torch ? { peerBytes } : {}) })) line(l);
   line(
     `(tessera: the whole \`tessera merge --no-fsync\` process, start-up, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
+  );
+  const scale = await memoryScale(['1b', '8b'], WORKERS);
+  line(
+    `peak RSS as the model grows (task_arithmetic of 3 experts, virtual Llama generated on read, null:// output): ${scale
+      .map((r) => `llama-${r.size} ${f2(r.inputGB)} GB in ${f2(r.seconds)} s, ${r.peakRssMiB.toFixed(0)} MiB`)
+      .join(
+        '; ',
+      )}; the larger ${(scale[1]!.inputGB / scale[0]!.inputGB).toFixed(1)}x the input at ${(scale[1]!.peakRssMiB / scale[0]!.peakRssMiB).toFixed(2)}x the memory`,
   );
   warmPageCache(dir);
   const synced = runTessera(dir, 'task_arithmetic', WORKERS, true);

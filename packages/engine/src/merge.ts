@@ -17,6 +17,7 @@ import { type JobPlan, type PlanOptions, planRecipe } from './plan.js';
 import { type Staging, discard, publish, stage } from './publish.js';
 import { runTensors, sliceWrites } from './schedule.js';
 import { PrefixHasher } from './prefix-hash.js';
+import { peakRssBytes } from './peak-memory.js';
 import { NULL_SINK, combineDigests, isNullSink } from './null-sink.js';
 import { scopedExecutor } from './scoped-executor.js';
 
@@ -188,7 +189,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
         outputBytes: plan.layout.totalBytes,
         gbps: plan.inputBytes / seconds / 1e9,
         files: [],
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        peakRssBytes: peakRssBytes(),
         digest,
       });
       return { out: NULL_SINK, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files: [], tensors: plan.tensors.length, digest };
@@ -205,7 +206,7 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
       outputBytes: plan.layout.totalBytes,
       gbps: plan.inputBytes / seconds / 1e9,
       files,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     });
     return { out: staging.out, seconds, inputBytes: plan.inputBytes, outputBytes: plan.layout.totalBytes, files, tensors: plan.tensors.length };
   } catch (e) {
