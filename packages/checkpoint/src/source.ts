@@ -25,9 +25,9 @@ class LocalFile implements RangeSource {
   constructor(readonly uri: string) {}
 
   private fh(): Promise<FileHandle> {
-    this.handle ??= open(this.uri, 'r').catch((cause: NodeJS.ErrnoException) => {
+    this.handle ??= open(this.uri, 'r').catch((cause: unknown) => {
       this.handle = undefined;
-      throw new CheckpointError(this.uri, `cannot open (${cause.code ?? cause.message})`, undefined, { cause });
+      throw this.cannotOpen(cause);
     });
     return this.handle;
   }
@@ -51,7 +51,7 @@ class LocalFile implements RangeSource {
       try {
         this.fd = openSync(this.uri, 'r');
       } catch (cause) {
-        throw new CheckpointError(this.uri, `cannot open (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, undefined, { cause });
+        throw this.cannotOpen(cause);
       }
     }
     let done = 0;
@@ -60,6 +60,11 @@ class LocalFile implements RangeSource {
       if (n === 0) throw this.truncated(position, into.byteLength, done);
       done += n;
     }
+  }
+
+  private cannotOpen(cause: unknown): CheckpointError {
+    const e = cause as NodeJS.ErrnoException;
+    return new CheckpointError(this.uri, `cannot open (${e.code ?? e.message})`, undefined, { cause });
   }
 
   private truncated(position: number, length: number, done: number): CheckpointError {

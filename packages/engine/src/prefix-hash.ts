@@ -53,7 +53,7 @@ class FileHasher {
         // every finished range that starts inside the hashed prefix extends it
         let end = this.pos;
         for (const [s, e] of this.ready) if (s <= end && e > end) end = e;
-        for (const [s, e] of this.ready) if (e <= end && s <= end) this.ready.delete(s);
+        for (const [s, e] of this.ready) if (e <= end) this.ready.delete(s);
         if (end === this.pos) return;
         await this.hashTo(end);
       }

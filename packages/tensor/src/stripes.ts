@@ -62,8 +62,7 @@ export function mergeStripes(
   const r: StripedMerge = { nonFinite: 0, firstNonFinite: -1, inputNonFinite: 0, firstInputNonFinite: -1 };
   let spec = given;
   for (let off = 0; off < layout.n; off += stripe) {
-    const views = rt.prepare({ ...layout, n: Math.min(stripe, layout.n - off) });
-    views.forEach((v, k) => read(k, off, v));
+    readStripe(rt, layout, read, off, stripe);
     const s = rt.merge(spec, elemStart + off);
     spec = rt.continued(spec);
     if (s.nonFinite > 0 && r.firstNonFinite < 0) r.firstNonFinite = off + s.firstNonFinite;
@@ -88,14 +87,18 @@ export function statsStripes(
   let spec = given;
   let all: StatsResult | undefined;
   for (let off = 0; off < layout.n; off += stripe) {
-    const views = rt.prepare({ ...layout, n: Math.min(stripe, layout.n - off) });
-    views.forEach((v, k) => read(k, off, v));
+    readStripe(rt, layout, read, off, stripe);
     const s = rt.stats(spec, elemStart + off);
     spec = rt.continued(spec);
     all = all ? combine(all, s) : s;
   }
   if (!all) throw new Error('statistics of an empty slice');
   return all;
+}
+
+/** Lays out the stripe at element `off` in the kernel memory and reads every input into it. */
+function readStripe(rt: KernelRuntime, layout: SliceLayout, read: StripeReader, off: number, stripe: number): void {
+  rt.prepare({ ...layout, n: Math.min(stripe, layout.n - off) }).forEach((v, k) => read(k, off, v));
 }
 
 /** Partial results of consecutive stripes: histograms add up, per-block results follow each other. */
