@@ -4,7 +4,6 @@
 // kernel-slots.json), and a resolve step when a spec needs the slice's values first.
 import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import { CHUNK, HIST_HI_BINS, HIST_LO_BINS, blockCount } from './layout.js';
-import { MASK_SLOTS } from './generated/kernel-slots.js';
 import { rowStockT } from './gram.js';
 import * as ref from './reference/merge.js';
 import type { Round } from './reference/precision.js';
@@ -55,25 +54,29 @@ export interface StatsKernel<S extends StatsSpec> {
 
 const MASK_KIND: Record<Exclude<MaskSpec['kind'], 'della'>, number> = { none: 0, topk: 1, window: 2, bernoulli: 3, probs: 4, zero: 5 };
 
-/** One input's block of slots: its address, weight, scale and mask (mask fields as MASK_SLOTS names them). */
+/** One input's block of slots: its address, weight, scale and mask (m0.. in the order MASK_SLOTS names them). */
 function modelBlock(io: SliceIo, ptr: number, weight: number, scale: number, m: MaskSpec): Record<string, number> {
-  if (m.kind === 'della') throw new Error('della masks are resolved before the kernel runs');
-  const block: Record<string, number> = { ptr, weight: Math.fround(weight), scale: Math.fround(scale), maskKind: MASK_KIND[m.kind] };
-  for (let i = 0; i < 6; i++) block[`m${i}`] = 0;
-  const values: Record<string, number> =
-    m.kind === 'topk'
-      ? { thr: m.thr, quota: m.quota }
-      : m.kind === 'window'
-        ? { lo: m.lo, dropLo: m.dropLo, hi: m.hi, keepHi: m.keepHi }
-        : m.kind === 'bernoulli'
-          ? { key0: m.key[0], key1: m.key[1], p: Math.fround(m.p) }
-          : m.kind === 'probs'
-            ? { key0: m.key[0], key1: m.key[1], probs: io.mem.f32(padProbs(m.probs, io.np)) }
-            : {};
-  (MASK_SLOTS[m.kind] ?? []).forEach((name, i) => {
-    block[`m${i}`] = values[name]!;
-  });
-  return block;
+  const w = Math.fround(weight),
+    sc = Math.fround(scale);
+  switch (m.kind) {
+    case 'della':
+      throw new Error('della masks are resolved before the kernel runs');
+    case 'topk':
+      return block(ptr, w, sc, MASK_KIND.topk, m.thr, m.quota);
+    case 'window':
+      return block(ptr, w, sc, MASK_KIND.window, m.lo, m.dropLo, m.hi, m.keepHi);
+    case 'bernoulli':
+      return block(ptr, w, sc, MASK_KIND.bernoulli, m.key[0], m.key[1], Math.fround(m.p));
+    case 'probs':
+      return block(ptr, w, sc, MASK_KIND.probs, m.key[0], m.key[1], io.mem.f32(padProbs(m.probs, io.np)));
+    default:
+      return block(ptr, w, sc, MASK_KIND[m.kind]);
+  }
+}
+
+/** One object shape for every mask kind: kernels run once per stripe, so no dictionary-mode records. */
+function block(ptr: number, weight: number, scale: number, maskKind: number, m0 = 0, m1 = 0, m2 = 0, m3 = 0) {
+  return { ptr, weight, scale, maskKind, m0, m1, m2, m3, m4: 0, m5: 0 };
 }
 
 function padProbs(p: Float32Array, np: number): Float32Array {
@@ -82,9 +85,6 @@ function padProbs(p: Float32Array, np: number): Float32Array {
   out.set(p);
   return out;
 }
-
-/** The head slots every merge kernel over a base and its models starts with. */
-const baseHead = (io: MergeIo) => ({ n: io.np, nm: io.stored.length - 1, outKind: io.outKind, out: io.out, base: io.stored[0]! });
 
 const della = (masks: MaskSpec[], values: () => Float64Array[], n: number, r: Round) =>
   masks.some((m) => m.kind === 'della') ? ts.resolveMasks(masks, values(), n, r) : undefined;
@@ -115,7 +115,11 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
       countsInputs: true,
       args: (s, io) => ({
         head: {
-          ...baseHead(io),
+          n: io.np,
+          nm: io.stored.length - 1,
+          outKind: io.outKind,
+          out: io.out,
+          base: io.stored[0]!,
           elemStart: io.elemStart,
           consensus: s.consensus === 'ties' ? 1 : 0,
           normalize: s.normalize ? 1 : 0,
@@ -142,7 +146,11 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
       name: 'stock',
       args: (s, io) => ({
         head: {
-          ...baseHead(io),
+          n: io.np,
+          nm: io.stored.length - 1,
+          outKind: io.outKind,
+          out: io.out,
+          base: io.stored[0]!,
           t: Math.fround(s.t),
           tPtr: s.rowT ? io.mem.f32(s.rowT) : 0,
           rowLen: s.rowLen,

@@ -44,6 +44,7 @@ export class KernelMemory {
   private readonly ex: Exports;
   /** the next free byte */
   free = DATA_START;
+  private slotView: Float64Array | undefined;
 
   constructor() {
     this.ex = new WebAssembly.Instance(module(), {
@@ -84,27 +85,42 @@ export class KernelMemory {
   call(exportName: string, slots: string, args: KernelArgs): number {
     const layout = KERNEL_SLOTS[slots];
     if (!layout) throw new Error(`kernel ${slots} has no declared slots`);
-    const values: number[] = [];
-    const take = (names: readonly string[], from: Readonly<Record<string, number>>, where: string) => {
-      for (const name of names) {
-        const v = from[name];
-        if (v === undefined) throw new Error(`kernel ${slots}: slot ${where}${name} is not set`);
-        values.push(v);
-      }
-      if (Object.keys(from).length !== names.length)
-        throw new Error(
-          `kernel ${slots}: ${where}slots not declared: ${Object.keys(from)
-            .filter((k) => !names.includes(k))
-            .join(', ')}`,
-        );
-    };
-    take(layout.head, args.head, '');
-    args.each.forEach((e, i) => take(layout.each, e, `[${i}].`));
-    if (values.length * 8 > ARGS_BYTES) throw new Error(`kernel ${exportName}: too many arguments (${values.length})`);
-    new Float64Array(this.buffer, ARGS, values.length).set(values);
+    const count = layout.head.length + args.each.length * layout.each.length;
+    if (count * 8 > ARGS_BYTES) throw new Error(`kernel ${exportName}: too many arguments (${count})`);
+    const into = this.argSlots();
+    let at = this.pack(into, 0, slots, layout.head, args.head, -1);
+    for (let i = 0; i < args.each.length; i++) at = this.pack(into, at, slots, layout.each, args.each[i]!, i);
     const fn = this.ex[exportName] as Kernel | undefined;
     if (!fn) throw new Error(`unknown kernel ${exportName}`);
     return (fn(ARGS) as number | undefined) ?? 0;
+  }
+
+  /** The argument block as f64 slots (a view kept until the memory grows: calls run once per stripe). */
+  private argSlots(): Float64Array {
+    if (this.slotView?.buffer !== this.buffer) {
+      this.ensure(Math.max(this.free, DATA_START));
+      this.slotView = new Float64Array(this.buffer, ARGS, ARGS_BYTES / 8);
+    }
+    return this.slotView;
+  }
+
+  /** Writes a record's values (the head, or input block `block`) in slot order from `at`; every slot must be set and no other. */
+  private pack(into: Float64Array, at: number, slots: string, names: readonly string[], from: Readonly<Record<string, number>>, block: number): number {
+    const where = () => (block < 0 ? '' : `[${block}].`);
+    for (let i = 0; i < names.length; i++) {
+      const v = from[names[i]!];
+      if (v === undefined) throw new Error(`kernel ${slots}: slot ${where()}${names[i]} is not set`);
+      into[at + i] = v;
+    }
+    let keys = 0;
+    for (const _ in from) keys++;
+    if (keys !== names.length)
+      throw new Error(
+        `kernel ${slots}: ${where()}slots not declared: ${Object.keys(from)
+          .filter((k) => !names.includes(k))
+          .join(', ')}`,
+      );
+    return at + names.length;
   }
 
   /** Slot `name` of input block `k` as the last call of kernel `slots` left it (e.g. a tie quota it consumed). */

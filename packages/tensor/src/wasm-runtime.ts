@@ -105,10 +105,12 @@ export class KernelRuntime {
     const scratch = this.mem.alloc((this.stored.length + 2) * CHUNK * 4);
     const out = this.mem.alloc(np * itemSize(outDtype));
     this.mem.ensure();
-    const args = record.wasm.args(spec, { ...this.io(elemStart), outKind: dtypeCode(outDtype), out, scratch });
-    const bad = this.mem.call(`${record.wasm.name}${this.suffix()}`, record.wasm.name, args);
+    const io = { mem: this.mem, n, np, elemStart, stored: this.stored, outKind: dtypeCode(outDtype), out, scratch };
+    const bad = this.mem.call(`${record.wasm.name}${this.suffix()}`, record.wasm.name, record.wasm.args(spec, io));
     const inputBad = record.wasm.countsInputs ? this.mem.firstSlot() : 0;
     const bytes = new Uint8Array(this.mem.buffer, out, n * itemSize(outDtype));
+    // the common case (all finite) builds one object: this runs once per stripe
+    if (bad === 0 && inputBad === 0) return { bytes, nonFinite: 0, firstNonFinite: -1, inputNonFinite: 0, firstInputNonFinite: -1 };
     return {
       bytes,
       ...(bad > 0 ? scanNonFinite(bytes, outDtype) : { nonFinite: 0, firstNonFinite: -1 }),
@@ -169,7 +171,7 @@ export class KernelRuntime {
     const np = padded(n);
     inputDtypes.forEach((d, i) => {
       const size = itemSize(d);
-      new Uint8Array(this.mem.buffer, this.raw[i]! + n * size, (np - n) * size).fill(0);
+      if (np > n) new Uint8Array(this.mem.buffer, this.raw[i]! + n * size, (np - n) * size).fill(0);
       if (this.stored[i] === this.raw[i]) return;
       // a scaled input (float32 storage) is widened as it is, multiplied by its blocks' scales, then rounded
       const scale = scales?.[i];
