@@ -48,7 +48,11 @@ export interface MergeKernel<S extends MergeSpec> {
 
 export interface StatsKernel<S extends StatsSpec> {
   reference(spec: S, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult;
-  wasm?: { name: string; run(spec: S, io: SliceIo, call: (args: KernelArgs) => void): StatsResult };
+  /**
+   * `into`: the result of the slice's earlier stripes, which a histogram kernel adds its counts to
+   * and returns (no copies per stripe); other kernels return a result of their own.
+   */
+  wasm?: { name: string; run(spec: S, io: SliceIo, call: (args: KernelArgs) => void, into?: StatsResult): StatsResult };
   resolve?(spec: S, values: () => Float64Array[], n: number, r: Round): StatsSpec | undefined;
 }
 
@@ -173,7 +177,11 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
   nuslerp: { reference: (s, x, n, _e, r) => ts.nuslerp(s, x, n, r) },
 };
 
-/** Histogram kernels: one u32 region per entry (histHi: 4 lane copies, summed by the kernel), `more` regions of `bins` zeroed too. */
+/**
+ * Histogram kernels: one u32 region per entry (histHi: 4 lane copies, summed by the kernel), `more`
+ * regions of `bins` zeroed too. Returns the counts of each region (`hist`, then `more`): copies, or
+ * added into `into` when given.
+ */
 function histRun(
   io: SliceIo,
   call: (a: KernelArgs) => void,
@@ -182,13 +190,20 @@ function histRun(
   each: (hist: number, k: number) => Record<string, number>,
   count: number,
   more: number[] = [],
-) {
+  into?: Uint32Array[],
+): Uint32Array[] {
   const hist = Array.from({ length: count }, () => io.mem.alloc(bins * 4 * copies));
   io.mem.ensure();
   for (const h of hist) new Uint32Array(io.mem.buffer, h, bins * copies).fill(0);
   for (const h of more) new Uint32Array(io.mem.buffer, h, bins).fill(0);
   call({ head: { n: io.n, nm: count, base: io.stored[0]! }, each: hist.map((h, k) => each(h, k)) });
-  return hist.map((h) => new Uint32Array(io.mem.buffer, h, bins).slice());
+  const counts = [...hist, ...more].map((h) => new Uint32Array(io.mem.buffer, h, bins));
+  if (!into) return counts.map((c) => c.slice());
+  counts.forEach((c, k) => {
+    const to = into[k]!;
+    for (let i = 0; i < bins; i++) to[i] = to[i]! + c[i]!;
+  });
+  return into;
 }
 
 export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<Stats<K>> } = {
@@ -196,11 +211,12 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
     reference: refStats.histHi,
     wasm: {
       name: 'hist_hi',
-      run: (_s, io, call) => {
+      run: (_s, io, call, into) => {
         const nm = io.stored.length - 1;
         const impure = Array.from({ length: nm }, () => io.mem.alloc(HIST_HI_BINS * 4));
-        const hist = histRun(io, call, HIST_HI_BINS, 4, (hist, k) => ({ ptr: io.stored[k + 1]!, hist, impure: impure[k]! }), nm, impure);
-        return { kernel: 'histHi', hist, impure: impure.map((at) => new Uint32Array(io.mem.buffer, at, HIST_HI_BINS).slice()) };
+        const acc = into?.kernel === 'histHi' ? [...into.hist, ...into.impure] : undefined;
+        const counts = histRun(io, call, HIST_HI_BINS, 4, (hist, k) => ({ ptr: io.stored[k + 1]!, hist, impure: impure[k]! }), nm, impure, acc);
+        return into && acc ? into : { kernel: 'histHi', hist: counts.slice(0, nm), impure: counts.slice(nm) };
       },
     },
   },
@@ -208,10 +224,12 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
     reference: refStats.histLo,
     wasm: {
       name: 'hist_lo',
-      run: (s, io, call) => ({
-        kernel: 'histLo',
-        hist: histRun(io, call, HIST_LO_BINS, 1, (hist, k) => ({ ptr: io.stored[s.entries[k]!.model + 1]!, bin: s.entries[k]!.bin, hist }), s.entries.length),
-      }),
+      run: (s, io, call, into) => {
+        const acc = into?.kernel === 'histLo' ? into.hist : undefined;
+        const entry = (hist: number, k: number) => ({ ptr: io.stored[s.entries[k]!.model + 1]!, bin: s.entries[k]!.bin, hist });
+        const hist = histRun(io, call, HIST_LO_BINS, 1, entry, s.entries.length, [], acc);
+        return into && acc ? into : { kernel: 'histLo', hist };
+      },
     },
   },
   l1: {

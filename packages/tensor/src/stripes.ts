@@ -88,9 +88,10 @@ export function statsStripes(
   let all: StatsResult | undefined;
   for (let off = 0; off < layout.n; off += stripe) {
     readStripe(rt, layout, read, off, stripe);
-    const s = rt.stats(spec, elemStart + off);
+    // histogram kernels add into `all` and return it; other results are combined here
+    const s = rt.stats(spec, elemStart + off, all);
     spec = rt.continued(spec);
-    all = all ? combine(all, s) : s;
+    all = all && all !== s ? combine(all, s) : s;
   }
   if (!all) throw new Error('statistics of an empty slice');
   return all;

@@ -118,8 +118,11 @@ export class KernelRuntime {
     };
   }
 
-  /** Runs a stats kernel on the prepared slice and returns copies of its partial results. */
-  stats(given: StatsSpec, elemStart: number): StatsResult {
+  /**
+   * Runs a stats kernel on the prepared slice and returns copies of its partial results; with
+   * `into` (the result of the slice's earlier stripes), a histogram kernel adds its counts there.
+   */
+  stats(given: StatsSpec, elemStart: number, into?: StatsResult): StatsResult {
     const { n } = this.current();
     this.mem.free = this.inputsEnd;
     if (this.storage === 'F64') return referenceStats(given, this.decodedInputs(), n, elemStart, F64);
@@ -128,7 +131,7 @@ export class KernelRuntime {
     if (!record.wasm) return record.reference(spec, this.kernelValues(), n, elemStart, this.round());
     this.convertInputs();
     const wasm = record.wasm;
-    return wasm.run(spec, this.io(elemStart), (args) => this.mem.call(`${wasm.name}${this.suffix()}`, wasm.name, args));
+    return wasm.run(spec, this.io(elemStart), (args) => this.mem.call(`${wasm.name}${this.suffix()}`, wasm.name, args), into);
   }
 
   /**
