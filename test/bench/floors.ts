@@ -64,3 +64,14 @@ export function measureFloors(inputs: string[], dir: string, outputBytes: number
 export function floorSeconds(f: Floors, inputBytes: number, outputBytes: number): number {
   return inputBytes / 1e9 / f.read + outputBytes / 1e9 / f.write;
 }
+
+/**
+ * Seconds of CPU work a merge cannot avoid, shared perfectly by `cores`: per pass over its inputs
+ * (kernels at `kernelGBps`, input GB/s each) a page-cache read and the kernel, then the output's
+ * sha256 and its write (on this kind of VM a page-cache write is the writing core's work).
+ */
+export function cpuFloorSeconds(f: Floors, kernelGBps: number[], inputBytes: number, outputBytes: number, cores: number): number {
+  const gb = inputBytes / 1e9;
+  const passes = kernelGBps.reduce((s, k) => s + gb / f.read + gb / k, 0);
+  return (passes + outputBytes / 1e9 / f.sha256 + outputBytes / 1e9 / f.write) / cores;
+}

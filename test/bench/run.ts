@@ -60,7 +60,7 @@ async function main() {
   line(`inputs: 4 checkpoints, ${f2(total / 1e9)} GB in all`);
   const torch = torchAvailable();
   if (!torch) line('PyTorch peer: /usr/bin/python3 with torch not found (Debian python3-torch); peer figures skipped');
-  for (const l of endToEnd(dir, { workers: WORKERS, runs, ...(torch ? { peerBytes } : {}) })) line(l);
+  for (const l of endToEnd(dir, { workers: WORKERS, runs, kernels, ...(torch ? { peerBytes } : {}) })) line(l);
   line(
     `(tessera: the whole \`tessera merge --no-fsync\` process, start-up, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
   );
