@@ -199,11 +199,16 @@ function histRun(
   call({ head: { n: io.n, nm: count, base: io.stored[0]! }, each: hist.map((h, k) => each(h, k)) });
   const counts = [...hist, ...more].map((h) => new Uint32Array(io.mem.buffer, h, bins));
   if (!into) return counts.map((c) => c.slice());
-  counts.forEach((c, k) => {
-    const to = into[k]!;
-    for (let i = 0; i < bins; i++) to[i] = to[i]! + c[i]!;
-  });
+  addCounts(into, counts);
   return into;
+}
+
+/** Adds histograms `more` into `into`, region by region. */
+export function addCounts(into: Uint32Array[], more: Uint32Array[]): void {
+  into.forEach((h, k) => {
+    const m = more[k]!;
+    for (let i = 0; i < h.length; i++) h[i] = h[i]! + m[i]!;
+  });
 }
 
 export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<Stats<K>> } = {

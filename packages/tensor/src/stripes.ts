@@ -4,6 +4,7 @@
 // byte for byte: masks' tie quotas carry over from stripe to stripe, the random masks key on the
 // global element index, and statistics are combined in element order.
 import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import { addCounts } from './kernels.js';
 import { BLOCK } from './layout.js';
 import type { KernelRuntime, SliceLayout } from './wasm-runtime.js';
 
@@ -104,18 +105,13 @@ function readStripe(rt: KernelRuntime, layout: SliceLayout, read: StripeReader, 
 
 /** Partial results of consecutive stripes: histograms add up, per-block results follow each other. */
 function combine(a: StatsResult, b: StatsResult): StatsResult {
-  const add = (into: Uint32Array[], more: Uint32Array[]) =>
-    into.forEach((h, k) => {
-      const m = more[k]!;
-      for (let i = 0; i < h.length; i++) h[i] = h[i]! + m[i]!;
-    });
   if (a.kernel === 'histHi' && b.kernel === 'histHi') {
-    add(a.hist, b.hist);
-    add(a.impure, b.impure);
+    addCounts(a.hist, b.hist);
+    addCounts(a.impure, b.impure);
     return a;
   }
   if (a.kernel === 'histLo' && b.kernel === 'histLo') {
-    add(a.hist, b.hist);
+    addCounts(a.hist, b.hist);
     return a;
   }
   if ((a.kernel === 'l1' || a.kernel === 'gram') && a.kernel === b.kernel) return { kernel: a.kernel, blocks: [...a.blocks, ...b.blocks] };

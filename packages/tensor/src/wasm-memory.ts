@@ -38,6 +38,9 @@ function module(): object {
   return compiled;
 }
 
+/** How an error names a record: '' for the head, `[k].` for input block k. */
+const where = (block: number) => (block < 0 ? '' : `[${block}].`);
+
 export const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
 
 export class KernelMemory {
@@ -106,17 +109,16 @@ export class KernelMemory {
 
   /** Writes a record's values (the head, or input block `block`) in slot order from `at`; every slot must be set and no other. */
   private pack(into: Float64Array, at: number, slots: string, names: readonly string[], from: Readonly<Record<string, number>>, block: number): number {
-    const where = () => (block < 0 ? '' : `[${block}].`);
     for (let i = 0; i < names.length; i++) {
       const v = from[names[i]!];
-      if (v === undefined) throw new Error(`kernel ${slots}: slot ${where()}${names[i]} is not set`);
+      if (v === undefined) throw new Error(`kernel ${slots}: slot ${where(block)}${names[i]} is not set`);
       into[at + i] = v;
     }
     let keys = 0;
     for (const _ in from) keys++;
     if (keys !== names.length)
       throw new Error(
-        `kernel ${slots}: ${where()}slots not declared: ${Object.keys(from)
+        `kernel ${slots}: ${where(block)}slots not declared: ${Object.keys(from)
           .filter((k) => !names.includes(k))
           .join(', ')}`,
       );
