@@ -47,9 +47,11 @@ import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
   const div = f32x4.splat(argF32(args, S.TVMERGE_DIV)), lam = f32x4.splat(argF32(args, S.TVMERGE_LAMBDA));
   const scr = argPtr(args, S.TVMERGE_SCRATCH);
   const models = args + S.TVMERGE_HEAD;
-  // scratch: nm chunks of weighted deltas (TIES), the accumulator, then the weights as vectors
+  // scratch: nm chunks of weighted deltas (TIES), the sum, the kept weights (TIES), then the
+  // weights as vectors
   const acc = scr + <usize>nm * (<usize>CH << 2);
-  const wtab = acc + (<usize>CH << 2);
+  const kept = acc + (<usize>CH << 2);
+  const wtab = kept + (<usize>CH << 2);
   for (let k = 0; k < nm; k++) v128.store(wtab + (<usize>k << 4), f32x4.splat(argF32(models + <usize>k * S.MODEL_BYTES, S.MODEL_WEIGHT)));
   let bad = 0;
   let badIn = 0;
@@ -61,34 +63,32 @@ import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
       const xp = argPtr(slot, S.MODEL_PTR) + <usize>off * sizeof<T>();
       const w = v128.load(wtab + (<usize>k << 4));
       const s = f32x4.splat(argF32(slot, S.MODEL_SCALE));
-      // TIES keeps every model's weighted deltas; the sum adds them up in model order from 0
-      const mode = ties ? STORE : k == 0 ? FIRST : ADD;
-      const dst = ties ? scr + <usize>k * (<usize>CH << 2) : acc;
       const e0 = elemStart + <u64>off;
       const kind = argI32(slot, S.MODEL_MASK_KIND);
-      // one specialised loop per mask kind
-      if (kind == MASK_NONE) badIn += deltas<T, KNone>(slot, xp, bo, dst, s, w, m, off, e0, mode);
-      else if (kind == MASK_TOPK) badIn += deltas<T, KTopk>(slot, xp, bo, dst, s, w, m, off, e0, mode);
-      else if (kind == MASK_BERNOULLI) badIn += deltas<T, KBernoulli>(slot, xp, bo, dst, s, w, m, off, e0, mode);
-      else if (kind == MASK_WINDOW) badIn += deltas<T, KWindow>(slot, xp, bo, dst, s, w, m, off, e0, mode);
-      else if (kind == MASK_PROBS) badIn += deltas<T, KProbs>(slot, xp, bo, dst, s, w, m, off, e0, mode);
-      else badIn += deltas<T, KZero>(slot, xp, bo, dst, s, w, m, off, e0, mode);
+      // TIES keeps every model's weighted deltas as well as their sum (the election)
+      const dst = scr + <usize>k * (<usize>CH << 2);
+      if (ties) {
+        if (k == 0) badIn += deltasOf<T, MTiesFirst>(kind, slot, xp, bo, dst, acc, s, w, m, off, e0);
+        else badIn += deltasOf<T, MTiesAdd>(kind, slot, xp, bo, dst, acc, s, w, m, off, e0);
+      } else if (k == 0) badIn += deltasOf<T, MFirst>(kind, slot, xp, bo, dst, acc, s, w, m, off, e0);
+      else badIn += deltasOf<T, MAdd>(kind, slot, xp, bo, dst, acc, s, w, m, off, e0);
     }
+    if (ties) elect(scr, acc, kept, wtab, nm, m, normalize);
     if (outKind == OUT_BF16) {
       // combine, encode bf16 and flag non-finite results in one pass (a non-finite result fails
       // the task, so NaN needs no care in the rounding; the flag also sees overflow to Inf)
       const o16 = out + (<usize>off << 1);
       let flag = i32x4.splat(0);
       for (let j = 0; j < m; j += 8) {
-        const r0 = combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j, div, lam);
-        const r1 = combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j + 4, div, lam);
+        const r0 = combine<T>(ties, normalize, scr, acc, kept, bo, j, div, lam);
+        const r1 = combine<T>(ties, normalize, scr, acc, kept, bo, j + 4, div, lam);
         const v = i16x8.narrow_i32x4_u(bf16LanesFinite(r0), bf16LanesFinite(r1));
         flag = v128.or(flag, nonFiniteBf16(v));
         v128.store(o16 + (<usize>j << 1), v);
       }
       if (v128.any_true(flag)) bad += countNonFiniteBf16(o16, m);
     } else {
-      for (let j = 0; j < m; j += 4) v128.store(acc + (<usize>j << 2), combine<T>(ties, normalize, scr, acc, wtab, nm, bo, j, div, lam));
+      for (let j = 0; j < m; j += 4) v128.store(acc + (<usize>j << 2), combine<T>(ties, normalize, scr, acc, kept, bo, j, div, lam));
       bad += emit(acc, out, off, m, outKind);
     }
   }
@@ -97,31 +97,60 @@ import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
   return bad;
 }
 
-// b + lambda * (combined weighted deltas [/ divisor]) for 4 elements at j.
-@inline function combine<T>(ties: bool, normalize: bool, scr: usize, acc: usize, wtab: usize, nm: i32, bo: usize, j: i32, div: v128, lam: v128): v128 {
-  const o = <usize>j << 2;
+// TIES over one chunk, model by model: acc holds the sum of the weighted deltas; the deltas
+// that agree with its sign (+ where sum >= 0) are summed into the first model's chunk, their
+// weights into `kept` (normalize). d agrees when d, its sign flipped where the election is -,
+// is > 0 (zeros and NaN never are).
+function elect(scr: usize, acc: usize, kept: usize, wtab: usize, nm: i32, m: i32, normalize: bool): void {
   const zero = f32x4.splat(0);
-  let r = zero;
+  const sign = i32x4.splat(0x80000000);
+  for (let j = 0; j < m; j += 4) {
+    const a = acc + (<usize>j << 2);
+    v128.store(a, v128.andnot(sign, f32x4.ge(v128.load(a), zero)));
+  }
+  for (let k = 0; k < nm; k++) {
+    const dk = scr + <usize>k * (<usize>CH << 2);
+    const w = v128.load(wtab + (<usize>k << 4));
+    if (k == 0) {
+      if (normalize) keepFirst(scr, dk, acc, kept, w, m, true);
+      else keepFirst(scr, dk, acc, kept, w, m, false);
+    } else if (normalize) keepAdd(scr, dk, acc, kept, w, m, true);
+    else keepAdd(scr, dk, acc, kept, w, m, false);
+  }
+}
+
+@inline function keepFirst(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32, N: bool): void {
+  const zero = f32x4.splat(0);
+  for (let j = 0; j < m; j += 4) {
+    const o = <usize>j << 2;
+    const d = v128.load(dk + o);
+    const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
+    v128.store(r + o, f32x4.add(zero, v128.and(d, keep)));
+    if (N) v128.store(kept + o, f32x4.add(zero, v128.and(w, keep)));
+  }
+}
+
+@inline function keepAdd(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32, N: bool): void {
+  const zero = f32x4.splat(0);
+  for (let j = 0; j < m; j += 4) {
+    const o = <usize>j << 2;
+    const d = v128.load(dk + o);
+    const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
+    v128.store(r + o, f32x4.add(v128.load(r + o), v128.and(d, keep)));
+    if (N) v128.store(kept + o, f32x4.add(v128.load(kept + o), v128.and(w, keep)));
+  }
+}
+
+// b + lambda * (combined weighted deltas [/ divisor]) for 4 elements at j: TIES's kept sum is
+// in the first model's chunk (scr), the sum's in acc.
+@inline function combine<T>(ties: bool, normalize: bool, scr: usize, acc: usize, kept: usize, bo: usize, j: i32, div: v128, lam: v128): v128 {
+  const o = <usize>j << 2;
+  let r: v128;
   if (ties) {
-    let sum = zero;
-    for (let k = 0; k < nm; k++) sum = f32x4.add(sum, v128.load(scr + <usize>k * (<usize>CH << 2) + o));
-    // d agrees with the elected sign (+ where sum >= 0) when d, its sign flipped where the
-    // election is -, is > 0 (zeros and NaN never are)
-    const flip = v128.andnot(i32x4.splat(0x80000000), f32x4.ge(sum, zero));
+    r = v128.load(scr + o);
     if (normalize) {
-      let dsum = zero;
-      for (let k = 0; k < nm; k++) {
-        const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
-        const keep = f32x4.gt(v128.xor(dk, flip), zero);
-        r = f32x4.add(r, v128.and(dk, keep));
-        dsum = f32x4.add(dsum, v128.and(v128.load(wtab + (<usize>k << 4)), keep));
-      }
-      r = f32x4.div(r, v128.bitselect(f32x4.splat(1), dsum, f32x4.eq(dsum, zero)));
-    } else {
-      for (let k = 0; k < nm; k++) {
-        const dk = v128.load(scr + <usize>k * (<usize>CH << 2) + o);
-        r = f32x4.add(r, v128.and(dk, f32x4.gt(v128.xor(dk, flip), zero)));
-      }
+      const ks = v128.load(kept + o);
+      r = f32x4.div(r, v128.bitselect(f32x4.splat(1), ks, f32x4.eq(ks, f32x4.splat(0))));
     }
   } else {
     r = v128.load(acc + o);
@@ -134,81 +163,52 @@ import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
-const TIES_NONE: i32 = 1; // no tie at the threshold is kept in this chunk
-const TIES_ALL: i32 = 2; // every tie at the threshold is kept in this chunk
+// Compile-time markers of where a model's weighted deltas go: the sum only, or (TIES) the
+// model's own chunk too; the first model's sum starts from 0 (0 + d, as the reference).
+type MFirst = u8;
+type MAdd = i8;
+type MTiesFirst = u16;
+type MTiesAdd = i16;
 
-const STORE: i32 = 0; // dst = d
-const FIRST: i32 = 1; // dst = 0 + d
-const ADD: i32 = 2; // dst = dst + d
+// Compile-time markers of the loop that applies a mask over a whole chunk (generic code is
+// specialised before optimisation, so each loop carries only its own variant's work).
+type VPlain = u8; // no mask
+type VRandom = i8; // bernoulli, one key per chunk, the uniform compared as an integer
+type VWindow = u16; // window whose tie quotas cannot run out inside the chunk
+type VTopkAll = i16; // top-k whose tie quota cannot run out inside the chunk
+type VTopkNone = u32; // top-k with no tie quota left
+type VMasked = i32; // the mask applied 4 lanes at a time, quotas consumed in element order
 
-// The weighted, masked task vector of one model over one chunk, stored or accumulated.
-// Returns how many of its entries were not finite before masking.
-function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w: v128, m: i32, off: i32, e0: u64, mode: i32): i32 {
-  const zero = f32x4.splat(0);
+@inline function same<A, B>(): bool {
+  return sizeof<A>() == sizeof<B>() && isSigned<A>() == isSigned<B>() && isFloat<A>() == isFloat<B>();
+}
+
+// The weighted, masked task vector of one model over one chunk, into the sum (and its own
+// chunk for TIES). Returns how many of its entries were not finite before masking.
+function deltasOf<T, M>(kind: i32, slot: usize, xp: usize, bo: usize, dst: usize, acc: usize, s: v128, w: v128, m: i32, off: i32, e0: u64): i32 {
+  let flag: v128;
   const mk = slot + S.MODEL_M0;
-  const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
-  let flag = i32x4.splat(0); // some task-vector entry is NaN/Inf (masks could hide it)
-  // without a mask a NaN input reaches the plain sum's result (and fails it): no check needed
-  const check = !(sizeof<K>() == 1 && !isFloat<K>());
-  // top-k: when the quota of ties is used up, or cannot run out inside this chunk, every lane is
-  // decided by one comparison (ties counted as they go) instead of one by one in element order
-  const topk = sizeof<K>() == 2 && !isFloat<K>();
-  const quotaAt = mk + (<usize>S.MASK_TOPK_QUOTA << 3);
-  const remaining = topk ? load<f64>(quotaAt) : 0;
-  const whole = topk && (remaining <= 0 || remaining >= <f64>m) ? (remaining > 0 ? TIES_ALL : TIES_NONE) : 0;
-  const thr = i32x4.splat(topk ? <i32>load<f64>(mk + (<usize>S.MASK_TOPK_THR << 3)) : 0);
-  let ties = i32x4.splat(0);
-  // random masks: one key per chunk (unless the chunk crosses 2^32 elements), the index hash
-  // advanced by an addition, the uniform compared as an integer
-  const random = sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32;
-  const key = i32x4.splat(random ? laneKey(e0, w0, w1) : 0);
-  const below = i32x4.splat(random ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
-  let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
-  // window: the same for both quotas (ties at lo dropped, ties at hi kept, each while its quota lasts)
-  const win = sizeof<K>() == 8 && !isFloat<K>();
-  const dropAt = mk + (<usize>S.MASK_WINDOW_DROP_LO << 3), keepAt = mk + (<usize>S.MASK_WINDOW_KEEP_HI << 3);
-  const dropLo = win ? load<f64>(dropAt) : 0, keepHi = win ? load<f64>(keepAt) : 0;
-  const winWhole = win && (dropLo <= 0 || dropLo >= <f64>m) && (keepHi <= 0 || keepHi >= <f64>m);
-  const dropTies = dropLo > 0, keepTies = keepHi > 0;
-  const lo = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_LO << 3)) : 0);
-  const hi = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_HI << 3)) : 0);
-  let loTies = i32x4.splat(0), hiTies = i32x4.splat(0);
-  for (let j = 0; j < m; j += 4) {
-    let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-    if (check || mode == STORE) flag = v128.or(flag, nonFinite(d));
-    if (random) {
-      d = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
-      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
-    } else if (winWhole) {
-      const a = v128.and(d, i32x4.splat(0x7fffffff));
-      const atLo = i32x4.eq(a, lo), atHi = i32x4.eq(a, hi);
-      if (dropTies) loTies = i32x4.sub(loTies, atLo);
-      if (keepTies) hiTies = i32x4.sub(hiTies, atHi);
-      const above = dropTies ? i32x4.gt_s(a, lo) : v128.or(i32x4.gt_s(a, lo), atLo);
-      const under = keepTies ? v128.or(i32x4.lt_s(a, hi), atHi) : i32x4.lt_s(a, hi);
-      d = v128.and(d, v128.and(above, under));
-    } else if (topk && whole != 0) {
-      const a = v128.and(d, i32x4.splat(0x7fffffff));
-      if (winWhole && dropTies) store<f64>(dropAt, dropLo - <f64>laneSum(loTies));
-  if (winWhole && keepTies) store<f64>(keepAt, keepHi - <f64>laneSum(hiTies));
-  if (whole == TIES_ALL) {
-        ties = i32x4.sub(ties, i32x4.eq(a, thr));
-        d = v128.and(d, v128.or(i32x4.gt_s(a, thr), i32x4.eq(a, thr)));
-      } else {
-        d = v128.and(d, i32x4.gt_s(a, thr));
-      }
-    } else {
-      d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
-    }
-    const dd = f32x4.mul(f32x4.mul(d, s), w);
-    const at = dst + (<usize>j << 2);
-    if (mode == ADD) v128.store(at, f32x4.add(v128.load(at), dd));
-    else v128.store(at, mode == FIRST ? f32x4.add(zero, dd) : dd); // FIRST: 0 + d, as the reference
-  }
-  if (winWhole && dropTies) store<f64>(dropAt, dropLo - <f64>laneSum(loTies));
-  if (winWhole && keepTies) store<f64>(keepAt, keepHi - <f64>laneSum(hiTies));
-  if (whole == TIES_ALL) {
-    store<f64>(quotaAt, remaining - <f64>laneSum(ties));
+  if (kind == MASK_NONE) {
+    flag = chunk<T, KNone, M, VPlain>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+  } else if (kind == MASK_TOPK) {
+    // when the quota of ties is used up, or cannot run out inside this chunk, every lane is
+    // decided by one comparison (ties counted as they go) instead of one by one in element order
+    const remaining = load<f64>(mk + (<usize>S.MASK_TOPK_QUOTA << 3));
+    if (remaining <= 0) flag = chunk<T, KTopk, M, VTopkNone>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    else if (remaining >= <f64>m) flag = chunk<T, KTopk, M, VTopkAll>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    else flag = chunk<T, KTopk, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+  } else if (kind == MASK_BERNOULLI) {
+    // one key per chunk unless the chunk crosses 2^32 elements
+    if (e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32) flag = chunk<T, KBernoulli, M, VRandom>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    else flag = chunk<T, KBernoulli, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+  } else if (kind == MASK_WINDOW) {
+    const dropLo = load<f64>(mk + (<usize>S.MASK_WINDOW_DROP_LO << 3)), keepHi = load<f64>(mk + (<usize>S.MASK_WINDOW_KEEP_HI << 3));
+    if ((dropLo <= 0 || dropLo >= <f64>m) && (keepHi <= 0 || keepHi >= <f64>m)) flag = chunk<T, KWindow, M, VWindow>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    else flag = chunk<T, KWindow, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+  } else if (kind == MASK_PROBS) {
+    flag = chunk<T, KProbs, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+  } else {
+    flag = chunk<T, KZero, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
   }
   if (!v128.any_true(flag)) return 0;
   let count = 0;
@@ -217,6 +217,67 @@ function deltas<T, K>(slot: usize, xp: usize, bo: usize, dst: usize, s: v128, w:
     if ((reinterpret<u32>(d) & 0x7f800000) == 0x7f800000) count++;
   }
   return count;
+}
+
+// One chunk of one model's deltas with mask loop V; returns -1 in the lanes where some
+// task-vector entry was NaN/Inf (masks could hide it).
+@inline function chunk<T, K, M, V>(mk: usize, xp: usize, bo: usize, dst: usize, acc: usize, s: v128, w: v128, m: i32, off: i32, e0: u64): v128 {
+  const zero = f32x4.splat(0);
+  let flag = i32x4.splat(0);
+  // a plain sum's NaN input reaches its result (and fails it): no check needed
+  const tiesOut = same<M, MTiesFirst>() || same<M, MTiesAdd>();
+  const first = same<M, MFirst>() || same<M, MTiesFirst>();
+  const check = tiesOut || !same<V, VPlain>();
+  const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(<f32>load<f64>(mk + (<usize>2 << 3)));
+  const topkAt = mk + (<usize>S.MASK_TOPK_QUOTA << 3);
+  // (slots are read only by the variants they belong to: a conversion of another kind's value could trap)
+  const topk = same<V, VTopkAll>() || same<V, VTopkNone>(), win = same<V, VWindow>();
+  const thr = i32x4.splat(topk ? <i32>load<f64>(mk + (<usize>S.MASK_TOPK_THR << 3)) : 0);
+  const key = i32x4.splat(same<V, VRandom>() ? laneKey(e0, w0, w1) : 0);
+  const below = i32x4.splat(same<V, VRandom>() ? bitsBelow(<f32>load<f64>(mk + (<usize>S.MASK_BERNOULLI_P << 3))) : 0);
+  let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
+  // window: ties at lo dropped, ties at hi kept, each while its quota lasts
+  const dropAt = mk + (<usize>S.MASK_WINDOW_DROP_LO << 3), keepAt = mk + (<usize>S.MASK_WINDOW_KEEP_HI << 3);
+  const dropTies = win && load<f64>(dropAt) > 0, keepTies = win && load<f64>(keepAt) > 0;
+  const loKept = i32x4.splat(dropTies ? 0 : -1), hiKept = i32x4.splat(keepTies ? -1 : 0);
+  const lo = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_LO << 3)) : 0);
+  const hi = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_HI << 3)) : 0);
+  let ties = i32x4.splat(0), loTies = i32x4.splat(0), hiTies = i32x4.splat(0);
+  for (let j = 0; j < m; j += 4) {
+    let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
+    if (check) flag = v128.or(flag, nonFinite(d));
+    if (same<V, VRandom>()) {
+      d = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
+      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
+    } else if (same<V, VWindow>()) {
+      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      const atLo = i32x4.eq(a, lo), atHi = i32x4.eq(a, hi);
+      loTies = i32x4.sub(loTies, atLo);
+      hiTies = i32x4.sub(hiTies, atHi);
+      const above = v128.or(i32x4.gt_s(a, lo), v128.and(atLo, loKept));
+      const under = v128.or(i32x4.lt_s(a, hi), v128.and(atHi, hiKept));
+      d = v128.and(d, v128.and(above, under));
+    } else if (same<V, VTopkAll>()) {
+      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      const eq = i32x4.eq(a, thr);
+      ties = i32x4.sub(ties, eq);
+      d = v128.and(d, v128.or(i32x4.gt_s(a, thr), eq));
+    } else if (same<V, VTopkNone>()) {
+      d = v128.and(d, i32x4.gt_s(v128.and(d, i32x4.splat(0x7fffffff)), thr));
+    } else if (!same<V, VPlain>()) {
+      d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
+    }
+    const dd = f32x4.mul(f32x4.mul(d, s), w);
+    const o = <usize>j << 2;
+    if (tiesOut) v128.store(dst + o, dd);
+    v128.store(acc + o, f32x4.add(first ? zero : v128.load(acc + o), dd)); // the first: 0 + d, as the reference
+  }
+  if (win) {
+    if (dropTies) store<f64>(dropAt, load<f64>(dropAt) - <f64>laneSum(loTies));
+    if (keepTies) store<f64>(keepAt, load<f64>(keepAt) - <f64>laneSum(hiTies));
+  }
+  if (same<V, VTopkAll>()) store<f64>(topkAt, load<f64>(topkAt) - <f64>laneSum(ties));
+  return flag;
 }
 
 /** Exact count of NaN/Inf among m bf16 values. */

@@ -102,7 +102,7 @@ export class KernelRuntime {
     if (!record.wasm) return this.output(encode(record.reference(spec, this.kernelValues(), n, elemStart, this.round()), outDtype), outDtype, false);
     this.convertInputs();
     const np = padded(n);
-    const scratch = this.mem.alloc((this.stored.length + 2) * CHUNK * 4);
+    const scratch = this.mem.alloc((this.stored.length + 3) * CHUNK * 4);
     const out = this.mem.alloc(np * itemSize(outDtype));
     this.mem.ensure();
     const io = { mem: this.mem, n, np, elemStart, stored: this.stored, outKind: dtypeCode(outDtype), out, scratch };
