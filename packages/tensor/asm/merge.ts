@@ -6,6 +6,7 @@ import * as S from './generated/slots';
 import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
+import { pin } from './pin';
 
 // out = (Σ w_i x_i) [/ div]
 @inline function linear<T>(args: usize): i32 {
@@ -112,32 +113,36 @@ function elect(scr: usize, acc: usize, kept: usize, wtab: usize, nm: i32, m: i32
     const dk = scr + <usize>k * (<usize>CH << 2);
     const w = v128.load(wtab + (<usize>k << 4));
     if (k == 0) {
-      if (normalize) keepFirst(scr, dk, acc, kept, w, m, true);
-      else keepFirst(scr, dk, acc, kept, w, m, false);
-    } else if (normalize) keepAdd(scr, dk, acc, kept, w, m, true);
-    else keepAdd(scr, dk, acc, kept, w, m, false);
+      if (normalize) keepFirst<Kept>(scr, dk, acc, kept, w, m);
+      else keepFirst<NoKept>(scr, dk, acc, kept, w, m);
+    } else if (normalize) keepAdd<Kept>(scr, dk, acc, kept, w, m);
+    else keepAdd<NoKept>(scr, dk, acc, kept, w, m);
   }
 }
 
-@inline function keepFirst(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32, N: bool): void {
+// Compile-time markers: whether TIES also sums the weights of the kept deltas (normalize).
+type Kept = u8;
+type NoKept = i8;
+
+@inline function keepFirst<N>(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32): void {
   const zero = f32x4.splat(0);
   for (let j = 0; j < m; j += 4) {
     const o = <usize>j << 2;
     const d = v128.load(dk + o);
     const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
     v128.store(r + o, f32x4.add(zero, v128.and(d, keep)));
-    if (N) v128.store(kept + o, f32x4.add(zero, v128.and(w, keep)));
+    if (same<N, Kept>()) v128.store(kept + o, f32x4.add(zero, v128.and(w, keep)));
   }
 }
 
-@inline function keepAdd(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32, N: bool): void {
+@inline function keepAdd<N>(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32): void {
   const zero = f32x4.splat(0);
   for (let j = 0; j < m; j += 4) {
     const o = <usize>j << 2;
     const d = v128.load(dk + o);
     const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
     v128.store(r + o, f32x4.add(v128.load(r + o), v128.and(d, keep)));
-    if (N) v128.store(kept + o, f32x4.add(v128.load(kept + o), v128.and(w, keep)));
+    if (same<N, Kept>()) v128.store(kept + o, f32x4.add(v128.load(kept + o), v128.and(w, keep)));
   }
 }
 
@@ -243,27 +248,35 @@ function deltasOf<T, M>(kind: i32, slot: usize, xp: usize, bo: usize, dst: usize
   const lo = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_LO << 3)) : 0);
   const hi = i32x4.splat(win ? <i32>load<f64>(mk + (<usize>S.MASK_WINDOW_HI << 3)) : 0);
   let ties = i32x4.splat(0), loTies = i32x4.splat(0), hiTies = i32x4.splat(0);
+  const pExp = pin(0, i32x4.splat(0x7f800000)), pAbs = pin(1, i32x4.splat(0x7fffffff)), pStep = pin(2, i32x4.splat(GOLDEN << 2));
+  const pKey = pin(3, key), pBelow = pin(4, below), pThr = pin(5, thr), pLo = pin(6, lo), pHi = pin(7, hi);
+  const pLoKept = pin(8, loKept), pHiKept = pin(9, hiKept);
   for (let j = 0; j < m; j += 4) {
     let d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
-    if (check) flag = v128.or(flag, nonFinite(d));
+    if (check) {
+      const e = v128.load(pExp);
+      flag = v128.or(flag, i32x4.eq(v128.and(d, e), e));
+    }
     if (same<V, VRandom>()) {
-      d = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
-      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
+      d = v128.and(d, i32x4.lt_s(bits4(loG, v128.load(pKey)), v128.load(pBelow)));
+      loG = i32x4.add(loG, v128.load(pStep));
     } else if (same<V, VWindow>()) {
-      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      const a = v128.and(d, v128.load(pAbs));
+      const lo = v128.load(pLo), hi = v128.load(pHi);
       const atLo = i32x4.eq(a, lo), atHi = i32x4.eq(a, hi);
       loTies = i32x4.sub(loTies, atLo);
       hiTies = i32x4.sub(hiTies, atHi);
-      const above = v128.or(i32x4.gt_s(a, lo), v128.and(atLo, loKept));
-      const under = v128.or(i32x4.lt_s(a, hi), v128.and(atHi, hiKept));
+      const above = v128.or(i32x4.gt_s(a, lo), v128.and(atLo, v128.load(pLoKept)));
+      const under = v128.or(i32x4.lt_s(a, hi), v128.and(atHi, v128.load(pHiKept)));
       d = v128.and(d, v128.and(above, under));
     } else if (same<V, VTopkAll>()) {
-      const a = v128.and(d, i32x4.splat(0x7fffffff));
+      const a = v128.and(d, v128.load(pAbs));
+      const thr = v128.load(pThr);
       const eq = i32x4.eq(a, thr);
       ties = i32x4.sub(ties, eq);
       d = v128.and(d, v128.or(i32x4.gt_s(a, thr), eq));
     } else if (same<V, VTopkNone>()) {
-      d = v128.and(d, i32x4.gt_s(v128.and(d, i32x4.splat(0x7fffffff)), thr));
+      d = v128.and(d, i32x4.gt_s(v128.and(d, v128.load(pAbs)), v128.load(pThr)));
     } else if (!same<V, VPlain>()) {
       d = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
     }

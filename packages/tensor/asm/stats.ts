@@ -6,6 +6,7 @@ import * as S from './generated/slots';
 import { CH, ld, ld1 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
+import { pin } from './pin';
 
 export const BLOCK: i32 = 1 << 20;
 
@@ -147,21 +148,31 @@ const HI_BINS: usize = 32768;
 
 // One chunk of one model: the four f64 lane sums of |d| and |mask(d)| stay in registers.
 function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
+  // random masks as in merge.ts's chunks: one key per chunk unless it crosses 2^32 elements
+  if (sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32) l1Loop<T, K, Random>(slot, xp, bo, la, m, off, e0);
+  else l1Loop<T, K, Masked>(slot, xp, bo, la, m, off, e0);
+}
+
+// Compile-time markers of the loop: a random mask's integer compare, or any mask lane by lane.
+type Random = u8;
+type Masked = i8;
+
+@inline function l1Loop<T, K, L>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
+  const R = isSigned<L>() == isSigned<Random>();
   const mk = slot + S.MODEL_M0;
   const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
   let a0 = v128.load(la), a1 = v128.load(la, 16), b0 = v128.load(la, 32), b1 = v128.load(la, 48);
-  // random masks as in merge.ts's deltas
-  const random = sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32;
-  const key = i32x4.splat(random ? laneKey(e0, w0, w1) : 0);
-  const below = i32x4.splat(random ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
+  const key = i32x4.splat(R ? laneKey(e0, w0, w1) : 0);
+  const below = i32x4.splat(R ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
   let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
+  const pKey = pin(0, key), pBelow = pin(1, below), pStep = pin(2, i32x4.splat(GOLDEN << 2));
   for (let j = 0; j < m; j += 4) {
     const d = f32x4.sub(ld<T>(xp, j), ld<T>(bo, j));
     const ad = f32x4.abs(d);
     let masked: v128;
-    if (random) {
-      masked = v128.and(d, i32x4.lt_s(bits4(loG, key), below));
-      loG = i32x4.add(loG, i32x4.splat(GOLDEN << 2));
+    if (R) {
+      masked = v128.and(d, i32x4.lt_s(bits4(loG, v128.load(pKey)), v128.load(pBelow)));
+      loG = i32x4.add(loG, v128.load(pStep));
     } else {
       masked = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);
     }
