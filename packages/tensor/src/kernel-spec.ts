@@ -3,6 +3,12 @@
 // the WebAssembly runtime (wasm-runtime.ts) or the TypeScript reference (reference/).
 import type { MaskKey } from './rng.js';
 
+/**
+ * DELLA: keep when uniform(e) < density - epsilon + 2 epsilon (r - 1) / (n - 1), r the rank of
+ * |d| within its row (ascending, ties by index); resolved into 'probs' on the worker
+ */
+export type DellaMask = { kind: 'della'; key: MaskKey; density: number; epsilon: number; rowLen: number };
+
 /** How one task vector is sparsified on one slice. Thresholds are f32 bit patterns of |d|. */
 export type MaskSpec =
   | { kind: 'none' }
@@ -15,11 +21,7 @@ export type MaskSpec =
   | { kind: 'bernoulli'; key: MaskKey; p: number }
   /** keep when uniform(e) < p[e - sliceStart] (per-element probabilities of the slice) */
   | { kind: 'probs'; key: MaskKey; probs: Float32Array }
-  /**
-   * DELLA: keep when uniform(e) < density - epsilon + 2 epsilon (r - 1) / (n - 1), r the rank of
-   * |d| within its row (ascending, ties by index); resolved into 'probs' on the worker
-   */
-  | { kind: 'della'; key: MaskKey; density: number; epsilon: number; rowLen: number };
+  | DellaMask;
 
 export interface TaskVectorModel {
   weight: number;

@@ -2,7 +2,7 @@
 // its WebAssembly kernel is held to byte for byte, and the runtime of kernels without one), its
 // WebAssembly export with the argument values by slot name (the slots are declared once, in
 // kernel-slots.json), and a resolve step when a spec needs the slice's values first.
-import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import type { DellaMask, MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import { CHUNK, HIST_HI_BINS, HIST_LO_BINS, blockCount } from './layout.js';
 import { rowStockT } from './gram.js';
 import * as ref from './reference/merge.js';
@@ -24,12 +24,14 @@ export interface SliceIo {
   elemStart: number;
   /** addresses of the inputs in kernel storage; [0] is the base where the kernel takes one */
   stored: readonly number[];
+  /** where per-element probabilities already lie in kernel memory (padded), if they do */
+  probsAt(probs: Float32Array): number | undefined;
 }
 
 interface MergeIo extends SliceIo {
   outKind: number;
   out: number;
-  /** (inputs + 2) chunks of f32 */
+  /** (inputs + 3) chunks of f32 */
   scratch: number;
 }
 
@@ -42,8 +44,8 @@ export interface MergeKernel<S extends MergeSpec> {
     /** the kernel also counts non-finite task-vector entries (in the first argument slot) */
     countsInputs?: boolean;
   };
-  /** a spec to run instead, computed from the slice's values (undefined: run this one) */
-  resolve?(spec: S, values: () => Float64Array[], n: number, r: Round): MergeSpec | undefined;
+  /** a spec to run instead, computed from the slice (undefined: run this one) */
+  resolve?(spec: S, inputs: SliceInputs, n: number, r: Round): MergeSpec | undefined;
 }
 
 export interface StatsKernel<S extends StatsSpec> {
@@ -53,7 +55,7 @@ export interface StatsKernel<S extends StatsSpec> {
    * and returns (no copies per stripe); other kernels return a result of their own.
    */
   wasm?: { name: string; run(spec: S, io: SliceIo, call: (args: KernelArgs) => void, into?: StatsResult): StatsResult };
-  resolve?(spec: S, values: () => Float64Array[], n: number, r: Round): StatsSpec | undefined;
+  resolve?(spec: S, inputs: SliceInputs, n: number, r: Round): StatsSpec | undefined;
 }
 
 const MASK_KIND: Record<Exclude<MaskSpec['kind'], 'della'>, number> = { none: 0, topk: 1, window: 2, bernoulli: 3, probs: 4, zero: 5 };
@@ -72,7 +74,7 @@ function modelBlock(io: SliceIo, ptr: number, weight: number, scale: number, m: 
     case 'bernoulli':
       return block(ptr, w, sc, MASK_KIND.bernoulli, m.key[0], m.key[1], Math.fround(m.p));
     case 'probs':
-      return block(ptr, w, sc, MASK_KIND.probs, m.key[0], m.key[1], io.mem.f32(padProbs(m.probs, io.np)));
+      return block(ptr, w, sc, MASK_KIND.probs, m.key[0], m.key[1], io.probsAt(m.probs) ?? io.mem.f32(padProbs(m.probs, io.np)));
     default:
       return block(ptr, w, sc, MASK_KIND[m.kind]);
   }
@@ -90,8 +92,11 @@ function padProbs(p: Float32Array, np: number): Float32Array {
   return out;
 }
 
-const della = (masks: MaskSpec[], values: () => Float64Array[], n: number, r: Round) =>
-  masks.some((m) => m.kind === 'della') ? ts.resolveMasks(masks, values(), n, r) : undefined;
+/** DELLA masks replaced by their per-element keep probabilities (undefined: none to replace). */
+const della = (masks: MaskSpec[], inputs: SliceInputs): MaskSpec[] | undefined =>
+  masks.some((m) => m.kind === 'della')
+    ? masks.map((m, k) => (m.kind === 'della' ? { kind: 'probs', key: m.key, probs: inputs.dellaProbs(k, m) } : m))
+    : undefined;
 
 export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<Merge<K>> } = {
   linear: {
@@ -134,12 +139,10 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
         each: s.models.map((m, k) => modelBlock(io, io.stored[k + 1]!, m.weight, m.scale, m.mask)),
       }),
     },
-    resolve(s, values, n, r) {
+    resolve(s, inputs) {
       const masks = della(
         s.models.map((m) => m.mask),
-        values,
-        n,
-        r,
+        inputs,
       );
       return masks && { ...s, models: s.models.map((m, k) => ({ ...m, mask: masks[k]! })) };
     },
@@ -168,7 +171,7 @@ export const MERGE_KERNELS: { readonly [K in MergeSpec['kernel']]: MergeKernel<M
     reference: () => {
       throw new Error('stockRows is resolved into stock before it runs');
     },
-    resolve: (s, values, n) => ({ kernel: 'stock', t: 0, rowLen: s.rowLen, rowT: rowStockT(values(), n, s.rowLen) }),
+    resolve: (s, inputs, n) => ({ kernel: 'stock', t: 0, rowLen: s.rowLen, rowT: rowStockT(inputs.values(), n, s.rowLen) }),
   },
   sce: { reference: (s, x, n, _e, r) => ts.sce(s, x, n, r) },
   ram: { reference: (s, x, n, _e, r) => ts.ram(s, x, n, r) },
@@ -253,8 +256,8 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
         return { kernel: 'l1', blocks: Array.from({ length: nb }, (_, b) => all.slice(b * nm * 2, (b + 1) * nm * 2)) };
       },
     },
-    resolve(s, values, n, r) {
-      const masks = della(s.masks, values, n, r);
+    resolve(s, inputs) {
+      const masks = della(s.masks, inputs);
       return masks && { kernel: 'l1', masks };
     },
   },
@@ -286,18 +289,32 @@ export const STATS_KERNELS: { readonly [K in StatsSpec['kernel']]: StatsKernel<S
   signs: { reference: signs },
 };
 
+/** What a resolve step may read of a slice: its values, and DELLA's keep probabilities of model k. */
+export interface SliceInputs {
+  values(): Float64Array[];
+  dellaProbs(k: number, mask: DellaMask): Float32Array;
+}
+
+/** A slice's inputs as decoded values (inputs[0] is the base), DELLA's probabilities computed in TypeScript. */
+export function referenceInputs(inputs: Float64Array[], n: number, r: Round): SliceInputs {
+  return {
+    values: () => inputs,
+    dellaProbs: (k, m) => ts.dellaProbs(inputs[0]!, inputs[k + 1]!, n, m.rowLen, m.density, m.epsilon, r),
+  };
+}
+
 /** The merge record of a spec, after its resolve steps. */
-export function resolveMerge(spec: MergeSpec, values: () => Float64Array[], n: number, r: Round): MergeSpec {
+export function resolveMerge(spec: MergeSpec, inputs: SliceInputs, n: number, r: Round): MergeSpec {
   for (;;) {
-    const next = (MERGE_KERNELS[spec.kernel] as MergeKernel<MergeSpec>).resolve?.(spec, values, n, r);
+    const next = (MERGE_KERNELS[spec.kernel] as MergeKernel<MergeSpec>).resolve?.(spec, inputs, n, r);
     if (!next) return spec;
     spec = next;
   }
 }
 
-export function resolveStats(spec: StatsSpec, values: () => Float64Array[], n: number, r: Round): StatsSpec {
+export function resolveStats(spec: StatsSpec, inputs: SliceInputs, n: number, r: Round): StatsSpec {
   for (;;) {
-    const next = (STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>).resolve?.(spec, values, n, r);
+    const next = (STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>).resolve?.(spec, inputs, n, r);
     if (!next) return spec;
     spec = next;
   }
@@ -305,12 +322,12 @@ export function resolveStats(spec: StatsSpec, values: () => Float64Array[], n: n
 
 /** Runs a merge spec on one slice in TypeScript (the reference of every kernel). */
 export function referenceMerge(spec: MergeSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): Float64Array {
-  const s = resolveMerge(spec, () => inputs, n, r);
+  const s = resolveMerge(spec, referenceInputs(inputs, n, r), n, r);
   return (MERGE_KERNELS[s.kernel] as MergeKernel<MergeSpec>).reference(s, inputs, n, elemStart, r);
 }
 
 /** Runs a stats spec on one slice in TypeScript (the reference of every kernel). */
 export function referenceStats(spec: StatsSpec, inputs: Float64Array[], n: number, elemStart: number, r: Round): StatsResult {
-  const s = resolveStats(spec, () => inputs, n, r);
+  const s = resolveStats(spec, referenceInputs(inputs, n, r), n, r);
   return (STATS_KERNELS[s.kernel] as StatsKernel<StatsSpec>).reference(s, inputs, n, elemStart, r);
 }

@@ -37,6 +37,9 @@ const masks: MaskSpec[] = [
   // quotas a whole chunk (2048 elements) cannot exhaust: the kernels decide such chunks at once
   { kind: 'topk', thr: 0x3b800000, quota: 2100 },
   { kind: 'window', lo: 0x3b800000, dropLo: 2100, hi: 0x3c000000, keepHi: 2300 },
+  // DELLA: short rows (and a last row cut short), and rows longer than a chunk
+  { kind: 'della', key, density: 0.4, epsilon: 0.15, rowLen: 3 },
+  { kind: 'della', key: maskKey(7, 'x', 1), density: 0.5, epsilon: 0.3, rowLen: 2100 },
 ];
 
 describe('merge kernels match the reference byte for byte', () => {
@@ -73,6 +76,14 @@ describe('merge kernels match the reference byte for byte', () => {
               lambda: 1,
               models: [0, 1, 2].map((k) => ({ weight: 1, scale: 1, mask: masks[(k + 2) % masks.length]! })),
             },
+            {
+              kernel: 'tvmerge',
+              consensus: 'sum',
+              normalize: false,
+              div: 1,
+              lambda: 0.9,
+              models: [0, 1, 2].map((k) => ({ weight: 0.7, scale: 1.2, mask: masks[(k + n + 4) % masks.length]! })),
+            },
             { kernel: 'stock', t: 0.8, rowLen: 1 },
             { kernel: 'stock', t: 0, rowLen: 3, rowT: Float32Array.from({ length: Math.ceil(n / 3) }, (_, i) => i / 7) },
             { kernel: 'stockRows', rowLen: Math.min(n, 8) },
@@ -98,6 +109,43 @@ describe('merge kernels match the reference byte for byte', () => {
     for (const start of [2 ** 32 - 1024, 2 ** 33 - 2048]) {
       const { wasm, ref } = both(spec, 5000, ['BF16'], 'BF16', undefined, start);
       expect(Buffer.from(wasm).equals(Buffer.from(ref)), String(start)).toBe(true);
+    }
+  });
+
+  it('DELLA ranks ties by element index, NaN and Inf included, as the reference', () => {
+    // few distinct task-vector magnitudes (ties everywhere); NaNs of two payloads and an Inf in one row
+    const n = 5000;
+    const base = Float64Array.from({ length: n }, (_, e) => 0.5 + (e % 3) / 8);
+    const experts = [1, 2, 3].map((k) => Float64Array.from(base, (b, e) => b + (((e * k) % 5) - 2) / 64));
+    experts[1]![10] = Number.NaN;
+    experts[1]![11] = Number.POSITIVE_INFINITY;
+    const spec: MergeSpec = {
+      kernel: 'tvmerge',
+      consensus: 'ties',
+      normalize: true,
+      div: 1,
+      lambda: 1,
+      models: [0, 1, 2].map((k) => ({ weight: 1, scale: 1, mask: { kind: 'della', key: maskKey(3, 'w', k), density: 0.5, epsilon: 0.2, rowLen: 1000 } })),
+    };
+    for (const dtype of ['BF16', 'F32'] as const) {
+      const inputs = [base, ...experts].map((v) => encode(v, dtype));
+      const at = new DataView(inputs[2]!.buffer, inputs[2]!.byteOffset);
+      if (dtype === 'BF16') at.setUint16(24, 0xff81, true);
+      else at.setUint32(48, 0xff810000, true);
+      const views = rt.prepare({ n, inputDtypes: inputs.map(() => dtype), rounding: undefined, outDtype: 'F32' });
+      views.forEach((v, k) => v.set(inputs[k]!));
+      const wasm = rt.merge(spec, 0).bytes.slice();
+      const ref = encode(
+        referenceMerge(
+          spec,
+          inputs.map((i) => decode(i, dtype)),
+          n,
+          0,
+          F32,
+        ),
+        'F32',
+      );
+      expect(Buffer.from(wasm).equals(Buffer.from(ref)), dtype).toBe(true);
     }
   });
 
@@ -148,6 +196,7 @@ describe('stats kernels match the reference', () => {
             ],
           },
           { kernel: 'l1', masks: [masks[2]!, masks[4]!, masks[3]!] },
+          { kernel: 'l1', masks: [masks[7]!, masks[8]!, masks[0]!] },
           { kernel: 'gram', mode: 'raw' },
           { kernel: 'gram', mode: 'delta' },
         ];

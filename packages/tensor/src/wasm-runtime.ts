@@ -4,12 +4,13 @@
 // runs a spec (a WebAssembly kernel, or TypeScript) is the kernel's record (kernels.ts).
 import { decode, encode, roundTo } from './codec.js';
 import { type FloatDtype, dtypeCode, itemSize } from './dtype.js';
-import type { InputRounding, MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
+import type { DellaMask, InputRounding, MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import { MASK_SLOTS } from './generated/kernel-slots.js';
 import {
   MERGE_KERNELS,
   type MergeKernel,
   STATS_KERNELS,
+  type SliceInputs,
   type SliceIo,
   type StatsKernel,
   referenceMerge,
@@ -21,6 +22,9 @@ import { type BlockScales, applyBlockScales } from './block-scales.js';
 import { CHUNK, padded } from './layout.js';
 import { F32, F64, type Round } from './reference/precision.js';
 import { DATA_START, KernelMemory, align } from './wasm-memory.js';
+
+/** Counters of the DELLA kernel's radix sort: three digits of 11 bits. */
+const DELLA_DIGITS = 2048;
 
 export interface SliceLayout {
   /** number of elements of the slice */
@@ -54,6 +58,9 @@ export class KernelRuntime {
   private storage: 'BF16' | 'F32' | 'F64' = 'F32';
   private raw: number[] = [];
   private stored: number[] = [];
+  /** addresses of the DELLA probabilities computed in kernel memory for the current call */
+  private readonly probsAt = new Map<Float32Array, number>();
+  private readonly probsLookup = (p: Float32Array) => this.probsAt.get(p);
   /** end of the prepared inputs: each kernel call allocates its regions from here */
   private inputsEnd = 0;
 
@@ -94,10 +101,11 @@ export class KernelRuntime {
   merge(given: MergeSpec, elemStart: number): MergeOutput {
     const { n, outDtype } = this.current();
     this.mem.free = this.inputsEnd;
+    this.probsAt.clear();
     if (!outDtype) throw new Error('merge on a slice prepared without an output dtype');
     if (this.storage === 'F64')
       return this.output(encode(referenceMerge(given, this.decodedInputs(), n, elemStart, F64), outDtype), outDtype, given.kernel === 'tvmerge');
-    const spec = resolveMerge(given, () => this.kernelValues(), n, this.round());
+    const spec = resolveMerge(given, this.sliceInputs(), n, this.round());
     const record = MERGE_KERNELS[spec.kernel] as MergeKernel<MergeSpec>;
     if (!record.wasm) return this.output(encode(record.reference(spec, this.kernelValues(), n, elemStart, this.round()), outDtype), outDtype, false);
     this.convertInputs();
@@ -105,7 +113,7 @@ export class KernelRuntime {
     const scratch = this.mem.alloc((this.stored.length + 3) * CHUNK * 4);
     const out = this.mem.alloc(np * itemSize(outDtype));
     this.mem.ensure();
-    const io = { mem: this.mem, n, np, elemStart, stored: this.stored, outKind: dtypeCode(outDtype), out, scratch };
+    const io = { mem: this.mem, n, np, elemStart, stored: this.stored, probsAt: this.probsLookup, outKind: dtypeCode(outDtype), out, scratch };
     const bad = this.mem.call(`${record.wasm.name}${this.suffix()}`, record.wasm.name, record.wasm.args(spec, io));
     const inputBad = record.wasm.countsInputs ? this.mem.firstSlot() : 0;
     const bytes = new Uint8Array(this.mem.buffer, out, n * itemSize(outDtype));
@@ -125,8 +133,9 @@ export class KernelRuntime {
   stats(given: StatsSpec, elemStart: number, into?: StatsResult): StatsResult {
     const { n } = this.current();
     this.mem.free = this.inputsEnd;
+    this.probsAt.clear();
     if (this.storage === 'F64') return referenceStats(given, this.decodedInputs(), n, elemStart, F64);
-    const spec = resolveStats(given, () => this.kernelValues(), n, this.round());
+    const spec = resolveStats(given, this.sliceInputs(), n, this.round());
     const record = STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>;
     if (!record.wasm) return record.reference(spec, this.kernelValues(), n, elemStart, this.round());
     this.convertInputs();
@@ -154,9 +163,35 @@ export class KernelRuntime {
     return { ...spec, masks: next };
   }
 
+  /** The prepared slice for resolve steps: DELLA's probabilities come from the WebAssembly kernel. */
+  private sliceInputs(): SliceInputs {
+    return { values: () => this.kernelValues(), dellaProbs: (k, m) => this.dellaProbs(k, m) };
+  }
+
+  /**
+   * DELLA's keep probabilities of model k over the prepared slice (whole rows): a view of kernel
+   * memory, zero-padded to the kernels' length, that the call's kernel reads where it lies.
+   */
+  private dellaProbs(k: number, m: DellaMask): Float32Array {
+    const { n } = this.current();
+    const np = padded(n);
+    this.convertInputs();
+    const out = this.mem.alloc(np * 4);
+    const mark = this.mem.free;
+    const scratch = this.mem.alloc(4 * Math.min(m.rowLen, n) * 4 + 3 * DELLA_DIGITS * 4);
+    this.mem.ensure();
+    const head = { n, base: this.stored[0]!, ptr: this.stored[k + 1]!, rowLen: m.rowLen, lo: m.density - m.epsilon, span: 2 * m.epsilon, out, scratch };
+    this.mem.call(`della${this.suffix()}`, 'della', { head, each: [] });
+    this.mem.free = mark;
+    const probs = new Float32Array(this.mem.buffer, out, np);
+    probs.fill(0, n);
+    this.probsAt.set(probs, out);
+    return probs;
+  }
+
   private io(elemStart: number): SliceIo {
     const { n } = this.current();
-    return { mem: this.mem, n, np: padded(n), elemStart, stored: this.stored };
+    return { mem: this.mem, n, np: padded(n), elemStart, stored: this.stored, probsAt: this.probsLookup };
   }
 
   private suffix(): string {

@@ -3,14 +3,18 @@
 import type { Round } from '../reference/precision.js';
 import { bitsOf } from './derived.js';
 
+/** The key of every NaN |d| (NaNs rank above Inf, in index order among themselves). */
+const NAN_BITS = 0x7fc00000;
+const keyOf = (bits: number) => (bits > 0x7f800000 ? NAN_BITS : bits);
+
 export function dellaProbs(base: Float64Array, x: Float64Array, n: number, rowLen: number, density: number, epsilon: number, r: Round): Float32Array {
   const probs = new Float32Array(n);
   const keys = new Float64Array(rowLen);
   for (let start = 0; start < n; start += rowLen) {
     const len = Math.min(rowLen, n - start);
     const k = keys.subarray(0, len);
-    // key = |d| bits (31 bits) then index (up to 2^21 per row): exact in a double
-    for (let j = 0; j < len; j++) k[j] = bitsOf(r(x[start + j]! - base[start + j]!)) * 2097152 + j;
+    // key = |d| bits (31 bits, every NaN as one) then index (up to 2^21 per row): exact in a double
+    for (let j = 0; j < len; j++) k[j] = keyOf(bitsOf(r(x[start + j]! - base[start + j]!))) * 2097152 + j;
     k.sort();
     const lo = density - epsilon,
       span = 2 * epsilon;

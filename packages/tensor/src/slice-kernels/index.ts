@@ -1,14 +1,14 @@
 // The slice kernels written in TypeScript: operators whose per-element rules (variance
 // selection, row softmaxes, per-row angles) are not worth a WebAssembly kernel. The same code
 // is the runtime and the reference.
-import type { MaskSpec, StatsResult, StatsSpec } from '../kernel-spec.js';
+import type { StatsResult, StatsSpec } from '../kernel-spec.js';
 import { BLOCK, HIST_HI_BINS, HIST_LO_BINS } from '../layout.js';
 import type { Round } from '../reference/precision.js';
 import { bitsOf, derived, selectMask } from './derived.js';
-import { dellaProbs } from './della.js';
 import { ramCounts } from './task-mixes.js';
 export { fusion, nearswap, ram, sce } from './task-mixes.js';
 export { nuslerp } from './nuslerp.js';
+export { dellaProbs } from './della.js';
 
 type Stats<K extends StatsSpec['kernel']> = Extract<StatsSpec, { kernel: K }>;
 
@@ -61,11 +61,4 @@ export function sumSquares(spec: Stats<'sumSquares'>, inputs: Float64Array[], n:
 /** Per model: the entries it changes alone and those it shares. */
 export function ramCountsStats(spec: Stats<'ramCounts'>, inputs: Float64Array[], n: number, r: Round): StatsResult {
   return { kernel: 'ramCounts', counts: ramCounts(spec.epsilon, inputs, n, r) };
-}
-
-/** Replaces DELLA masks by per-element probabilities computed from the slice (inputs[0] is the base). */
-export function resolveMasks(masks: MaskSpec[], inputs: Float64Array[], n: number, r: Round): MaskSpec[] {
-  return masks.map((m, k) =>
-    m.kind === 'della' ? { kind: 'probs', key: m.key, probs: dellaProbs(inputs[0]!, inputs[k + 1]!, n, m.rowLen, m.density, m.epsilon, r) } : m,
-  );
 }
