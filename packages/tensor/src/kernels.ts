@@ -296,7 +296,7 @@ export interface SliceInputs {
 }
 
 /** A slice's inputs as decoded values (inputs[0] is the base), DELLA's probabilities computed in TypeScript. */
-export function referenceInputs(inputs: Float64Array[], n: number, r: Round): SliceInputs {
+function referenceInputs(inputs: Float64Array[], n: number, r: Round): SliceInputs {
   return {
     values: () => inputs,
     dellaProbs: (k, m) => ts.dellaProbs(inputs[0]!, inputs[k + 1]!, n, m.rowLen, m.density, m.epsilon, r),
