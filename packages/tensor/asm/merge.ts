@@ -5,7 +5,7 @@ import { argF32, argF64, argI32, argPtr } from './args';
 import * as S from './generated/slots';
 import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
-import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
+import { GOLDEN, bitsBelow, bits4, laneKey, uniformOf } from './rng';
 import { pin } from './pin';
 
 // out = (Σ w_i x_i) [/ div]
@@ -182,6 +182,7 @@ type VRandom = i8; // bernoulli, one key per chunk, the uniform compared as an i
 type VWindow = u16; // window whose tie quotas cannot run out inside the chunk
 type VTopkAll = i16; // top-k whose tie quota cannot run out inside the chunk
 type VTopkNone = u32; // top-k with no tie quota left
+type VProbs = i64; // per-element probabilities, one key per chunk
 type VMasked = i32; // the mask applied 4 lanes at a time, quotas consumed in element order
 
 @inline function same<A, B>(): bool {
@@ -211,7 +212,8 @@ function deltasOf<T, M>(kind: i32, slot: usize, xp: usize, bo: usize, dst: usize
     if ((dropLo <= 0 || dropLo >= <f64>m) && (keepHi <= 0 || keepHi >= <f64>m)) flag = chunk<T, KWindow, M, VWindow>(mk, xp, bo, dst, acc, s, w, m, off, e0);
     else flag = chunk<T, KWindow, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
   } else if (kind == MASK_PROBS) {
-    flag = chunk<T, KProbs, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    if (e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32) flag = chunk<T, KProbs, M, VProbs>(mk, xp, bo, dst, acc, s, w, m, off, e0);
+    else flag = chunk<T, KProbs, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
   } else {
     flag = chunk<T, KZero, M, VMasked>(mk, xp, bo, dst, acc, s, w, m, off, e0);
   }
@@ -238,7 +240,9 @@ function deltasOf<T, M>(kind: i32, slot: usize, xp: usize, bo: usize, dst: usize
   // (slots are read only by the variants they belong to: a conversion of another kind's value could trap)
   const topk = same<V, VTopkAll>() || same<V, VTopkNone>(), win = same<V, VWindow>();
   const thr = i32x4.splat(topk ? <i32>load<f64>(mk + (<usize>S.MASK_TOPK_THR << 3)) : 0);
-  const key = i32x4.splat(same<V, VRandom>() ? laneKey(e0, w0, w1) : 0);
+  const random = same<V, VRandom>() || same<V, VProbs>();
+  const key = i32x4.splat(random ? laneKey(e0, w0, w1) : 0);
+  const probs = same<V, VProbs>() ? <usize>load<f64>(mk + (<usize>S.MASK_PROBS_PROBS << 3)) + (<usize>off << 2) : 0;
   const below = i32x4.splat(same<V, VRandom>() ? bitsBelow(<f32>load<f64>(mk + (<usize>S.MASK_BERNOULLI_P << 3))) : 0);
   let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
   // window: ties at lo dropped, ties at hi kept, each while its quota lasts
@@ -259,6 +263,9 @@ function deltasOf<T, M>(kind: i32, slot: usize, xp: usize, bo: usize, dst: usize
     }
     if (same<V, VRandom>()) {
       d = v128.and(d, i32x4.lt_s(bits4(loG, v128.load(pKey)), v128.load(pBelow)));
+      loG = i32x4.add(loG, v128.load(pStep));
+    } else if (same<V, VProbs>()) {
+      d = v128.and(d, f32x4.lt(uniformOf(bits4(loG, v128.load(pKey))), v128.load(probs + (<usize>j << 2))));
       loG = i32x4.add(loG, v128.load(pStep));
     } else if (same<V, VWindow>()) {
       const a = v128.and(d, v128.load(pAbs));

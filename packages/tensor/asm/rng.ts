@@ -31,6 +31,11 @@ export const GOLDEN: i32 = 0x9e3779b1;
   return i32x4.shr_u(fmix(v128.xor(loG, key)), 8);
 }
 
+// The uniforms in [0, 1) of bits4's integers.
+@inline export function uniformOf(bits: v128): v128 {
+  return f32x4.mul(f32x4.convert_i32x4_u(bits), f32x4.splat(5.9604644775390625e-8));
+}
+
 // u < p as a comparison of bits4 (exact: u * 2^24 is the integer bits, so u < p iff
 // bits < ceil(p * 2^24)); none kept for p <= 0 or NaN, all for p >= 1.
 @inline export function bitsBelow(p: f32): i32 {
@@ -44,6 +49,5 @@ export const GOLDEN: i32 = 0x9e3779b1;
 @inline export function uniform4(e: u64, k0: u32, k1: u32): v128 {
   const key = laneKey(e, k0, k1);
   const lo = i32x4.add(i32x4.splat(<i32>(<u32>e)), i32x4(0, 1, 2, 3));
-  const h = fmix(v128.xor(i32x4.mul(lo, i32x4.splat(GOLDEN)), i32x4.splat(key)));
-  return f32x4.mul(f32x4.convert_i32x4_u(i32x4.shr_u(h, 8)), f32x4.splat(5.9604644775390625e-8));
+  return uniformOf(bits4(i32x4.mul(lo, i32x4.splat(GOLDEN)), i32x4.splat(key)));
 }

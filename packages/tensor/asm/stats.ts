@@ -5,7 +5,7 @@ import { argF32, argF64, argI32, argPtr } from './args';
 import * as S from './generated/slots';
 import { CH, ld, ld1 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
-import { GOLDEN, bitsBelow, bits4, laneKey } from './rng';
+import { GOLDEN, bitsBelow, bits4, laneKey, uniformOf } from './rng';
 import { pin } from './pin';
 
 export const BLOCK: i32 = 1 << 20;
@@ -149,20 +149,25 @@ const HI_BINS: usize = 32768;
 // One chunk of one model: the four f64 lane sums of |d| and |mask(d)| stay in registers.
 function l1Chunk<T, K>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
   // random masks as in merge.ts's chunks: one key per chunk unless it crosses 2^32 elements
-  if (sizeof<K>() == 4 && !isFloat<K>() && e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32) l1Loop<T, K, Random>(slot, xp, bo, la, m, off, e0);
+  const oneKey = e0 >>> 32 == (e0 + <u64>(m - 1)) >>> 32;
+  if (sizeof<K>() == 4 && !isFloat<K>() && oneKey) l1Loop<T, K, Random>(slot, xp, bo, la, m, off, e0);
+  else if (sizeof<K>() == 4 && isFloat<K>() && oneKey) l1Loop<T, K, Probs>(slot, xp, bo, la, m, off, e0);
   else l1Loop<T, K, Masked>(slot, xp, bo, la, m, off, e0);
 }
 
-// Compile-time markers of the loop: a random mask's integer compare, or any mask lane by lane.
+// Compile-time markers of the loop: a random mask (an integer compare), per-element
+// probabilities (one key per chunk), or any mask lane by lane.
 type Random = u8;
+type Probs = u16;
 type Masked = i8;
 
 @inline function l1Loop<T, K, L>(slot: usize, xp: usize, bo: usize, la: usize, m: i32, off: i32, e0: u64): void {
-  const R = isSigned<L>() == isSigned<Random>();
+  const R = sizeof<L>() == 1 && !isSigned<L>(), P = sizeof<L>() == 2;
   const mk = slot + S.MODEL_M0;
   const w0 = maskWord(mk, 0), w1 = maskWord(mk, 1), pv = f32x4.splat(argF32(slot, S.MODEL_M2));
   let a0 = v128.load(la), a1 = v128.load(la, 16), b0 = v128.load(la, 32), b1 = v128.load(la, 48);
-  const key = i32x4.splat(R ? laneKey(e0, w0, w1) : 0);
+  const key = i32x4.splat(R || P ? laneKey(e0, w0, w1) : 0);
+  const probs = P ? argPtr(slot, S.MODEL_M2) + (<usize>off << 2) : 0;
   const below = i32x4.splat(R ? bitsBelow(argF32(slot, S.MODEL_M2)) : 0);
   let loG = i32x4.mul(i32x4.add(i32x4.splat(<i32><u32>e0), i32x4(0, 1, 2, 3)), i32x4.splat(GOLDEN));
   const pKey = pin(0, key), pBelow = pin(1, below), pStep = pin(2, i32x4.splat(GOLDEN << 2));
@@ -172,6 +177,9 @@ type Masked = i8;
     let masked: v128;
     if (R) {
       masked = v128.and(d, i32x4.lt_s(bits4(loG, v128.load(pKey)), v128.load(pBelow)));
+      loG = i32x4.add(loG, v128.load(pStep));
+    } else if (P) {
+      masked = v128.and(d, f32x4.lt(uniformOf(bits4(loG, v128.load(pKey))), v128.load(probs + (<usize>j << 2))));
       loG = i32x4.add(loG, v128.load(pStep));
     } else {
       masked = applyMaskK<K>(mk, d, e0 + <u64>j, off + j, w0, w1, pv);

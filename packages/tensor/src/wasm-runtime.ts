@@ -23,8 +23,8 @@ import { CHUNK, padded } from './layout.js';
 import { F32, F64, type Round } from './reference/precision.js';
 import { DATA_START, KernelMemory, align } from './wasm-memory.js';
 
-/** Counters of the DELLA kernel's radix sort: three digits of 11 bits. */
-const DELLA_DIGITS = 2048;
+/** Counters of the DELLA kernel's radix sort: four digits of 8 bits. */
+const DELLA_DIGITS = 256;
 
 export interface SliceLayout {
   /** number of elements of the slice */
@@ -178,7 +178,7 @@ export class KernelRuntime {
     this.convertInputs();
     const out = this.mem.alloc(np * 4);
     const mark = this.mem.free;
-    const scratch = this.mem.alloc(4 * Math.min(m.rowLen, n) * 4 + 3 * DELLA_DIGITS * 4);
+    const scratch = this.mem.alloc(5 * Math.min(m.rowLen, n) * 4 + 4 * DELLA_DIGITS * 4);
     this.mem.ensure();
     const head = { n, base: this.stored[0]!, ptr: this.stored[k + 1]!, rowLen: m.rowLen, lo: m.density - m.epsilon, span: 2 * m.epsilon, out, scratch };
     this.mem.call(`della${this.suffix()}`, 'della', { head, each: [] });
