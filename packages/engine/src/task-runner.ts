@@ -17,7 +17,7 @@ import {
   mergeStripes,
   quantizeBlocks,
   statsStripes,
-  streamable,
+  stripeOf,
 } from '@tessera/tensor';
 import { aimBytes, runAim } from './aim-task.js';
 import type { GatherTask, MergeTask, StatsTask, Task, TaskResult, TensorScale } from '@tessera/protocol/task';
@@ -43,8 +43,13 @@ export class TaskRunner {
       case 'activations':
         return { kind: 'activations', ...(await (await import('@tessera/model')).runActivationStage(task)) };
       case 'stats': {
-        const read = this.stripeReader(task);
-        if (read) return { kind: 'stats', stats: statsStripes(this.runtime, layoutOf(task), task.spec, task.elemStart, read), bytesRead: inputBytes(task) };
+        const striped = this.stripeReader(task);
+        if (striped)
+          return {
+            kind: 'stats',
+            stats: statsStripes(this.runtime, layoutOf(task), task.spec, task.elemStart, striped.read, striped.stripe),
+            bytesRead: inputBytes(task),
+          };
         const bytesRead = await this.load(task);
         return { kind: 'stats', stats: this.runtime.stats(task.spec, task.elemStart), bytesRead };
       }
@@ -55,8 +60,8 @@ export class TaskRunner {
 
   /** Merges a slice and writes it (a re-quantised FP8 slice: its values, then its block scales). */
   private async merge(task: MergeTask): Promise<TaskResult> {
-    const read = this.stripeReader(task);
-    if (read) return mergeStreamed(this.runtime, task, read);
+    const striped = this.stripeReader(task);
+    if (striped) return mergeStreamed(this.runtime, task, striped);
     const bytesRead = await this.load(task);
     const { bytes: merged, ...r } = this.runtime.merge(task.spec, task.elemStart);
     if (r.nonFinite > 0 || r.inputNonFinite > 0) return { kind: 'merge', ...r, bytesRead, bytesWritten: 0 };
@@ -135,15 +140,17 @@ export class TaskRunner {
    * (or synthetic), unscaled, and a kernel whose result does not depend on the striping. Undefined
    * otherwise (the slice is then read whole).
    */
-  private stripeReader(task: StatsTask | MergeTask): StripeReader | undefined {
+  private stripeReader(task: StatsTask | MergeTask): Striped | undefined {
     if (task.inputs.some((i) => i.scale) || (task.kind === 'merge' && (task.aim || task.out.scale))) return undefined;
-    if (!streamable(task.spec, layoutOf(task))) return undefined;
+    const stripe = stripeOf(task.spec, layoutOf(task));
+    if (stripe === undefined) return undefined;
     const sources = task.inputs.map((i) => this.source(i.uri));
     if (sources.some((s) => !s.readIntoSync)) return undefined;
-    return (k, elemOffset, into) => {
+    const read: StripeReader = (k, elemOffset, into) => {
       const input = task.inputs[k]!;
       sources[k]!.readIntoSync!(input.offset + elemOffset * itemSize(input.dtype), into);
     };
+    return { read, stripe };
   }
 
   /** The scale rows the slice's elements fall in. */
@@ -172,13 +179,19 @@ export class TaskRunner {
 }
 
 /** Merges a slice stripe by stripe, each stripe written (or hashed, into the null sink) as it is done. */
-function mergeStreamed(runtime: KernelRuntime, task: MergeTask, read: StripeReader): TaskResult {
+function mergeStreamed(runtime: KernelRuntime, task: MergeTask, { read, stripe }: Striped): TaskResult {
   const size = itemSize(task.out.dtype);
   const digest = isNullSink(task.out.uri) ? createHash('sha256') : undefined;
   const out = digest ? undefined : new OutputWriter(task.out.uri);
   try {
-    const r = mergeStripes(runtime, layoutOf(task), task.spec, task.elemStart, read, (off, bytes) =>
-      digest ? digest.update(bytes) : out!.write(task.out.offset + off * size, bytes),
+    const r = mergeStripes(
+      runtime,
+      layoutOf(task),
+      task.spec,
+      task.elemStart,
+      read,
+      (off, bytes) => (digest ? digest.update(bytes) : out!.write(task.out.offset + off * size, bytes)),
+      stripe,
     );
     const ok = r.nonFinite === 0 && r.inputNonFinite === 0;
     const bytesWritten = ok ? task.n * size : 0;
@@ -186,6 +199,12 @@ function mergeStreamed(runtime: KernelRuntime, task: MergeTask, read: StripeRead
   } finally {
     out?.close();
   }
+}
+
+/** A task's inputs read stripe by stripe, and the stripe's length in elements. */
+interface Striped {
+  read: StripeReader;
+  stripe: number;
 }
 
 function layoutOf(task: StatsTask | MergeTask): SliceLayout {

@@ -8,7 +8,7 @@ export * from './topk.js';
 export * from './gram.js';
 export { KernelRuntime, type SliceLayout, type MergeOutput } from './wasm-runtime.js';
 export { referenceMerge, referenceStats } from './kernels.js';
-export { MERGE_STRIPE, STATS_STRIPE, type StripeReader, mergeStripes, statsStripes, streamable } from './stripes.js';
+export { MERGE_STRIPE, STATS_STRIPE, type StripeReader, mergeStripes, statsStripes, stripeOf } from './stripes.js';
 export { F32 as ROUND_F32, F64 as ROUND_F64, type Round } from './reference/precision.js';
 export * from './ops/types.js';
 export { OPERATORS, findOperator } from './ops/registry.js';

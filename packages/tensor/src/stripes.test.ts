@@ -5,7 +5,7 @@ import { encode } from './codec.js';
 import type { MaskSpec, MergeSpec, StatsResult, StatsSpec } from './kernel-spec.js';
 import { BLOCK, CHUNK } from './layout.js';
 import { maskKey } from './rng.js';
-import { mergeStripes, statsStripes, streamable } from './stripes.js';
+import { MERGE_STRIPE, mergeStripes, statsStripes, stripeOf } from './stripes.js';
 import { seeded } from './testing.js';
 import { KernelRuntime, type SliceLayout } from './wasm-runtime.js';
 
@@ -75,7 +75,7 @@ describe('a slice merged stripe by stripe', () => {
     it(`${name}: the bytes of one run over the whole slice`, () => {
       const a = whole(spec, layout, data, 5 * BLOCK);
       const b = striped(spec, layout, data, 5 * BLOCK, CHUNK);
-      expect(streamable(spec, layout)).toBe(true);
+      expect(stripeOf(spec, layout)).toBe(spec.kernel === 'linear' || spec.kernel === 'tvmerge' || spec.kernel === 'stock' ? MERGE_STRIPE : undefined);
       expect(b.writes.length).toBe(Math.ceil(n / CHUNK));
       expect(b.nonFinite).toBe(0);
       expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
@@ -114,16 +114,42 @@ describe('a slice merged stripe by stripe', () => {
     expect(b.writes).toEqual([0, CHUNK, 2 * CHUNK]);
   });
 
-  it('specs that need the whole slice are not streamable', () => {
+  const della = (rowLen: number) => tvmerge('ties', (k) => ({ kind: 'della', key: key(k), density: 0.5, epsilon: 0.2, rowLen }));
+
+  it('DELLA in stripes of whole rows: the bytes of one run over the whole slice', () => {
+    const spec = della(100);
+    const a = whole(spec, layout, data, 5 * BLOCK);
+    const b = striped(spec, layout, data, 5 * BLOCK, 20 * 100);
+    expect(b.writes.length).toBe(Math.ceil(n / 2000));
+    expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true);
+    // stripes that cut rows rank other elements together: other bytes
+    const c = striped(spec, layout, data, 5 * BLOCK, CHUNK);
+    expect(Buffer.from(c.bytes).equals(Buffer.from(a.bytes))).toBe(false);
+  });
+
+  it("DELLA's stripe is whole rows near the merge stripe", () => {
+    expect(stripeOf(della(100), layout)).toBe(Math.floor(MERGE_STRIPE / 100) * 100);
+    expect(stripeOf(della(5632), layout)).toBe(46 * 5632);
+    expect(stripeOf(della(MERGE_STRIPE * 3), layout)).toBe(MERGE_STRIPE * 3);
+    const mixed: MergeSpec = { ...della(100), models: [...(della(100) as { models: [] }).models, ...(della(7) as { models: [] }).models] };
+    expect(stripeOf(mixed, layout)).toBeUndefined();
+  });
+
+  it('specs that need the whole slice have no stripe', () => {
     expect(
-      streamable(
-        tvmerge('ties', (k) => ({ kind: 'della', key: key(k), density: 0.5, epsilon: 0.1, rowLen: 10 })),
+      stripeOf(
+        tvmerge('ties', (k) => ({ kind: 'probs', key: key(k), probs: new Float32Array(n) })),
         layout,
       ),
-    ).toBe(false);
-    expect(streamable({ kernel: 'stockRows', rowLen: 10 }, layout)).toBe(false);
-    expect(streamable({ kernel: 'ram', epsilon: 1e-5, lambdas: [1, 1, 1] }, layout)).toBe(false);
-    expect(streamable(specs[3]![1], { ...layout, rounding: 'F64' })).toBe(false);
+    ).toBeUndefined();
+    expect(stripeOf({ kernel: 'stockRows', rowLen: 10 }, layout)).toBeUndefined();
+    expect(stripeOf({ kernel: 'ram', epsilon: 1e-5, lambdas: [1, 1, 1] }, layout)).toBeUndefined();
+    expect(stripeOf(specs[3]![1], { ...layout, rounding: 'F64' })).toBeUndefined();
+    // rows (or rows and blocks) longer than 16 blocks
+    expect(stripeOf(della(16 * BLOCK + 1), layout)).toBeUndefined();
+    expect(
+      stripeOf({ kernel: 'l1', masks: [0, 1, 2].map((k) => ({ kind: 'della', key: key(k), density: 0.5, epsilon: 0.2, rowLen: 17 })) }, layout),
+    ).toBeUndefined();
   });
 });
 
@@ -153,6 +179,16 @@ describe('statistics stripe by stripe', () => {
       expect(plain(b)).toBe(plain(a));
     });
   }
+
+  it('DELLA L1 norms in stripes of whole rows and whole blocks: the results of one run over the whole slice', () => {
+    const spec: StatsSpec = { kernel: 'l1', masks: [0, 1, 2].map((k) => ({ kind: 'della', key: key(k), density: 0.4, epsilon: 0.1, rowLen: 4096 })) };
+    expect(stripeOf(spec, layout)).toBe(BLOCK);
+    const rt = new KernelRuntime();
+    rt.prepare(layout).forEach((v, k) => v.set(data[k]!));
+    const a = rt.stats(spec, BLOCK);
+    const b = statsStripes(new KernelRuntime(), layout, spec, BLOCK, (k, off, into) => into.set(data[k]!.subarray(off * 2, off * 2 + into.byteLength)), BLOCK);
+    expect(plain(b)).toBe(plain(a));
+  });
 
   it('a stripe that is not whole blocks is refused', () => {
     expect(() => statsStripes(new KernelRuntime(), layout, specs[0]!, 0, () => undefined, CHUNK)).toThrow(/whole blocks/);

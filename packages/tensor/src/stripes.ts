@@ -24,26 +24,53 @@ export interface StripedMerge {
   firstInputNonFinite: number;
 }
 
-/** Whether a spec runs stripe by stripe with the same result as over the whole slice. */
-export function streamable(spec: MergeSpec | StatsSpec, layout: Omit<SliceLayout, 'n'>): boolean {
-  if (layout.rounding === 'F64' || layout.scales?.some((x) => x !== undefined)) return false;
-  // della and per-element probabilities need the whole slice (ranks within rows)
-  const plain = (masks: MaskSpec[]) => masks.every((m) => m.kind !== 'della' && m.kind !== 'probs');
+/** The longest stripe a spec may take (elements): whole DELLA rows and whole blocks can need more than the defaults. */
+const MAX_STRIPE = 16 * BLOCK;
+
+/**
+ * The stripe (elements) in which a spec runs with the same result as over the whole slice, or
+ * undefined when it needs the whole slice. DELLA ranks within rows, so its stripes are whole
+ * rows (the slice starts on a row); statistics stripes are whole reduction blocks too.
+ */
+export function stripeOf(spec: MergeSpec | StatsSpec, layout: Omit<SliceLayout, 'n'>): number | undefined {
+  if (layout.rounding === 'F64' || layout.scales?.some((x) => x !== undefined)) return undefined;
   switch (spec.kernel) {
     case 'linear':
+      return MERGE_STRIPE;
     case 'histHi':
     case 'histLo':
     case 'gram':
-      return true;
+      return STATS_STRIPE;
     case 'tvmerge':
-      return plain(spec.models.map((m) => m.mask));
+      return maskedStripe(
+        spec.models.map((m) => m.mask),
+        MERGE_STRIPE,
+        1,
+      );
     case 'l1':
-      return plain(spec.masks);
+      return maskedStripe(spec.masks, STATS_STRIPE, BLOCK);
     case 'stock':
-      return spec.rowT === undefined;
+      return spec.rowT === undefined ? MERGE_STRIPE : undefined;
     default:
-      return false;
+      return undefined;
   }
+}
+
+/** A stripe of about `stripe` elements that is whole units of `align` and whole DELLA rows. */
+function maskedStripe(masks: MaskSpec[], stripe: number, align: number): number | undefined {
+  // per-element probabilities are given for the whole slice
+  if (masks.some((m) => m.kind === 'probs')) return undefined;
+  const rows = new Set(masks.flatMap((m) => (m.kind === 'della' ? [m.rowLen] : [])));
+  if (rows.size === 0) return stripe;
+  if (rows.size > 1) return undefined;
+  const row = [...rows][0]!;
+  const unit = (row / gcd(row, align)) * align;
+  if (unit > MAX_STRIPE) return undefined;
+  return Math.max(unit, Math.floor(stripe / unit) * unit);
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 /**
