@@ -88,8 +88,8 @@ export interface KernelFigure {
   gbps: number;
 }
 
-/** The figures, on kernels of `Runtime` (this build's by default). */
-export function kernelFigures(Runtime: new () => KernelRuntime = KernelRuntime): KernelFigure[] {
+/** The figures, on kernels of `Runtime` (this build's by default), of the kernels `only` names. */
+export function kernelFigures(Runtime: new () => KernelRuntime = KernelRuntime, only: (name: string) => boolean = () => true): KernelFigure[] {
   const rt = new Runtime();
   const prep = () => rt.prepare({ n: N, inputDtypes: ['BF16', 'BF16', 'BF16', 'BF16'], rounding: 'BF16', outDtype: 'BF16' });
   const views = prep();
@@ -98,6 +98,8 @@ export function kernelFigures(Runtime: new () => KernelRuntime = KernelRuntime):
   const bytes = 4 * N * 2;
   const models = (mask: (k: number) => MaskSpec, scale = 1) => [0, 1, 2].map((k) => ({ weight: 1, scale, mask: mask(k) }));
   const random = (k: number): MaskSpec => ({ kind: 'bernoulli', key: maskKey(0, 't', k), p: DENSITY });
+  // DELLA's default epsilon, on rows of TinyLlama's hidden size
+  const della = (k: number): MaskSpec => ({ kind: 'della', key: maskKey(0, 't', k), density: DENSITY, epsilon: 0.15, rowLen: 2048 });
   const merges: [string, MergeSpec][] = [
     ['task_arithmetic merge', { kernel: 'tvmerge', consensus: 'sum', normalize: false, div: 1, lambda: 1, models: models(() => ({ kind: 'none' })) }],
     [
@@ -109,6 +111,7 @@ export function kernelFigures(Runtime: new () => KernelRuntime = KernelRuntime):
       'breadcrumbs merge (window masks)',
       { kernel: 'tvmerge', consensus: 'sum', normalize: false, div: 1, lambda: 1, models: models((k) => window(sorted[k]!)) },
     ],
+    ['della merge (ranks within rows)', { kernel: 'tvmerge', consensus: 'ties', normalize: true, div: 1, lambda: 1, models: models(della) }],
     ['linear merge', { kernel: 'linear', weights: [0.25, 0.25, 0.25, 0.25], normalize: true, div: 1 }],
   ];
   const thresholds = sorted.map((s) => (topk(s) as { thr: number }).thr);
@@ -116,9 +119,10 @@ export function kernelFigures(Runtime: new () => KernelRuntime = KernelRuntime):
     ['top-k pass 1 (high-bits histogram)', { kernel: 'histHi' }],
     ['top-k pass 2 (low-bits histogram)', { kernel: 'histLo', entries: thresholds.map((t, model) => ({ model, bin: t >>> 16 })) }],
     ['L1 norms (DARE rescale)', { kernel: 'l1', masks: [0, 1, 2].map(random) }],
+    ['L1 norms (DELLA rescale)', { kernel: 'l1', masks: [0, 1, 2].map(della) }],
   ];
   return [
-    ...merges.map(([name, spec]) => ({ name, gbps: bytes / time(() => rt.merge(spec, 0)) / 1e9 })),
-    ...stats.map(([name, spec]) => ({ name, gbps: bytes / time(() => rt.stats(spec, 0)) / 1e9 })),
+    ...merges.filter(([name]) => only(name)).map(([name, spec]) => ({ name, gbps: bytes / time(() => rt.merge(spec, 0)) / 1e9 })),
+    ...stats.filter(([name]) => only(name)).map(([name, spec]) => ({ name, gbps: bytes / time(() => rt.stats(spec, 0)) / 1e9 })),
   ];
 }

@@ -5,7 +5,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TESSERA_BIN } from '../support/cli.js';
 
-export const OPS = ['task_arithmetic', 'ties', 'dare_ties'] as const;
+export const OPS = ['task_arithmetic', 'ties', 'dare_ties', 'della'] as const;
 export type Op = (typeof OPS)[number];
 
 const RECIPES: Record<Op, string> = {
@@ -14,6 +14,8 @@ const RECIPES: Record<Op, string> = {
   ties: 'merge_method: ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
   dare_ties:
     'merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
+  della:
+    'merge_method: della\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.2}}\n  - {model: e2, parameters: {weight: 1, density: 0.2}}\n  - {model: e3, parameters: {weight: 1, density: 0.2}}\ndtype: bfloat16\n',
 };
 
 export interface TesseraRun {

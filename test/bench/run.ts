@@ -62,7 +62,7 @@ async function main() {
   if (!torch) line('PyTorch peer: /usr/bin/python3 with torch not found (Debian python3-torch); peer figures skipped');
   for (const l of endToEnd(dir, { workers: WORKERS, runs, kernels, ...(torch ? { peerBytes } : {}) })) line(l);
   line(
-    `(tessera: the whole \`tessera merge --no-fsync\` process, start-up, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs, ${WORKERS} threads)`,
+    `(tessera: the whole \`tessera merge --no-fsync\` process, start-up, planning, hashing and publishing included; torch: mergekit's arithmetic in bf16 on ${torch ? f2(peerBytes / 1e9) : '--'} GB of the same inputs (della: a fifth of that), ${WORKERS} threads)`,
   );
   const scale = await memoryScale(['1b', '8b'], WORKERS);
   line(

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The PyTorch peer of the benchmark: mergekit's arithmetic for task_arithmetic, ties and
-dare_ties written plainly with torch on the CPU (tensors in the recipe dtype, bfloat16, as
+"""The PyTorch peer of the benchmark: mergekit's arithmetic for task_arithmetic, ties, dare_ties
+and della written plainly with torch on the CPU (tensors in the recipe dtype, bfloat16, as
 mergekit computes them), reading safetensors through mmap and writing one output file.
 
 usage: torch_peer.py OP OUT BASE EXPERT... [--max-bytes N] [--threads N]
@@ -15,7 +15,8 @@ import time
 import torch
 
 DENSITY = 0.2
-WEIGHTS = {"task_arithmetic": [0.5, 0.3, 0.2], "ties": [1.0, 1.0, 1.0], "dare_ties": [1.0, 1.0, 1.0]}
+EPSILON = 0.15
+WEIGHTS = {"task_arithmetic": [0.5, 0.3, 0.2], "ties": [1.0, 1.0, 1.0], "dare_ties": [1.0, 1.0, 1.0], "della": [1.0, 1.0, 1.0]}
 
 
 def open_st(path):
@@ -53,6 +54,16 @@ def bernoulli_rescaled(delta, density):
     return masked * (before / after)
 
 
+def rank_sampled(delta, density, epsilon):
+    """DELLA: keep probabilities by rank of |delta| within each row, Bernoulli mask, 1/p rescale."""
+    rows = delta.view(1, -1) if delta.dim() < 2 else delta
+    n = rows.shape[-1]
+    ranks = torch.argsort(torch.argsort(rows.abs().float(), dim=-1), dim=-1).float()
+    probs = (density - epsilon) + 2 * epsilon * ranks / max(n - 1, 1)
+    mask = torch.bernoulli(probs)
+    return (rows.float() * mask / probs).to(delta.dtype).view(delta.shape)
+
+
 def ties_combine(deltas, weights, normalize):
     d = torch.stack(deltas, 0)
     w = torch.tensor(weights, dtype=d.dtype).view(-1, *([1] * (d.dim() - 1)))
@@ -75,8 +86,10 @@ def merge(op, base, xs):
         mixed = sum(w * d for w, d in zip(weights, deltas))
     elif op == "ties":
         mixed = ties_combine([magnitude(d, DENSITY) for d in deltas], weights, True)
-    else:
+    elif op == "dare_ties":
         mixed = ties_combine([bernoulli_rescaled(d, DENSITY) for d in deltas], weights, False)
+    else:
+        mixed = ties_combine([rank_sampled(d, DENSITY, EPSILON) for d in deltas], weights, True)
     return (base + mixed).to(base.dtype)
 
 
