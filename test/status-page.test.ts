@@ -85,18 +85,29 @@ describe('status page', () => {
       ]) +
         'merge_method: della_linear\nbase_model: base\nmodels:\n  - {model: e1, parameters: {weight: 1, density: 0.5}}\n  - {model: e2, parameters: {weight: 1, density: 0.5}}\n',
     );
+    // the job takes a few seconds: the worker is paused after a few merge tasks, so that the page
+    // shows the job running part way; then it goes on
+    let merged = 0;
+    const paused = worker.waitFor((l) => l.event === 'task' && l.phase === 'merge' && ++merged === 5).then(() => worker.proc.kill('SIGSTOP'));
     const submitted = await tessera(['submit', recipe, '--out', join(dir, 'out'), '--server', grpc, '--token', 'sesame', '--slice-mb', '1', '--json']);
     expect(submitted.code, submitted.stderr).toBe(0);
     const job = (JSON.parse(submitted.stdout.split('\n')[0]!) as { job_id: string }).job_id;
     const row = `tr[data-job="${job}"]`;
     const progress = async () => Number((await page.textContent(`${row} .progress`))!.replace('%', ''));
-    // the job appears as running with some progress, then its progress grows on the same page
-    await page.waitForFunction((sel) => {
-      const r = document.querySelector(sel);
-      return r?.children[1]?.textContent === 'running' && Number.parseFloat(r.querySelector('.progress')!.textContent!) > 0;
-    }, row);
-    const first = await progress();
+    await paused;
+    let first: number;
+    try {
+      // the job appears as running with some progress, then its progress grows on the same page
+      await page.waitForFunction((sel) => {
+        const r = document.querySelector(sel);
+        return r?.children[1]?.textContent === 'running' && Number.parseFloat(r.querySelector('.progress')!.textContent!) > 0;
+      }, row);
+      first = await progress();
+    } finally {
+      worker.proc.kill('SIGCONT');
+    }
     expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(100);
     await page.waitForFunction(
       ([sel, p]) => Number.parseFloat(document.querySelector(`${sel} .progress`)!.textContent!) > Number(p),
       [row, String(first)] as const,

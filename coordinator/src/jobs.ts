@@ -178,9 +178,21 @@ export class JobManager {
     await this.jsm.streams.purge(TASK_STREAM, { filter: jobTasks(job.id) }).catch(() => undefined);
     const done = await this.store.done(job.id);
     const workers = (await this.workers.live()).length;
+    // the record is stored at most once a second; a save held back by that limit happens when it
+    // ends, so that a job whose results stop coming (a paused or lost worker) is stored as it stands
     let lastSave = 0;
+    let held: NodeJS.Timeout | undefined;
     const save = async (force = false) => {
-      if (!force && Date.now() - lastSave < 1000) return;
+      const wait = 1000 - (Date.now() - lastSave);
+      if (!force && wait > 0) {
+        held ??= setTimeout(() => {
+          held = undefined;
+          if (!this.detached) void save(true);
+        }, wait).unref();
+        return;
+      }
+      clearTimeout(held);
+      held = undefined;
       lastSave = Date.now();
       await this.store.put(job).catch(() => undefined);
     };

@@ -168,16 +168,20 @@ export async function runPlan(plan: JobPlan, staging: Staging & { resumed?: bool
     const progress = progressReporter(plan, started, emit);
     const digests = plan.tensors.map((t) => new Array<string>(t.context.slices.length).fill(''));
     hasher = sink ? undefined : new PrefixHasher(staging.tmp, plan.layout);
-    await runTensors(plan, exec, sink ? NULL_SINK : staging.tmp, signal, {
-      onMerged: (t, i, r) => {
-        progress.merged(r?.bytesRead ?? 0);
-        if (r?.digest) digests[t.index]![i] = r.digest;
-        if (hasher) for (const w of sliceWrites(t, i)) hasher.finished(w.file, w.offset, w.length);
-      },
-      onTensor: () => progress.tensor(),
-      ...(resume ? { isDone: (id: string) => resume.isDone(scope, id), markDone: (id: string) => resume.markDone(scope, id) } : {}),
-    });
-    progress.flush();
+    try {
+      await runTensors(plan, exec, sink ? NULL_SINK : staging.tmp, signal, {
+        onMerged: (t, i, r) => {
+          progress.merged(r?.bytesRead ?? 0);
+          if (r?.digest) digests[t.index]![i] = r.digest;
+          if (hasher) for (const w of sliceWrites(t, i)) hasher.finished(w.file, w.offset, w.length);
+        },
+        onTensor: () => progress.tensor(),
+        ...(resume ? { isDone: (id: string) => resume.isDone(scope, id), markDone: (id: string) => resume.markDone(scope, id) } : {}),
+      });
+      progress.flush();
+    } finally {
+      progress.close();
+    }
     if (sink) {
       const seconds = (performance.now() - started) / 1000;
       const digest = combineDigests(digests.flat());
@@ -236,13 +240,23 @@ async function ensureFiles(dir: string, layout: JobPlan['layout'], resumed: bool
   await createOutputFiles(dir, layout);
 }
 
+/**
+ * Progress events at most every 250 ms; one held back by that limit is sent when it ends, so a
+ * job whose results stop coming (a paused or lost worker) still shows all it has done.
+ */
 function progressReporter(plan: JobPlan, started: number, emit: EventSink) {
   let bytes = 0,
     tensors = 0,
     last = 0;
+  let held: NodeJS.Timeout | undefined;
   const report = (force: boolean) => {
     const now = performance.now();
-    if (!force && now - last < 250) return;
+    if (!force && now - last < 250) {
+      held ??= setTimeout(() => report(true), 250 - (now - last)).unref();
+      return;
+    }
+    clearTimeout(held);
+    held = undefined;
     last = now;
     const elapsedS = (now - started) / 1000;
     const rate = bytes / Math.max(elapsedS, 1e-9);
@@ -268,6 +282,11 @@ function progressReporter(plan: JobPlan, started: number, emit: EventSink) {
     },
     flush() {
       report(true);
+    },
+    /** No more events (the merge stopped). */
+    close() {
+      clearTimeout(held);
+      held = undefined;
     },
   };
 }
