@@ -3,7 +3,7 @@
 // arithmetic is IEEE f32 in a fixed order that src/reference/ reproduces bit for bit.
 import { argF32, argF64, argI32, argPtr } from './args';
 import * as S from './generated/slots';
-import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFinite, nonFiniteBf16 } from './codec';
+import { CH, OUT_BF16, bf16LanesFinite, emit, ld, ld1, nonFiniteBf16 } from './codec';
 import { KBernoulli, KNone, KProbs, KTopk, KWindow, KZero, MASK_BERNOULLI, MASK_NONE, MASK_PROBS, MASK_TOPK, MASK_WINDOW, applyMaskK, maskWord } from './mask';
 import { GOLDEN, bitsBelow, bits4, laneKey, uniformOf } from './rng';
 import { pin } from './pin';
@@ -113,10 +113,10 @@ function elect(scr: usize, acc: usize, kept: usize, wtab: usize, nm: i32, m: i32
     const dk = scr + <usize>k * (<usize>CH << 2);
     const w = v128.load(wtab + (<usize>k << 4));
     if (k == 0) {
-      if (normalize) keepFirst<Kept>(scr, dk, acc, kept, w, m);
-      else keepFirst<NoKept>(scr, dk, acc, kept, w, m);
-    } else if (normalize) keepAdd<Kept>(scr, dk, acc, kept, w, m);
-    else keepAdd<NoKept>(scr, dk, acc, kept, w, m);
+      if (normalize) keep<Kept, MFirst>(scr, dk, acc, kept, w, m);
+      else keep<NoKept, MFirst>(scr, dk, acc, kept, w, m);
+    } else if (normalize) keep<Kept, MAdd>(scr, dk, acc, kept, w, m);
+    else keep<NoKept, MAdd>(scr, dk, acc, kept, w, m);
   }
 }
 
@@ -124,25 +124,17 @@ function elect(scr: usize, acc: usize, kept: usize, wtab: usize, nm: i32, m: i32
 type Kept = u8;
 type NoKept = i8;
 
-@inline function keepFirst<N>(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32): void {
+// Adds model dk's deltas that agree with the election (and their weights) into r (and kept);
+// the first model's sums start from 0 (0 + d, as the reference).
+@inline function keep<N, F>(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32): void {
   const zero = f32x4.splat(0);
+  const first = same<F, MFirst>();
   for (let j = 0; j < m; j += 4) {
     const o = <usize>j << 2;
     const d = v128.load(dk + o);
-    const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
-    v128.store(r + o, f32x4.add(zero, v128.and(d, keep)));
-    if (same<N, Kept>()) v128.store(kept + o, f32x4.add(zero, v128.and(w, keep)));
-  }
-}
-
-@inline function keepAdd<N>(r: usize, dk: usize, flip: usize, kept: usize, w: v128, m: i32): void {
-  const zero = f32x4.splat(0);
-  for (let j = 0; j < m; j += 4) {
-    const o = <usize>j << 2;
-    const d = v128.load(dk + o);
-    const keep = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
-    v128.store(r + o, f32x4.add(v128.load(r + o), v128.and(d, keep)));
-    if (same<N, Kept>()) v128.store(kept + o, f32x4.add(v128.load(kept + o), v128.and(w, keep)));
+    const agree = f32x4.gt(v128.xor(d, v128.load(flip + o)), zero);
+    v128.store(r + o, f32x4.add(first ? zero : v128.load(r + o), v128.and(d, agree)));
+    if (same<N, Kept>()) v128.store(kept + o, f32x4.add(first ? zero : v128.load(kept + o), v128.and(w, agree)));
   }
 }
 

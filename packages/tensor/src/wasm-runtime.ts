@@ -61,6 +61,8 @@ export class KernelRuntime {
   /** addresses of the DELLA probabilities computed in kernel memory for the current call */
   private readonly probsAt = new Map<Float32Array, number>();
   private readonly probsLookup = (p: Float32Array) => this.probsAt.get(p);
+  /** the prepared slice for resolve steps: DELLA's probabilities come from the WebAssembly kernel */
+  private readonly sliceInputs: SliceInputs = { values: () => this.kernelValues(), dellaProbs: (k, m) => this.dellaProbs(k, m) };
   /** end of the prepared inputs: each kernel call allocates its regions from here */
   private inputsEnd = 0;
 
@@ -105,7 +107,7 @@ export class KernelRuntime {
     if (!outDtype) throw new Error('merge on a slice prepared without an output dtype');
     if (this.storage === 'F64')
       return this.output(encode(referenceMerge(given, this.decodedInputs(), n, elemStart, F64), outDtype), outDtype, given.kernel === 'tvmerge');
-    const spec = resolveMerge(given, this.sliceInputs(), n, this.round());
+    const spec = resolveMerge(given, this.sliceInputs, n, this.round());
     const record = MERGE_KERNELS[spec.kernel] as MergeKernel<MergeSpec>;
     if (!record.wasm) return this.output(encode(record.reference(spec, this.kernelValues(), n, elemStart, this.round()), outDtype), outDtype, false);
     this.convertInputs();
@@ -135,7 +137,7 @@ export class KernelRuntime {
     this.mem.free = this.inputsEnd;
     this.probsAt.clear();
     if (this.storage === 'F64') return referenceStats(given, this.decodedInputs(), n, elemStart, F64);
-    const spec = resolveStats(given, this.sliceInputs(), n, this.round());
+    const spec = resolveStats(given, this.sliceInputs, n, this.round());
     const record = STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>;
     if (!record.wasm) return record.reference(spec, this.kernelValues(), n, elemStart, this.round());
     this.convertInputs();
@@ -163,11 +165,6 @@ export class KernelRuntime {
     return { ...spec, masks: next };
   }
 
-  /** The prepared slice for resolve steps: DELLA's probabilities come from the WebAssembly kernel. */
-  private sliceInputs(): SliceInputs {
-    return { values: () => this.kernelValues(), dellaProbs: (k, m) => this.dellaProbs(k, m) };
-  }
-
   /**
    * DELLA's keep probabilities of model k over the prepared slice (whole rows): a view of kernel
    * memory, zero-padded to the kernels' length, that the call's kernel reads where it lies.
@@ -175,7 +172,8 @@ export class KernelRuntime {
   private dellaProbs(k: number, m: DellaMask): Float32Array {
     const { n } = this.current();
     const np = padded(n);
-    this.convertInputs();
+    // the call's first DELLA model converts the inputs, the others read them as they are
+    if (this.probsAt.size === 0) this.convertInputs();
     const out = this.mem.alloc(np * 4);
     const mark = this.mem.free;
     const scratch = this.mem.alloc(5 * Math.min(m.rowLen, n) * 4 + 4 * DELLA_DIGITS * 4);
