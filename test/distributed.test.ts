@@ -82,14 +82,19 @@ async function submit(server: string, recipe: string, out: string, extra: string
   return (JSON.parse(r.stdout.split('\n')[0]!) as { job_id: string }).job_id;
 }
 
-/** A coordinator and a worker with a DELLA job under way: three merge tasks done. */
+/**
+ * A coordinator and a worker with a DELLA job under way: three merge tasks done, then the worker
+ * stopped (SIGSTOP) so that the job cannot end before the test acts (it takes a few seconds);
+ * `resume` lets it go on.
+ */
 async function coordinatorMidJob(outName: string) {
   const first = await coordinator();
   const w = await worker();
   const out = join(root, outName);
   const job = await submit(first.server, join(root, 'della.yaml'), out);
   await w.waitFor(() => taskLines(w, job).filter((l) => String(l.task).includes('/m/')).length >= 3, 60_000);
-  return { first, w, out, job };
+  w.proc.kill('SIGSTOP');
+  return { first, w, out, job, resume: () => w.proc.kill('SIGCONT') };
 }
 
 async function waitJob(server: string, job: string, timeoutMs = 120_000): Promise<{ state: string; error: string; redeliveries: number }> {
@@ -159,6 +164,8 @@ describe('distributed merges', () => {
     const out = join(root, 'out-kill-worker');
     const job = await submit(server, join(root, 'della.yaml'), out);
     await victim.waitFor((l) => l.event === 'task' && l.job === job, 60_000);
+    // stopped at once, the victim still holds tasks when it dies (the job takes a few seconds)
+    victim.proc.kill('SIGSTOP');
     const survivor = await worker();
     await victim.kill('SIGKILL');
     const end = await waitJob(server, job);
@@ -215,10 +222,11 @@ describe('distributed merges', () => {
   }, 150_000);
 
   it('SIGTERM on the coordinator mid-job: it exits 0 leaving the job resumable; the next one finishes it without redoing tasks', async () => {
-    const { first, w, out, job } = await coordinatorMidJob('out-sigterm-coord');
+    const { first, w, out, job, resume } = await coordinatorMidJob('out-sigterm-coord');
     expect(await first.svc.kill('SIGTERM'), first.svc.stderr()).toBe(0);
     expect(first.svc.lines.some((l) => l.event === 'job-end' || l.event === 'job-failed')).toBe(false);
     const before = new Set(taskLines(w, job).map((l) => String(l.task)));
+    resume();
     const second = await coordinator();
     const end = await waitJob(second.server, job);
     expect(end.state).toBe('done');
@@ -229,9 +237,10 @@ describe('distributed merges', () => {
   });
 
   it('resumes after kill -9 of the coordinator without redoing finished tasks', async () => {
-    const { first, w, out, job } = await coordinatorMidJob('out-kill-coord');
+    const { first, w, out, job, resume } = await coordinatorMidJob('out-kill-coord');
     await first.svc.kill('SIGKILL');
     const before = new Set(taskLines(w, job).map((l) => String(l.task)));
+    resume();
     const second = await coordinator();
     const end = await waitJob(second.server, job);
     expect(end.state).toBe('done');
