@@ -29,7 +29,7 @@ export function endToEnd(dir: string, opts: { workers: number; runs: number; pee
   const inputs = ['base', 'e1', 'e2', 'e3'].map((m) => join(dir, m, 'model.safetensors'));
   let floors: Floors | undefined;
   lines.push(
-    `op               tessera GB/s median (min–max)  wall s   peak RSS  torch GB/s median (min–max)  tessera/torch  floor s  wall/floor  cpu floor s  wall/cpu floor  (${opts.runs} runs each, alternating)`,
+    `op               tessera GB/s median (min–max)  wall s  start s   peak RSS  torch GB/s median (min–max)  tessera/torch  floor s  wall/floor  cpu floor s  wall/cpu floor  (${opts.runs} runs each, alternating)`,
   );
   for (const op of OPS) {
     const t: TesseraRun[] = [],
@@ -51,12 +51,12 @@ export function endToEnd(dir: string, opts: { workers: number; runs: number; pee
     const tg = t.map((x) => x.gbps),
       pg = p.map((x) => x.gbps);
     lines.push(
-      `${op.padEnd(16)} ${spread(tg).padStart(29)} ${f2(wall).padStart(7)} ${(Math.max(...t.map((x) => x.peakRssBytes)) / 2 ** 30).toFixed(2).padStart(6)} GiB ${(pg.length ? spread(pg) : '--').padStart(28)} ${(pg.length ? `${(median(tg) / median(pg)).toFixed(1)}x` : '--').padStart(14)} ${f2(floor).padStart(8)} ${`${(wall / floor).toFixed(1)}x`.padStart(11)} ${f2(cpuFloor).padStart(12)} ${`${(wall / cpuFloor).toFixed(1)}x`.padStart(15)}`,
+      `${op.padEnd(16)} ${spread(tg).padStart(29)} ${f2(wall).padStart(7)} ${f2(median(t.map((x) => x.startSeconds))).padStart(7)} ${(Math.max(...t.map((x) => x.peakRssBytes)) / 2 ** 30).toFixed(2).padStart(6)} GiB ${(pg.length ? spread(pg) : '--').padStart(28)} ${(pg.length ? `${(median(tg) / median(pg)).toFixed(1)}x` : '--').padStart(14)} ${f2(floor).padStart(8)} ${`${(wall / floor).toFixed(1)}x`.padStart(11)} ${f2(cpuFloor).padStart(12)} ${`${(wall / cpuFloor).toFixed(1)}x`.padStart(15)}`,
     );
   }
   const f = floors!;
   lines.push(
-    `floors, measured in this run: page-cache read ${f2(f.read)} GB/s, write into a new file ${f2(f.write)} GB/s (no fsync), sha256 ${f2(f.sha256)} GB/s (one core), memcpy ${f2(f.memcpy)} GB/s; a merge's floor: its inputs read once plus its output written once; its cpu floor: the CPU work it cannot avoid (each pass's page-cache read and kernel at the kernel bench's speed, the output's sha256 and write) shared perfectly by ${opts.workers} cores`,
+    `floors, measured in this run: page-cache read ${f2(f.read)} GB/s, write into a new file ${f2(f.write)} GB/s (no fsync), sha256 ${f2(f.sha256)} GB/s (one core), memcpy ${f2(f.memcpy)} GB/s; a merge's floor: its inputs read once plus its output written once; its cpu floor: the CPU work it cannot avoid (each pass's page-cache read and kernel at the kernel bench's speed, the output's sha256 and write) shared perfectly by ${opts.workers} cores; start: the process's start-up, reading the recipe and headers and planning, and its exit after the merge`,
   );
   return lines;
 }

@@ -21,6 +21,8 @@ const RECIPES: Record<Op, string> = {
 export interface TesseraRun {
   /** the whole process, start-up included */
   seconds: number;
+  /** from the process's start to the plan (reading the recipe and headers, planning), and its exit after the merge */
+  startSeconds: number;
   inputBytes: number;
   outputBytes: number;
   gbps: number;
@@ -47,10 +49,17 @@ export function runTessera(dir: string, op: Op, workers: number, fsync: boolean)
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { type: string })
-    .find((e) => e.type === 'done') as { inputBytes: number; outputBytes: number; peakRssBytes: number } | undefined;
+    .find((e) => e.type === 'done') as { seconds: number; inputBytes: number; outputBytes: number; peakRssBytes: number } | undefined;
   if (r.status !== 0 || !done) throw new Error(`tessera merge ${op} failed (${r.status}): ${r.stderr}`);
   rmSync(out, { recursive: true, force: true });
-  return { seconds, inputBytes: done.inputBytes, outputBytes: done.outputBytes, gbps: done.inputBytes / seconds / 1e9, peakRssBytes: done.peakRssBytes };
+  return {
+    seconds,
+    startSeconds: seconds - done.seconds,
+    inputBytes: done.inputBytes,
+    outputBytes: done.outputBytes,
+    gbps: done.inputBytes / seconds / 1e9,
+    peakRssBytes: done.peakRssBytes,
+  };
 }
 
 export interface PeerRun {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+import { main } from '../dist/bundle/main.js';
 
 // A closed pipe (`tessera inspect ... | head`) is not an error.
 process.stdout.on('error', (e) => {

@@ -40,9 +40,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     .version(TESSERA_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  // only the command asked for is loaded (start-up time); help and unknown names load them all
-  const named = COMMANDS.find((c) => c.names.includes(argv[2] ?? ''));
-  for (const c of named ? [named] : COMMANDS) for (const register of await c.load()) register(program, io);
+  // only the command asked for is loaded (start-up time); the version none; help and unknown names all
+  const first = argv[2] ?? '';
+  const named = COMMANDS.find((c) => c.names.includes(first));
+  const load = first === '--version' || first === '-V' ? [] : named ? [named] : COMMANDS;
+  for (const c of load) for (const register of await c.load()) register(program, io);
   try {
     await program.parseAsync(argv);
   } catch (e) {

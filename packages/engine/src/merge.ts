@@ -59,19 +59,11 @@ export interface MergeSummary {
 
 /** Loads a recipe file (one or several documents) and merges it. */
 export async function mergeRecipeFile(path: string, opts: MergeOptions): Promise<MergeSummary> {
-  return mergeRecipes(loadRecipe(path, { strict: opts.strict ?? false }), opts);
+  return withExecutor(opts, (o) => mergeRecipes(loadRecipe(path, { strict: opts.strict ?? false }), o));
 }
 
 export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promise<MergeSummary> {
-  if (!opts.executor) {
-    // the pool's threads start (and compile their kernels) while the recipe is planned
-    const exec = new EmbeddedExecutor(opts.workers ?? availableParallelism());
-    try {
-      return await mergeRecipes(recipes, { ...opts, executor: exec });
-    } finally {
-      await exec.close();
-    }
-  }
+  if (!opts.executor) return withExecutor(opts, (o) => mergeRecipes(recipes, o));
   if (recipes.length === 1) return mergeRecipe(recipes[0]!, opts);
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const out = resolve(opts.out);
@@ -105,6 +97,18 @@ export async function mergeRecipes(recipes: Recipe[], opts: MergeOptions): Promi
     return summary!;
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** Runs `body` with the options' executor, or an embedded pool that lives as long as the body. */
+async function withExecutor<T>(opts: MergeOptions, body: (o: MergeOptions & { executor: Executor }) => Promise<T>): Promise<T> {
+  if (opts.executor) return body({ ...opts, executor: opts.executor });
+  // the pool's threads start (and compile their kernels) while the recipe is read and planned
+  const exec = new EmbeddedExecutor(opts.workers ?? availableParallelism());
+  try {
+    return await body({ ...opts, executor: exec });
+  } finally {
+    await exec.close();
   }
 }
 

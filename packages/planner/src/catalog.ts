@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { RecipeError } from '@tessera/recipe';
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CANDIDATES } from './candidates.js';
 import { seeded } from './random.js';
 

@@ -1,7 +1,7 @@
 // The recipe schema: mergekit's YAML format plus Tessera's fields. This is the single source of
 // the recipe's structure: validation, unknown-key warnings and the docs all read it.
 import { TORCH_DTYPE_NAMES } from '@tessera/tensor';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /** A number; YAML 1.1 readers return forms such as `1e-10` as strings, which are coerced. */
