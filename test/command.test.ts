@@ -17,8 +17,7 @@ describe('tessera', () => {
     const r = await tessera(['--help']);
     expect(r.code).toBe(0);
     const listed = [...r.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]);
-    expect(listed.sort()).toEqual(
-      ['activations', 'aim', 'cancel', 'coordinator', 'eval', 'help', 'inspect', 'merge', 'methods', 'plan', 'planner', 'probe', 'status', 'submit', 'verify', 'worker'].sort(),
-    );
+    const commands = 'activations aim cancel coordinator eval help inspect merge methods plan planner probe status submit verify worker';
+    expect(listed.sort()).toEqual(commands.split(' '));
   });
 });
