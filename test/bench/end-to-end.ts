@@ -39,7 +39,7 @@ export function endToEnd(dir: string, opts: { workers: number; runs: number; pee
       t.push(runTessera(dir, op, opts.workers, false));
       if (opts.peerBytes) p.push(runPeer(dir, op, opts.peerBytes * PEER_SHARE[op], opts.workers));
     }
-    floors ??= measureFloors(inputs, dir, t[0]!.outputBytes);
+    floors ??= measureFloors(inputs, dir, t[0]!.outputBytes, opts.workers);
     const floor = floorSeconds(floors, t[0]!.inputBytes, t[0]!.outputBytes);
     const gbps = PASSES[op].map((name) => {
       const k = opts.kernels.find((x) => x.name === name);
@@ -56,7 +56,7 @@ export function endToEnd(dir: string, opts: { workers: number; runs: number; pee
   }
   const f = floors!;
   lines.push(
-    `floors, measured in this run: page-cache read ${f2(f.read)} GB/s, write into a new file ${f2(f.write)} GB/s (no fsync), sha256 ${f2(f.sha256)} GB/s (one core), memcpy ${f2(f.memcpy)} GB/s; a merge's floor: its inputs read once plus its output written once; its cpu floor: the CPU work it cannot avoid (each pass's page-cache read and kernel at the kernel bench's speed, the output's sha256 and write) shared perfectly by ${opts.workers} cores; start: the process's start-up, reading the recipe and headers and planning, and its exit after the merge`,
+    `floors, measured in this run: page-cache read ${f2(f.read)} GB/s, write into a new file ${f2(f.write)} GB/s (no fsync), sha256 ${f2(f.sha256)} GB/s (one core), memcpy ${f2(f.memcpy)} GB/s, Node starting ${opts.workers} empty worker threads ${f2(f.start)} s; a merge's floor: its inputs read once plus its output written once; its cpu floor: the CPU work it cannot avoid (each pass's page-cache read and kernel at the kernel bench's speed, the output's sha256 and write) shared perfectly by ${opts.workers} cores; start: the process's start-up, reading the recipe and headers and planning, and its exit after the merge`,
   );
   return lines;
 }

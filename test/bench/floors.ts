@@ -1,6 +1,7 @@
 // The machine's floors for an end-to-end merge, measured in the same run as the merges: reading
 // the inputs from the page cache, writing a new file of the output's size (no fsync), sha256 of
-// the output's size on one core, and memcpy.
+// the output's size on one core, memcpy, and a Node process starting its worker threads.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ export interface Floors {
   write: number;
   sha256: number;
   memcpy: number;
+  /** seconds: a Node process that starts as many empty worker threads as the merge and exits when they have */
+  start: number;
 }
 
 const CHUNK = 64 << 20;
@@ -56,8 +59,19 @@ function sha256GBps(bytes: number): number {
   return bytes / ((performance.now() - t) / 1000) / 1e9;
 }
 
-export function measureFloors(inputs: string[], dir: string, outputBytes: number): Floors {
-  return { read: readGBps(inputs), write: writeGBps(dir, outputBytes), sha256: sha256GBps(outputBytes), memcpy: memcpyGBps() };
+/** Median seconds, over 5 runs, of a Node process that starts `workers` empty worker threads and exits when they have. */
+function startSeconds(workers: number): number {
+  const script = `const { Worker } = require('node:worker_threads'); for (let i = 0; i < ${workers}; i++) new Worker('0', { eval: true });`;
+  const runs = Array.from({ length: 5 }, () => {
+    const t = performance.now();
+    spawnSync(process.execPath, ['-e', script], { stdio: 'ignore' });
+    return (performance.now() - t) / 1000;
+  }).sort((a, b) => a - b);
+  return runs[2]!;
+}
+
+export function measureFloors(inputs: string[], dir: string, outputBytes: number, workers: number): Floors {
+  return { read: readGBps(inputs), write: writeGBps(dir, outputBytes), sha256: sha256GBps(outputBytes), memcpy: memcpyGBps(), start: startSeconds(workers) };
 }
 
 /** Seconds a merge cannot go below on this machine: its inputs read once and its output written once. */
