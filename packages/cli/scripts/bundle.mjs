@@ -26,8 +26,9 @@ const placement = {
       args.path.startsWith('node:') || !BUNDLED_PACKAGES.test(args.path) ? { path: args.path, external: true } : undefined,
     );
     b.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (args.path.includes(`${sep}node_modules${sep}`) || OWN_URL.has(args.path)) return undefined;
       const text = await readFile(args.path, 'utf8');
-      if (args.path.includes(`${sep}node_modules${sep}`) || OWN_URL.has(args.path) || !text.includes('import.meta.url')) return undefined;
+      if (!text.includes('import.meta.url')) return undefined;
       const from = relative(outdir, args.path).split(sep).join('/');
       return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(from)}, import.meta.url).href`), loader: 'js' };
     });

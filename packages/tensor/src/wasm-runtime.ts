@@ -65,6 +65,8 @@ export class KernelRuntime {
   private readonly sliceInputs: SliceInputs = { values: () => this.kernelValues(), dellaProbs: (k, m) => this.dellaProbs(k, m) };
   /** end of the prepared inputs: each kernel call allocates its regions from here */
   private inputsEnd = 0;
+  /** the current call's inputs are in kernel storage (they are converted once per call) */
+  private converted = false;
 
   /** Bytes of kernel memory currently reserved (grows to the largest slice seen). */
   get memoryBytes(): number {
@@ -102,8 +104,7 @@ export class KernelRuntime {
   /** Runs a merge kernel on the prepared slice. `elemStart` is the slice's first element. */
   merge(given: MergeSpec, elemStart: number): MergeOutput {
     const { n, outDtype } = this.current();
-    this.mem.free = this.inputsEnd;
-    this.probsAt.clear();
+    this.startCall();
     if (!outDtype) throw new Error('merge on a slice prepared without an output dtype');
     if (this.storage === 'F64')
       return this.output(encode(referenceMerge(given, this.decodedInputs(), n, elemStart, F64), outDtype), outDtype, given.kernel === 'tvmerge');
@@ -134,8 +135,7 @@ export class KernelRuntime {
    */
   stats(given: StatsSpec, elemStart: number, into?: StatsResult): StatsResult {
     const { n } = this.current();
-    this.mem.free = this.inputsEnd;
-    this.probsAt.clear();
+    this.startCall();
     if (this.storage === 'F64') return referenceStats(given, this.decodedInputs(), n, elemStart, F64);
     const spec = resolveStats(given, this.sliceInputs, n, this.round());
     const record = STATS_KERNELS[spec.kernel] as StatsKernel<StatsSpec>;
@@ -172,8 +172,7 @@ export class KernelRuntime {
   private dellaProbs(k: number, m: DellaMask): Float32Array {
     const { n } = this.current();
     const np = padded(n);
-    // the call's first DELLA model converts the inputs, the others read them as they are
-    if (this.probsAt.size === 0) this.convertInputs();
+    this.convertInputs();
     const out = this.mem.alloc(np * 4);
     const mark = this.mem.free;
     const scratch = this.mem.alloc(5 * Math.min(m.rowLen, n) * 4 + 4 * DELLA_DIGITS * 4);
@@ -201,8 +200,17 @@ export class KernelRuntime {
     return this.layout;
   }
 
-  /** Zero-fills the padding of every input and converts inputs into the kernel storage. */
+  /** A kernel call starts: its regions are allocated after the inputs, which it converts afresh. */
+  private startCall(): void {
+    this.mem.free = this.inputsEnd;
+    this.probsAt.clear();
+    this.converted = false;
+  }
+
+  /** Zero-fills the padding of every input and converts inputs into the kernel storage (once per call). */
   private convertInputs(): void {
+    if (this.converted) return;
+    this.converted = true;
     const { n, inputDtypes, rounding, scales } = this.current();
     const np = padded(n);
     inputDtypes.forEach((d, i) => {
